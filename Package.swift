@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Zoo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ZooTensor", targets: ["ZooTensor"]),
+        .library(name: "ZooNN", targets: ["ZooNN"]),
+        .executable(name: "zoo", targets: ["ZooCLI"]),
+        .executable(name: "zoo-bench", targets: ["ZooBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "ZooNN", dependencies: ["ZooTensor"]),
+        .executableTarget(
+            name: "ZooCLI",
+            dependencies: ["ZooTensor", "ZooNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "ZooBench", dependencies: ["ZooTensor"]),
+        .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"]),
+    ]
+)

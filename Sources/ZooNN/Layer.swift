@@ -1,0 +1,41 @@
+import ZooTensor
+
+/// A Keras-style layer: a stable name, its weights in Keras's order, and a forward pass.
+public protocol Layer: AnyObject {
+    var name: String { get }
+    /// Every weight in the order Keras stores them (e.g. kernel, bias; gamma, beta, moving_mean, moving_variance).
+    var weights: [Weight] { get }
+    func callAsFunction(_ x: Variable, training: Bool) throws -> Variable
+}
+
+/// A named weight of a layer. Trainable weights receive gradients unless the layer is frozen; non-trainable ones
+/// (BatchNorm's moving statistics) never do.
+public final class Weight {
+    public let name: String
+    public let variable: Variable
+    public let isTrainableKind: Bool
+
+    public init(_ name: String, _ value: Tensor, trainable: Bool = true) {
+        self.name = name
+        variable = Variable(value, requiresGrad: trainable, name: name)
+        isTrainableKind = trainable
+    }
+
+    public var value: Tensor {
+        get { variable.value }
+        set { variable.value = newValue }
+    }
+
+    public var shape: [Int] { variable.shape }
+}
+
+extension Layer {
+    /// Freezes (false) or unfreezes (true) every trainable weight of the layer.
+    public var trainable: Bool {
+        get { weights.contains { $0.isTrainableKind && $0.variable.requiresGrad } || !weights.contains { $0.isTrainableKind } }
+        set { for weight in weights where weight.isTrainableKind { weight.variable.requiresGrad = newValue } }
+    }
+
+    /// The number of scalars in the layer's weights.
+    public var parameterCount: Int { weights.reduce(0) { $0 + $1.value.count } }
+}

@@ -1,0 +1,154 @@
+import ZooTensor
+
+/// Keras Conv2D: NHWC input, HWIO kernel, optional bias and activation.
+public final class Conv2D: Layer {
+    public let name: String
+    public let kernel: Weight
+    public let bias: Weight?
+    public let strides: (Int, Int)
+    public let padding: Padding
+    public let groups: Int
+    public let activation: Activation?
+
+    public init(_ name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+                padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, activation: Activation? = nil,
+                generator: inout SeededGenerator) {
+        self.name = name
+        kernel = Weight("kernel", Initializer.glorotUniform.make([kernelSize.0, kernelSize.1, inputChannels / groups, filters], using: &generator))
+        bias = useBias ? Weight("bias", Tensor(zeros: [filters])) : nil
+        self.strides = strides; self.padding = padding; self.groups = groups; self.activation = activation
+    }
+
+    public var weights: [Weight] { [kernel] + (bias.map { [$0] } ?? []) }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        let y = try conv2d(x, kernel.variable, bias: bias?.variable, strides: strides, padding: padding, groups: groups)
+        return try activation.map { try ZooTensor.activation($0, y) } ?? y
+    }
+}
+
+/// Keras Dense: [batch, in] · [in, out] + bias, with an optional activation.
+public final class Dense: Layer {
+    public let name: String
+    public let kernel: Weight
+    public let bias: Weight?
+    public let activation: Activation?
+
+    public init(_ name: String, inputs: Int, units: Int, useBias: Bool = true, activation: Activation? = nil,
+                generator: inout SeededGenerator) {
+        self.name = name
+        kernel = Weight("kernel", Initializer.glorotUniform.make([inputs, units], using: &generator))
+        bias = useBias ? Weight("bias", Tensor(zeros: [units])) : nil
+        self.activation = activation
+    }
+
+    public var weights: [Weight] { [kernel] + (bias.map { [$0] } ?? []) }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        let y = try dense(x, kernel: kernel.variable, bias: bias?.variable)
+        return try activation.map { try ZooTensor.activation($0, y) } ?? y
+    }
+}
+
+/// Keras BatchNormalization over the channel axis. A frozen layer runs in inference mode even while the model
+/// trains, as Keras does since 2.1.3: its statistics stay fixed and gradients flow through the moving statistics.
+public final class BatchNormalization: Layer {
+    public let name: String
+    public let gamma, beta, movingMean, movingVariance: Weight
+    public var epsilon: Float
+    public let momentum: Float
+
+    public init(_ name: String, channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99) {
+        self.name = name
+        gamma = Weight("gamma", Tensor(shape: [channels], repeating: 1))
+        beta = Weight("beta", Tensor(zeros: [channels]))
+        movingMean = Weight("moving_mean", Tensor(zeros: [channels]), trainable: false)
+        movingVariance = Weight("moving_variance", Tensor(shape: [channels], repeating: 1), trainable: false)
+        self.epsilon = epsilon
+        self.momentum = momentum
+    }
+
+    public var weights: [Weight] { [gamma, beta, movingMean, movingVariance] }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        try batchNorm(x, gamma: gamma.variable, beta: beta.variable, movingMean: movingMean.variable,
+                      movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum,
+                      training: training && trainable)
+    }
+}
+
+/// A weightless layer defined by a closure (activations, pooling, flatten, LRN, padding).
+public final class Lambda: Layer {
+    public let name: String
+    private let body: (Variable, Bool) throws -> Variable
+
+    public init(_ name: String, _ body: @escaping (Variable, Bool) throws -> Variable) {
+        self.name = name
+        self.body = body
+    }
+
+    public var weights: [Weight] { [] }
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable { try body(x, training) }
+}
+
+/// Factories for the weightless Keras layers.
+public enum Layers {
+    public static func activation(_ name: String, _ kind: Activation) -> Lambda { Lambda(name) { x, _ in try ZooTensor.activation(kind, x) } }
+    public static func softmax(_ name: String) -> Lambda { Lambda(name) { x, _ in try ZooTensor.softmax(x) } }
+    public static func flatten(_ name: String) -> Lambda { Lambda(name) { x, _ in try ZooTensor.flatten(x) } }
+
+    public static func maxPooling(_ name: String, size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Lambda {
+        Lambda(name) { x, _ in try maxPool2d(x, size: size, strides: strides, padding: padding) }
+    }
+
+    public static func averagePooling(_ name: String, size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Lambda {
+        Lambda(name) { x, _ in try averagePool2d(x, size: size, strides: strides, padding: padding) }
+    }
+
+    public static func globalAveragePooling(_ name: String) -> Lambda { Lambda(name) { x, _ in try globalAveragePool2d(x) } }
+    public static func globalMaxPooling(_ name: String) -> Lambda { Lambda(name) { x, _ in try globalMaxPool2d(x) } }
+    public static func lrn(_ name: String, _ parameters: LRNParameters = LRNParameters()) -> Lambda {
+        Lambda(name) { x, _ in try ZooTensor.lrn(x, parameters) }
+    }
+
+    public static func zeroPadding(_ name: String, top: Int, bottom: Int, left: Int, right: Int) -> Lambda {
+        Lambda(name) { x, _ in try zeroPad2d(x, top: top, bottom: bottom, left: left, right: right) }
+    }
+}
+
+/// Keras Dropout with its own seeded generator, so runs repeat exactly.
+public final class Dropout: Layer {
+    public let name: String
+    public let rate: Float
+    private var generator: SeededGenerator
+
+    public init(_ name: String, rate: Float, seed: UInt64 = 0) {
+        self.name = name
+        self.rate = rate
+        generator = SeededGenerator(seed: seed)
+    }
+
+    public var weights: [Weight] { [] }
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        try dropout(x, rate: rate, training: training, generator: &generator)
+    }
+}
+
+/// Layers applied in order.
+public final class Sequential: Layer {
+    public let name: String
+    public let layers: [Layer]
+
+    public init(_ name: String = "sequential", _ layers: [Layer]) {
+        self.name = name
+        self.layers = layers
+    }
+
+    public var weights: [Weight] { layers.flatMap(\.weights) }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        try layers.reduce(x) { try $1($0, training: training) }
+    }
+
+    public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
+}

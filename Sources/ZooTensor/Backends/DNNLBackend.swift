@@ -1,0 +1,478 @@
+import CDNNL
+import Foundation
+
+/// oneDNN (v2 C API) for convolution, pooling, batch normalization, LRN, matrix products and activations; everything
+/// else falls back to the reference kernels. Activations stay plain NHWC; each weight is reordered once into the
+/// layout its primitive prefers and kept until the weight changes.
+public final class DNNLBackend: Backend, @unchecked Sendable {
+    public let name = "dnnl"
+    let engine: DNNLEngine
+    private let lock = NSLock()
+    private var primitives: [PrimitiveKey: DNNLPrimitive] = [:]
+    private var reorders: [ReorderKey: ReorderedWeights] = [:]
+    private var reorderPurgeThreshold = 64
+
+    public init() throws {
+        engine = try DNNLEngine()
+        omp_set_num_threads(Int32(Threads.count))
+    }
+
+    /// oneDNN's version, e.g. "2.6.3".
+    public static var version: String {
+        let v = dnnl_version().pointee
+        return "\(v.major).\(v.minor).\(v.patch)"
+    }
+
+    enum PrimitiveKey: Hashable {
+        case convolution(ConvolutionGeometry, bias: Bool)
+        case convolutionBackwardData(ConvolutionGeometry)
+        case convolutionBackwardWeights(ConvolutionGeometry, bias: Bool)
+        case pooling(PoolingKind, PoolingGeometry, training: Bool)
+        case poolingBackward(PoolingKind, PoolingGeometry)
+        case eltwise(Activation, count: Int)
+        case eltwiseBackward(Activation, count: Int)
+        case lrn(LRNParameters, shape: [Int], training: Bool)
+        case lrnBackward(LRNParameters, shape: [Int])
+        case batchNorm(shape: [Int], epsilon: Float, globalStatistics: Bool)
+        case batchNormBackward(shape: [Int], epsilon: Float, globalStatistics: Bool)
+        indirect case reorder(PrimitiveKey, argument: Int32, toUser: Bool)
+    }
+
+    struct ReorderKey: Hashable {
+        let storage: UInt64
+        let primitive: PrimitiveKey
+        let argument: Int32
+    }
+
+    final class ReorderedWeights {
+        weak var storage: TensorStorage?
+        var version: UInt64
+        let buffer: AlignedBuffer
+
+        init(storage: TensorStorage, buffer: AlignedBuffer) {
+            self.storage = storage
+            version = storage.version
+            self.buffer = buffer
+        }
+    }
+
+    private func primitive(_ key: PrimitiveKey, _ make: () throws -> DNNLPrimitive) rethrows -> DNNLPrimitive {
+        if let cached = primitives[key] { return cached }
+        let made = try make()
+        primitives[key] = made
+        return made
+    }
+
+    private func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    // MARK: Reorders
+
+    private func reorderPrimitive(_ key: PrimitiveKey, argument: Int32, from source: MemoryDescriptor, to target: MemoryDescriptor,
+                                  toUser: Bool) throws -> DNNLPrimitive {
+        try primitive(.reorder(key, argument: argument, toUser: toUser)) {
+            var pd: dnnl_primitive_desc_t?
+            var src = source.raw, dst = target.raw
+            try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine.engine, &dst, engine.engine, nil), "reorder primitive_desc_create")
+            return try DNNLPrimitive(reorder: pd!)
+        }
+    }
+
+    /// The weight in the layout the primitive wants: the tensor itself when layouts agree, otherwise a cached reorder.
+    private func weights(_ tensor: Tensor, user: MemoryDescriptor, wanted: MemoryDescriptor, for key: PrimitiveKey,
+                         argument: Int32) throws -> UnsafeMutableRawPointer {
+        let raw = UnsafeMutableRawPointer(tensor.storage.pointer)
+        if wanted.equals(user) { return raw }
+        let reorderKey = ReorderKey(storage: tensor.storage.identity, primitive: key, argument: argument)
+        if let entry = reorders[reorderKey], entry.storage === tensor.storage, entry.version == tensor.storage.version {
+            return entry.buffer.pointer
+        }
+        let entry = ReorderedWeights(storage: tensor.storage, buffer: AlignedBuffer(byteCount: wanted.byteCount))
+        let reorder = try reorderPrimitive(key, argument: argument, from: user, to: wanted, toUser: false)
+        try reorder.execute(engine, [(DNNL_ARG_FROM, user, raw), (DNNL_ARG_TO, wanted, entry.buffer.pointer)])
+        reorders[reorderKey] = entry
+        if reorders.count > reorderPurgeThreshold {
+            reorders = reorders.filter { $0.value.storage != nil }
+            reorderPurgeThreshold = max(64, reorders.count * 2)
+        }
+        return entry.buffer.pointer
+    }
+
+    // MARK: Convolution
+
+    private struct ConvolutionDescriptors {
+        var source, userWeights, anyWeights, bias, destination: MemoryDescriptor
+        let strides, dilates, paddingLeft, paddingRight: [Int64]
+
+        init(_ g: ConvolutionGeometry) throws {
+            let w = g.window
+            source = try MemoryDescriptor([g.batch, g.inputChannels, w.inputHeight, w.inputWidth], dnnl_nhwc)
+            destination = try MemoryDescriptor([g.batch, g.outputChannels, w.outputHeight, w.outputWidth], dnnl_nhwc)
+            let weightDims = g.groups == 1
+                ? [g.outputChannels, g.inputChannels, w.kernelHeight, w.kernelWidth]
+                : [g.groups, g.outputChannels / g.groups, g.inputChannels / g.groups, w.kernelHeight, w.kernelWidth]
+            userWeights = try MemoryDescriptor(weightDims, g.groups == 1 ? dnnl_hwio : dnnl_hwigo)
+            anyWeights = try MemoryDescriptor(weightDims, dnnl_format_tag_any)
+            bias = try MemoryDescriptor([g.outputChannels], dnnl_a)
+            strides = [w.strideHeight, w.strideWidth].map(Int64.init)
+            dilates = [w.dilationHeight - 1, w.dilationWidth - 1].map(Int64.init)
+            paddingLeft = [w.padTop, w.padLeft].map(Int64.init)
+            paddingRight = [w.padBottom, w.padRight].map(Int64.init)
+        }
+    }
+
+    private func convolutionForward(_ g: ConvolutionGeometry, _ d: ConvolutionDescriptors, bias: Bool) throws -> DNNLPrimitive {
+        try primitive(.convolution(g, bias: bias)) {
+            var desc = dnnl_convolution_desc_t()
+            var (src, weights, dst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
+            var biasDesc = bias ? d.bias.raw : dnnl_memory_desc_t()
+            try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &src, &weights,
+                                                                 &biasDesc, &dst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
+                      "convolution_forward_desc_init")
+            return try DNNLPrimitive("convolution forward", &desc, engine: engine)
+        }
+    }
+
+    public func conv2d(_ x: Tensor, _ kernel: Tensor, bias: Tensor?, _ g: ConvolutionGeometry) throws -> Tensor {
+        try locked {
+            let d = try ConvolutionDescriptors(g)
+            let key = PrimitiveKey.convolution(g, bias: bias != nil)
+            let p = try convolutionForward(g, d, bias: bias != nil)
+            let wanted = p.memoryDescriptor(dnnl_query_weights_md)
+            let w = try weights(kernel, user: d.userWeights, wanted: wanted, for: key, argument: DNNL_ARG_WEIGHTS)
+            return try produce(g.outputShape) { y in
+                var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_WEIGHTS, wanted, w), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))]
+                if let bias { args.append((DNNL_ARG_BIAS, d.bias, mutable(bias))) }
+                try p.execute(engine, args)
+            }
+        }
+    }
+
+    public func conv2dBackwardData(_ dy: Tensor, _ kernel: Tensor, _ g: ConvolutionGeometry) throws -> Tensor {
+        try locked {
+            let d = try ConvolutionDescriptors(g)
+            let key = PrimitiveKey.convolutionBackwardData(g)
+            let forward = try convolutionForward(g, d, bias: false)
+            let p = try primitive(key) {
+                var desc = dnnl_convolution_desc_t()
+                var (diffSrc, weights, diffDst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
+                try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+                                                                           d.strides, d.dilates, d.paddingLeft, d.paddingRight),
+                          "convolution_backward_data_desc_init")
+                return try DNNLPrimitive("convolution backward data", &desc, engine: engine, hint: forward)
+            }
+            let wanted = p.memoryDescriptor(dnnl_query_weights_md)
+            let w = try weights(kernel, user: d.userWeights, wanted: wanted, for: key, argument: DNNL_ARG_WEIGHTS)
+            return try produce(g.inputShape) { dx in
+                try p.execute(engine, [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_WEIGHTS, wanted, w),
+                                       (DNNL_ARG_DIFF_SRC, d.source, UnsafeMutableRawPointer(dx))])
+            }
+        }
+    }
+
+    public func conv2dBackwardWeights(_ dy: Tensor, _ x: Tensor, _ g: ConvolutionGeometry, withBias: Bool) throws -> (kernel: Tensor, bias: Tensor?) {
+        try locked {
+            let d = try ConvolutionDescriptors(g)
+            let key = PrimitiveKey.convolutionBackwardWeights(g, bias: withBias)
+            let forward = try convolutionForward(g, d, bias: withBias)
+            let p = try primitive(key) {
+                var desc = dnnl_convolution_desc_t()
+                var (src, diffWeights, diffDst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
+                var diffBias = withBias ? d.bias.raw : dnnl_memory_desc_t()
+                try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWeights, &diffBias,
+                                                                              &diffDst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
+                          "convolution_backward_weights_desc_init")
+                return try DNNLPrimitive("convolution backward weights", &desc, engine: engine, hint: forward)
+            }
+            let produced = p.memoryDescriptor(dnnl_query_diff_weights_md)
+            let sameLayout = produced.equals(d.userWeights)
+            let scratch = sameLayout ? nil : AlignedBuffer(byteCount: produced.byteCount)
+            var bias = withBias ? Tensor(zeros: [g.outputChannels]) : nil
+            let kernel = try produce(g.kernelShape) { dw in
+                var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DIFF_DST, d.destination, mutable(dy)),
+                            (DNNL_ARG_DIFF_WEIGHTS, produced, scratch?.pointer ?? UnsafeMutableRawPointer(dw))]
+                if bias != nil { args.append((DNNL_ARG_DIFF_BIAS, d.bias, bias!.withUnsafeMutableBufferPointer { UnsafeMutableRawPointer($0.baseAddress!) })) }
+                try p.execute(engine, args)
+                if let scratch {
+                    let back = try reorderPrimitive(key, argument: DNNL_ARG_DIFF_WEIGHTS, from: produced, to: d.userWeights, toUser: true)
+                    try back.execute(engine, [(DNNL_ARG_FROM, produced, scratch.pointer), (DNNL_ARG_TO, d.userWeights, UnsafeMutableRawPointer(dw))])
+                }
+            }
+            return (kernel, bias)
+        }
+    }
+
+    // MARK: Matrix product
+
+    public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) throws -> Tensor {
+        let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+        let n = transposeB ? b.shape[0] : b.shape[1]
+        return try produce([m, n]) { c in
+            guard m > 0, n > 0 else { return }
+            if k == 0 { return }
+            try check(dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), 1,
+                                 ptr(a), Int64(transposeA ? m : k), ptr(b), Int64(transposeB ? k : n), 0, c, Int64(n)), "sgemm")
+        }
+    }
+
+    // MARK: Activations
+
+    private static func algorithm(_ kind: Activation) -> dnnl_alg_kind_t {
+        switch kind {
+        case .relu: dnnl_eltwise_relu
+        case .tanh: dnnl_eltwise_tanh_use_dst_for_bwd
+        case .sigmoid: dnnl_eltwise_logistic_use_dst_for_bwd
+        }
+    }
+
+    private func eltwiseForward(_ kind: Activation, _ md: MemoryDescriptor, count: Int) throws -> DNNLPrimitive {
+        try primitive(.eltwise(kind, count: count)) {
+            var desc = dnnl_eltwise_desc_t()
+            var data = md.raw
+            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, Self.algorithm(kind), &data, 0, 0), "eltwise_forward_desc_init")
+            return try DNNLPrimitive("\(kind) forward", &desc, engine: engine)
+        }
+    }
+
+    public func activation(_ kind: Activation, _ x: Tensor) throws -> Tensor {
+        guard x.count > 0 else { return x }
+        return try locked {
+            let md = try MemoryDescriptor([x.count], dnnl_a)
+            let p = try eltwiseForward(kind, md, count: x.count)
+            return try produce(x.shape) { y in
+                try p.execute(engine, [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DST, md, UnsafeMutableRawPointer(y))])
+            }
+        }
+    }
+
+    public func activationBackward(_ kind: Activation, _ dy: Tensor, x: Tensor, y: Tensor) throws -> Tensor {
+        guard x.count > 0 else { return x }
+        return try locked {
+            let md = try MemoryDescriptor([x.count], dnnl_a)
+            let forward = try eltwiseForward(kind, md, count: x.count)
+            let p = try primitive(.eltwiseBackward(kind, count: x.count)) {
+                var desc = dnnl_eltwise_desc_t()
+                var (diff, data) = (md.raw, md.raw)
+                try check(dnnl_eltwise_backward_desc_init(&desc, Self.algorithm(kind), &diff, &data, 0, 0), "eltwise_backward_desc_init")
+                return try DNNLPrimitive("\(kind) backward", &desc, engine: engine, hint: forward)
+            }
+            let saved = kind == .relu ? (DNNL_ARG_SRC, md, mutable(x)) : (DNNL_ARG_DST, md, mutable(y))
+            return try produce(x.shape) { dx in
+                try p.execute(engine, [saved, (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))])
+            }
+        }
+    }
+
+    // MARK: Pooling
+
+    private struct PoolingDescriptors {
+        var source, destination: MemoryDescriptor
+        let strides, kernel, paddingLeft, paddingRight: [Int64]
+        let algorithm: dnnl_alg_kind_t
+
+        init(_ kind: PoolingKind, _ g: PoolingGeometry) throws {
+            let w = g.window
+            source = try MemoryDescriptor([g.batch, g.channels, w.inputHeight, w.inputWidth], dnnl_nhwc)
+            destination = try MemoryDescriptor([g.batch, g.channels, w.outputHeight, w.outputWidth], dnnl_nhwc)
+            strides = [w.strideHeight, w.strideWidth].map(Int64.init)
+            kernel = [w.kernelHeight, w.kernelWidth].map(Int64.init)
+            paddingLeft = [w.padTop, w.padLeft].map(Int64.init)
+            paddingRight = [w.padBottom, w.padRight].map(Int64.init)
+            algorithm = kind == .max ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding
+        }
+    }
+
+    private func poolingForward(_ kind: PoolingKind, _ g: PoolingGeometry, _ d: PoolingDescriptors, training: Bool) throws -> DNNLPrimitive {
+        try primitive(.pooling(kind, g, training: training)) {
+            var desc = dnnl_pooling_desc_t()
+            var (src, dst) = (d.source.raw, d.destination.raw)
+            try check(dnnl_pooling_forward_desc_init(&desc, training ? dnnl_forward_training : dnnl_forward_inference, d.algorithm,
+                                                     &src, &dst, d.strides, d.kernel, d.paddingLeft, d.paddingRight),
+                      "pooling_forward_desc_init")
+            return try DNNLPrimitive("\(kind) pooling forward", &desc, engine: engine)
+        }
+    }
+
+    public func pool2d(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> Tensor {
+        try locked {
+            let d = try PoolingDescriptors(kind, g)
+            let p = try poolingForward(kind, g, d, training: false)
+            return try produce(g.outputShape) { y in
+                try p.execute(engine, [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))])
+            }
+        }
+    }
+
+    /// Max pooling's backward needs the forward's workspace (where each maximum was): the forward runs again to get it.
+    public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, x: Tensor, _ g: PoolingGeometry) throws -> Tensor {
+        try locked {
+            let d = try PoolingDescriptors(kind, g)
+            let forward = try poolingForward(kind, g, d, training: true)
+            let p = try primitive(.poolingBackward(kind, g)) {
+                var desc = dnnl_pooling_desc_t()
+                var (diffSrc, diffDst) = (d.source.raw, d.destination.raw)
+                try check(dnnl_pooling_backward_desc_init(&desc, d.algorithm, &diffSrc, &diffDst, d.strides, d.kernel,
+                                                          d.paddingLeft, d.paddingRight), "pooling_backward_desc_init")
+                return try DNNLPrimitive("\(kind) pooling backward", &desc, engine: engine, hint: forward)
+            }
+            let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, d.source, mutable(x))], output: (DNNL_ARG_DST, d.destination))
+            return try produce(g.inputShape) { dx in
+                var args = [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_DIFF_SRC, d.source, UnsafeMutableRawPointer(dx))]
+                if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
+                try p.execute(engine, args)
+            }
+        }
+    }
+
+    /// Runs a training-mode forward primitive into scratch memory and returns its workspace, if it has one.
+    private func runForWorkspace(_ forward: DNNLPrimitive, _ inputs: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer?)],
+                                 output: (Int32, MemoryDescriptor)) throws -> (descriptor: MemoryDescriptor, buffer: AlignedBuffer)? {
+        let descriptor = forward.memoryDescriptor(dnnl_query_workspace_md)
+        guard descriptor.byteCount > 0 else { return nil }
+        let buffer = AlignedBuffer(byteCount: descriptor.byteCount)
+        let scratch = AlignedBuffer(byteCount: output.1.byteCount)
+        try forward.execute(engine, inputs + [(output.0, output.1, scratch.pointer), (DNNL_ARG_WORKSPACE, descriptor, buffer.pointer)])
+        return (descriptor, buffer)
+    }
+
+    // MARK: Local response normalization
+
+    /// oneDNN divides α by the window size; Zoo's α (TensorFlow's and the AlexNet paper's) multiplies the sum directly.
+    private func lrnDescriptor(_ p: LRNParameters, _ md: MemoryDescriptor, training: Bool) throws -> DNNLPrimitive {
+        try primitive(.lrn(p, shape: dims(md), training: training)) {
+            var desc = dnnl_lrn_desc_t()
+            var data = md.raw
+            try check(dnnl_lrn_forward_desc_init(&desc, training ? dnnl_forward_training : dnnl_forward_inference, dnnl_lrn_across_channels,
+                                                 &data, Int64(p.size), p.alpha * Float(p.size), p.beta, p.k), "lrn_forward_desc_init")
+            return try DNNLPrimitive("lrn forward", &desc, engine: engine)
+        }
+    }
+
+    /// NHWC tensors keep their real dims (oneDNN picks its channels-last kernels); others become [positions, C, 1, 1].
+    private func channelsLastMemory(_ x: Tensor) throws -> MemoryDescriptor {
+        if x.rank == 4 { return try MemoryDescriptor([x.shape[0], x.shape[3], x.shape[1], x.shape[2]], dnnl_nhwc) }
+        let (positions, channels) = x.positionsAndChannels
+        return try MemoryDescriptor([positions, channels, 1, 1], dnnl_nhwc)
+    }
+
+    private func dims(_ md: MemoryDescriptor) -> [Int] {
+        withUnsafeBytes(of: md.raw.dims) { Array($0.bindMemory(to: Int64.self).prefix(Int(md.raw.ndims))).map(Int.init) }
+    }
+
+    public func lrn(_ x: Tensor, _ p: LRNParameters) throws -> Tensor {
+        try locked {
+            let md = try channelsLastMemory(x)
+            let forward = try lrnDescriptor(p, md, training: false)
+            return try produce(x.shape) { y in
+                try forward.execute(engine, [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DST, md, UnsafeMutableRawPointer(y))])
+            }
+        }
+    }
+
+    public func lrnBackward(_ dy: Tensor, x: Tensor, _ p: LRNParameters) throws -> Tensor {
+        try locked {
+            let md = try channelsLastMemory(x)
+            let forward = try lrnDescriptor(p, md, training: true)
+            let backward = try primitive(.lrnBackward(p, shape: dims(md))) {
+                var desc = dnnl_lrn_desc_t()
+                var (diff, data) = (md.raw, md.raw)
+                try check(dnnl_lrn_backward_desc_init(&desc, dnnl_lrn_across_channels, &diff, &data, Int64(p.size),
+                                                      p.alpha * Float(p.size), p.beta, p.k), "lrn_backward_desc_init")
+                return try DNNLPrimitive("lrn backward", &desc, engine: engine, hint: forward)
+            }
+            let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, md, mutable(x))], output: (DNNL_ARG_DST, md))
+            return try produce(x.shape) { dx in
+                var args = [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))]
+                if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
+                try backward.execute(engine, args)
+            }
+        }
+    }
+
+    // MARK: Batch normalization
+
+    private func batchNormForward(shape: [Int], epsilon: Float, globalStatistics: Bool, _ data: MemoryDescriptor) throws -> DNNLPrimitive {
+        try primitive(.batchNorm(shape: shape, epsilon: epsilon, globalStatistics: globalStatistics)) {
+            var desc = dnnl_batch_normalization_desc_t()
+            var md = data.raw
+            let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (globalStatistics ? dnnl_use_global_stats.rawValue : 0)
+            try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &md, epsilon, flags),
+                      "batch_normalization_forward_desc_init")
+            return try DNNLPrimitive("batch normalization forward", &desc, engine: engine)
+        }
+    }
+
+    public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) throws -> Tensor {
+        let (positions, channels) = x.positionsAndChannels
+        guard positions > 0 else { return x }
+        return try locked {
+            let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
+            let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: true, data)
+            return try produce(x.shape) { y in
+                try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
+                                       (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
+                                       (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))])
+            }
+        }
+    }
+
+    public func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor) {
+        let (positions, channels) = x.positionsAndChannels
+        return try locked {
+            let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
+            let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: false, data)
+            var mean = Tensor(zeros: [channels]), variance = Tensor(zeros: [channels])
+            let y = try produce(x.shape) { y in
+                try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
+                                       (DNNL_ARG_MEAN, vector, writable(&mean)), (DNNL_ARG_VARIANCE, vector, writable(&variance)),
+                                       (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))])
+            }
+            return (y, mean, variance)
+        }
+    }
+
+    public func batchNormBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, variance: Tensor, epsilon: Float,
+                                  batchStatistics: Bool, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
+        let (positions, channels) = x.positionsAndChannels
+        return try locked {
+            let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
+            let forward = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics, data)
+            let p = try primitive(.batchNormBackward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics)) {
+                var desc = dnnl_batch_normalization_desc_t()
+                var (diff, md) = (data.raw, data.raw)
+                let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (batchStatistics ? 0 : dnnl_use_global_stats.rawValue)
+                try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &md, epsilon, flags),
+                          "batch_normalization_backward_desc_init")
+                return try DNNLPrimitive("batch normalization backward", &desc, engine: engine, hint: forward)
+            }
+            var dgamma = Tensor(zeros: [channels]), dbeta = Tensor(zeros: [channels])
+            var unusedShift = Tensor(zeros: [channels])  // oneDNN asks for it; gradients do not depend on it
+            let dx = try produce(x.shape) { dx in
+                try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DIFF_DST, data, mutable(dy)),
+                                       (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
+                                       (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, writable(&unusedShift)),
+                                       (DNNL_ARG_DIFF_SRC, data, UnsafeMutableRawPointer(dx)),
+                                       (DNNL_ARG_DIFF_SCALE, vector, writable(&dgamma)), (DNNL_ARG_DIFF_SHIFT, vector, writable(&dbeta))])
+            }
+            return (inputGradient ? dx : nil, dgamma, dbeta)
+        }
+    }
+}
+
+/// oneDNN takes every buffer as `void *`; inputs are only read.
+@inline(__always) private func mutable(_ t: Tensor) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(t.storage.pointer) }
+
+/// The buffer of a tensor about to be written by a primitive (unique, so no copy-on-write happens later).
+@inline(__always) private func writable(_ t: inout Tensor) -> UnsafeMutableRawPointer {
+    t.withUnsafeMutableBufferPointer { UnsafeMutableRawPointer($0.baseAddress!) }
+}
+
+extension DNNLPrimitive {
+    /// Wraps a reorder's primitive descriptor.
+    convenience init(reorder pd: dnnl_primitive_desc_t) throws(DNNLError) {
+        try self.init(adopting: pd, name: "reorder")
+    }
+}

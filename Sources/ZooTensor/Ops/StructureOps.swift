@@ -1,0 +1,83 @@
+/// Element-wise sum of tensors of one shape (residual connections).
+public func add(_ a: Variable, _ b: Variable) throws -> Variable {
+    guard a.shape == b.shape else { throw ShapeError("add", "shapes differ: \(describe(shape: a.shape)) and \(describe(shape: b.shape))") }
+    return Variable.result(a.value + b.value, [a, b]) { dy in [dy, dy] }
+}
+
+public func + (lhs: Variable, rhs: Variable) throws -> Variable { try add(lhs, rhs) }
+
+/// Concatenation along the last (channel) axis; every other dimension must agree.
+public func concatenate(_ inputs: [Variable]) throws -> Variable {
+    guard let first = inputs.first else { throw ShapeError("concatenate", "needs at least one input") }
+    let leading = Array(first.shape.dropLast())
+    for input in inputs where Array(input.shape.dropLast()) != leading || input.shape.isEmpty {
+        throw ShapeError("concatenate", "inputs differ outside the channel axis: "
+            + inputs.map { describe(shape: $0.shape) }.joined(separator: ", "))
+    }
+    let widths = inputs.map { $0.shape.last! }
+    let total = widths.reduce(0, +), positions = leading.reduce(1, *)
+    let offsets = widths.reduce(into: [0]) { $0.append($0.last! + $1) }
+    let y = produce(leading + [total]) { out in
+        for (i, input) in inputs.enumerated() {
+            let source = ptr(input.value), width = widths[i], offset = offsets[i]
+            parallelFor(positions, minimumPerChunk: 256) { range in
+                for p in range { (out + p * total + offset).update(from: source + p * width, count: width) }
+            }
+        }
+    }
+    return Variable.result(y, inputs) { dy in
+        widths.indices.map { i in
+            produce(leading + [widths[i]]) { out in
+                let source = ptr(dy), width = widths[i], offset = offsets[i]
+                for p in 0..<positions { (out + p * width).update(from: source + p * total + offset, count: width) }
+            }
+        }
+    }
+}
+
+/// The same values under another shape (−1 infers one dimension).
+public func reshape(_ x: Variable, _ shape: [Int]) throws -> Variable {
+    let y = try x.value.reshaped(shape)
+    let original = x.shape
+    return Variable.result(y, [x]) { dy in [try dy.reshaped(original)] }
+}
+
+/// [N, ...] → [N, product of the rest].
+public func flatten(_ x: Variable) throws -> Variable {
+    guard let batch = x.shape.first else { throw ShapeError("flatten", "cannot flatten a scalar") }
+    return try reshape(x, [batch, x.shape.dropFirst().reduce(1, *)])
+}
+
+/// Zero padding of an NHWC tensor's height and width.
+public func zeroPad2d(_ x: Variable, top: Int, bottom: Int, left: Int, right: Int) throws -> Variable {
+    guard x.shape.count == 4, min(top, bottom, left, right) >= 0 else {
+        throw ShapeError("zeroPad2d", "expects an NHWC input and non-negative padding, got \(describe(shape: x.shape)) "
+            + "padded by (\(top), \(bottom), \(left), \(right))")
+    }
+    let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (ph, pw) = (h + top + bottom, w + left + right)
+    let y = produce([n, ph, pw, c]) { out in
+        let source = ptr(x.value)
+        for i in 0..<n { for r in 0..<h {
+            (out + ((i * ph + r + top) * pw + left) * c).update(from: source + (i * h + r) * w * c, count: w * c)
+        } }
+    }
+    return Variable.result(y, [x]) { dy in
+        [produce([n, h, w, c]) { out in
+            let source = ptr(dy)
+            for i in 0..<n { for r in 0..<h {
+                (out + (i * h + r) * w * c).update(from: source + ((i * ph + r + top) * pw + left) * c, count: w * c)
+            } }
+        }]
+    }
+}
+
+/// Inverted dropout: in training, zeroes each element with probability `rate` and scales the rest by 1 / (1 − rate);
+/// the identity at inference.
+public func dropout(_ x: Variable, rate: Float, training: Bool, generator: inout SeededGenerator) throws -> Variable {
+    guard rate >= 0, rate < 1 else { throw ShapeError("dropout", "rate must be in [0, 1), got \(rate)") }
+    guard training, rate > 0 else { return x }
+    let keep = 1 / (1 - rate)
+    let mask = Tensor(shape: x.shape) { m in for i in m.indices { m[i] = generator.uniform(0, 1) < rate ? 0 : keep } }
+    return Variable.result(x.value.multiplied(by: mask), [x]) { dy in [dy.multiplied(by: mask)] }
+}

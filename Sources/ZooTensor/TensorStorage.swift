@@ -1,0 +1,29 @@
+import Synchronization
+
+private let storageCounter = Atomic<UInt64>(0)
+
+/// 64-byte-aligned Float32 buffer behind a `Tensor`. Each buffer has an identity that is never reused and a version
+/// that grows with every write, so a backend can cache derived data (a weight reordered for oneDNN) until it changes.
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+    public let identity: UInt64
+    public private(set) var version: UInt64 = 0
+
+    init(count: Int) {
+        precondition(count >= 0, "a tensor cannot have a negative element count")
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    convenience init(copying other: TensorStorage) {
+        self.init(count: other.count)
+        pointer.update(from: other.pointer, count: count)
+    }
+
+    func markWritten() { version &+= 1 }
+
+    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+}

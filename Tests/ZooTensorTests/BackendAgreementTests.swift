@@ -1,0 +1,104 @@
+import Testing
+import ZooTensor
+
+/// oneDNN against the reference backend, forward and backward, on shapes that hit the edges.
+@Suite struct BackendAgreementTests {
+    struct ConvolutionCase: CustomTestStringConvertible, Sendable {
+        let input: [Int], kernel: [Int], strides: (Int, Int), padding: Padding, dilation: (Int, Int), groups: Int, bias: Bool
+        var testDescription: String { "x\(input) k\(kernel) s\(strides) \(padding) d\(dilation) g\(groups) bias:\(bias)" }
+    }
+
+    static let convolutions: [ConvolutionCase] = [
+        .init(input: [1, 7, 9, 3], kernel: [3, 3, 3, 5], strides: (1, 1), padding: .same, dilation: (1, 1), groups: 1, bias: true),
+        .init(input: [2, 9, 8, 4], kernel: [3, 3, 4, 6], strides: (2, 2), padding: .same, dilation: (1, 1), groups: 1, bias: true),
+        .init(input: [2, 11, 11, 3], kernel: [5, 5, 3, 8], strides: (2, 2), padding: .valid, dilation: (1, 1), groups: 1, bias: false),
+        .init(input: [1, 15, 15, 3], kernel: [7, 7, 3, 4], strides: (2, 2), padding: .same, dilation: (1, 1), groups: 1, bias: true),
+        .init(input: [3, 5, 5, 16], kernel: [1, 1, 16, 7], strides: (1, 1), padding: .valid, dilation: (1, 1), groups: 1, bias: true),
+        .init(input: [2, 10, 7, 3], kernel: [1, 1, 3, 4], strides: (2, 2), padding: .valid, dilation: (1, 1), groups: 1, bias: false),
+        .init(input: [1, 9, 9, 2], kernel: [3, 3, 2, 3], strides: (1, 1), padding: .same, dilation: (2, 2), groups: 1, bias: true),
+        .init(input: [2, 8, 8, 8], kernel: [3, 3, 2, 12], strides: (1, 1), padding: .same, dilation: (1, 1), groups: 4, bias: true),
+        .init(input: [1, 13, 13, 6], kernel: [5, 5, 3, 4], strides: (2, 2), padding: .same, dilation: (1, 1), groups: 2, bias: false),
+        .init(input: [1, 6, 6, 2], kernel: [3, 3, 2, 3], strides: (1, 1),
+              padding: .explicit(top: 1, bottom: 2, left: 0, right: 1), dilation: (1, 1), groups: 1, bias: true),
+    ]
+
+    @Test(arguments: convolutions)
+    func convolution(_ c: ConvolutionCase) throws {
+        var inputs = [random(c.input, seed: 1), random(c.kernel, seed: 2)]
+        if c.bias { inputs.append(random([c.kernel[3]], seed: 3)) }
+        try expectBackendsAgree(c.testDescription, inputs) { v in
+            try conv2d(v[0], v[1], bias: c.bias ? v[2] : nil, strides: c.strides, padding: c.padding, dilation: c.dilation, groups: c.groups)
+        }
+    }
+
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func matrixProduct(_ transposes: (Bool, Bool)) throws {
+        let a = random(transposes.0 ? [7, 5] : [5, 7], seed: 4), b = random(transposes.1 ? [3, 7] : [7, 3], seed: 5)
+        try expectBackendsAgree("matmul \(transposes)", [a, b]) { v in
+            try matmul(v[0], v[1], transposeA: transposes.0, transposeB: transposes.1)
+        }
+    }
+
+    @Test func denseWithBias() throws {
+        try expectBackendsAgree("dense", [random([1, 13], seed: 6), random([13, 4], seed: 7), random([4], seed: 8)]) { v in
+            try dense(v[0], kernel: v[1], bias: v[2])
+        }
+    }
+
+    @Test(arguments: Activation.allCases)
+    func activations(_ kind: Activation) throws {
+        try expectBackendsAgree("\(kind)", [random([3, 5, 7, 11], seed: 9, scale: 2)]) { v in try activation(kind, v[0]) }
+    }
+
+    @Test(arguments: [PoolingKind.max, .average])
+    func pooling(_ kind: PoolingKind) throws {
+        let configurations: [([Int], (Int, Int), (Int, Int), Padding)] = [
+            ([2, 7, 7, 3], (3, 3), (2, 2), .same), ([1, 8, 8, 2], (3, 3), (2, 2), .same), ([1, 5, 5, 4], (2, 2), (2, 2), .valid),
+            ([2, 13, 13, 3], (3, 3), (2, 2), .valid), ([1, 6, 9, 2], (2, 2), (1, 1), .same), ([1, 7, 5, 1], (5, 5), (3, 3), .same),
+        ]
+        for (shape, size, strides, padding) in configurations {
+            try expectBackendsAgree("\(kind) pool \(shape) \(size)/\(strides) \(padding)", [random(shape, seed: 10)]) { v in
+                kind == .max ? try maxPool2d(v[0], size: size, strides: strides, padding: padding)
+                    : try averagePool2d(v[0], size: size, strides: strides, padding: padding)
+            }
+        }
+        try expectBackendsAgree("global \(kind) pool", [random([2, 5, 6, 7], seed: 11)]) { v in
+            kind == .max ? try globalMaxPool2d(v[0]) : try globalAveragePool2d(v[0])
+        }
+    }
+
+    @Test func localResponseNormalization() throws {
+        for (shape, parameters) in [([2, 3, 4, 7], LRNParameters()), ([1, 2, 2, 16], LRNParameters(size: 5, alpha: 0.5, beta: 0.75, k: 1)),
+                                    ([4, 3], LRNParameters(size: 3, alpha: 0.3, beta: 0.5, k: 2))] {
+            try expectBackendsAgree("lrn \(shape)", [random(shape, seed: 12, scale: 3)]) { v in try lrn(v[0], parameters) }
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func batchNormalization(_ training: Bool) throws {
+        for shape in [[4, 3, 5, 6], [8, 10], [1, 1, 1, 3]] where training || shape != [1, 1, 1, 3] {
+            let c = shape.last!
+            let inputs = [random(shape, seed: 13, scale: 2), random([c], seed: 14), random([c], seed: 15)]
+            let mean = random([c], seed: 16), variance = Tensor(shape: [c], repeating: 1.5)
+            try expectBackendsAgree("batch norm \(shape) training: \(training)", inputs) { v in
+                try batchNorm(v[0], gamma: v[1], beta: v[2], movingMean: Variable(mean), movingVariance: Variable(variance),
+                              epsilon: 1e-3, momentum: 0.99, training: training)
+            }
+        }
+    }
+
+    @Test func trainingBatchNormUpdatesMovingStatisticsAlike() throws {
+        let x = random([6, 4, 4, 5], seed: 17, scale: 2)
+        func moving(_ backend: any Backend) throws -> (Tensor, Tensor) {
+            let mean = Variable(Tensor(zeros: [5])), variance = Variable(Tensor(shape: [5], repeating: 1))
+            _ = try on(backend) {
+                try batchNorm(Variable(x), gamma: Variable(Tensor(shape: [5], repeating: 1)), beta: Variable(Tensor(zeros: [5])),
+                              movingMean: mean, movingVariance: variance, epsilon: 1e-3, momentum: 0.9, training: true)
+            }
+            return (mean.value, variance.value)
+        }
+        let (fast, oracle) = (try moving(dnnl), try moving(reference))
+        #expect(deviation(fast.0, oracle.0) <= 1e-5)
+        #expect(deviation(fast.1, oracle.1) <= 1e-5)
+    }
+}
