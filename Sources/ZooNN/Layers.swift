@@ -139,7 +139,7 @@ public final class Sequential: Layer {
     public let name: String
     public let layers: [Layer]
 
-    public init(_ name: String = "sequential", _ layers: [Layer]) {
+    public init(_ layers: [Layer], name: String = "sequential") {
         self.name = name
         self.layers = layers
     }

@@ -101,4 +101,15 @@ import ZooTensor
         #expect(deviation(fast.0, oracle.0) <= 1e-5)
         #expect(deviation(fast.1, oracle.1) <= 1e-5)
     }
+
+    @Test func reorderedWeightsFollowInPlaceWrites() throws {
+        let x = Variable(random([2, 9, 9, 16], seed: 18))
+        var kernel = random([3, 3, 16, 32], seed: 19)
+        for step in 0..<3 {
+            let fast = try on(dnnl) { try conv2d(x, Variable(kernel), padding: .same).value }
+            let oracle = try on(reference) { try conv2d(x, Variable(kernel), padding: .same).value }
+            #expect(deviation(fast, oracle) <= 1e-4, "step \(step): a stale reordered weight was used")
+            kernel.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= -0.5 } }
+        }
+    }
 }

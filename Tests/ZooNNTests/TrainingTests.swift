@@ -1,0 +1,110 @@
+import Testing
+import ZooNN
+import ZooTensor
+
+/// Training works end to end: a small CNN learns a separable synthetic task, and frozen layers stay put.
+@Suite(.serialized) struct TrainingTests {
+    /// 12×12 grayscale images of four classes: a bright horizontal bar, vertical bar, main diagonal or anti-diagonal,
+    /// at a random offset, on noise.
+    static func dataset(count: Int, seed: UInt64) -> (images: Tensor, labels: Tensor) {
+        var generator = SeededGenerator(seed: seed)
+        let size = 12
+        var labels = [Float]()
+        let images = Tensor(shape: [count, size, size, 1]) { pixels in
+            for n in 0..<count {
+                let label = n % 4
+                labels.append(Float(label))
+                let offset = Int(generator.next() % 6) + 3
+                for r in 0..<size {
+                    for c in 0..<size {
+                        let bars: [Bool] = [r == offset, c == offset, r == c, r + c == size - 1]
+                        let onBar = bars[label]
+                        pixels[(n * size + r) * size + c] = (onBar ? 1 : 0) + generator.uniform(-0.3, 0.3)
+                    }
+                }
+            }
+        }
+        return (images, try! Tensor(shape: [count], scalars: labels))
+    }
+
+    static func model(seed: UInt64) -> Sequential {
+        var g = SeededGenerator(seed: seed)
+        return Sequential([
+            Conv2D("conv1", inputChannels: 1, filters: 8, kernelSize: (3, 3), padding: .same, generator: &g),
+            BatchNormalization("bn1", channels: 8),
+            Layers.activation("relu1", .relu),
+            Layers.maxPooling("pool1", size: (2, 2)),
+            Conv2D("conv2", inputChannels: 8, filters: 16, kernelSize: (3, 3), padding: .same, activation: .relu, generator: &g),
+            Layers.globalMaxPooling("pool2"),
+            Dropout("dropout", rate: 0.1, seed: 5),
+            Dense("predictions", inputs: 16, units: 4, generator: &g),
+        ])
+    }
+
+    static func batches(_ data: (images: Tensor, labels: Tensor), size: Int) throws -> [(Tensor, Tensor)] {
+        let n = data.labels.count, pixels = data.images.count / n
+        return try stride(from: 0, to: n, by: size).map { start in
+            let end = min(n, start + size)
+            let images = try Tensor(shape: [end - start] + Array(data.images.shape.dropFirst()),
+                                    scalars: Array(data.images.scalars[start * pixels..<end * pixels]))
+            return (images, try Tensor(shape: [end - start], scalars: Array(data.labels.scalars[start..<end])))
+        }
+    }
+
+    static func train(_ model: Sequential, epochs: Int, optimizer: Optimizer) throws {
+        let train = dataset(count: 512, seed: 1)
+        for _ in 0..<epochs {
+            for (images, labels) in try batches(train, size: 32) {
+                let logits = try model(Variable(images), training: true)
+                try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels).backward()
+                optimizer.step(model.weights)
+            }
+        }
+    }
+
+    static func accuracy(_ model: Sequential) throws -> Double {
+        let test = dataset(count: 400, seed: 2)
+        var correct = 0
+        for (images, labels) in try batches(test, size: 100) {
+            let logits = try model(Variable(images), training: false).value
+            for row in 0..<labels.count {
+                let scores = logits.scalars[row * 4..<(row + 1) * 4]
+                if scores.firstIndex(of: scores.max()!)! - row * 4 == Int(labels[flat: row]) { correct += 1 }
+            }
+        }
+        return Double(correct) / 400
+    }
+
+    @Test func smallCNNLearnsSeparableTask() throws {
+        let model = Self.model(seed: 42)
+        let before = try Self.accuracy(model)
+        try Self.train(model, epochs: 6, optimizer: Adam(learningRate: 0.01))
+        let after = try Self.accuracy(model)
+        #expect(after >= 0.99, "held-out accuracy \(after) (before training: \(before))")
+    }
+
+    @Test func sgdWithNesterovMomentumAlsoLearns() throws {
+        let model = Self.model(seed: 7)
+        try Self.train(model, epochs: 8, optimizer: SGD(learningRate: 0.05, momentum: 0.9, nesterov: true))
+        #expect(try Self.accuracy(model) >= 0.99)
+    }
+
+    @Test func frozenLayersStayBitIdentical() throws {
+        let model = Self.model(seed: 42)
+        for name in ["conv1", "bn1"] { model.layer(named: name)!.trainable = false }
+        let frozen = ["conv1", "bn1"].flatMap { model.layer(named: $0)!.weights.map(\.value) }
+        let trainableBefore = model.layer(named: "conv2")!.weights.map(\.value)
+        try Self.train(model, epochs: 2, optimizer: Adam(learningRate: 0.01))
+        let frozenAfter = ["conv1", "bn1"].flatMap { model.layer(named: $0)!.weights.map(\.value) }
+        #expect(frozen == frozenAfter, "frozen kernels, BatchNorm parameters and moving statistics must not change")
+        #expect(trainableBefore != model.layer(named: "conv2")!.weights.map(\.value), "unfrozen layers do train")
+    }
+
+    @Test func trainingBatchNormUpdatesItsMovingStatistics() throws {
+        let model = Self.model(seed: 3)
+        let before = model.layer(named: "bn1")!.weights.map(\.value)
+        try Self.train(model, epochs: 1, optimizer: SGD(learningRate: 0.01))
+        let after = model.layer(named: "bn1")!.weights.map(\.value)
+        #expect(zip(before, after).allSatisfy { $0 != $1 }, "gamma, beta and both moving statistics change in training")
+    }
+}

@@ -1,0 +1,151 @@
+import Testing
+import ZooTensor
+
+/// The graph layer: every op's pullback is wired to the right inputs, gradients accumulate over shared inputs,
+/// and frozen parts of a graph record nothing.
+@Suite struct AutodiffTests {
+    /// ∂(Σ r ⊙ f)/∂inputs by autodiff against central differences in Float32 (step 1e-2), on the reference backend.
+    /// Reported as ‖numeric − analytic‖ / ‖numeric‖ per input.
+    func expectGradientsMatch(_ label: String, _ inputs: [Tensor], tolerance: Float = 5e-3,
+                              sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Variable]) throws -> Variable) throws {
+        try on(reference) {
+            let variables = inputs.map { Variable($0, requiresGrad: true) }
+            let output = try f(variables)
+            let r = random(output.shape, seed: 77)
+            try output.backward(seed: r)
+            func objective(_ values: [Tensor]) throws -> Double {
+                let y = try f(values.map { Variable($0) }).value
+                return zip(y.scalars, r.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            }
+            for (i, input) in inputs.enumerated() {
+                let h: Float = 1e-2
+                var difference = 0.0, norm = 0.0
+                for j in 0..<input.count {
+                    var plus = inputs, minus = inputs
+                    plus[i][flat: j] += h
+                    minus[i][flat: j] -= h
+                    let numeric = (try objective(plus) - objective(minus)) / Double(2 * h)
+                    let analytic = Double(variables[i].grad?[flat: j] ?? 0)
+                    difference += (numeric - analytic) * (numeric - analytic)
+                    norm += numeric * numeric
+                }
+                let relative = (difference / max(norm, 1e-12)).squareRoot()
+                #expect(relative <= Double(tolerance), "\(label): input \(i) gradient off by \(relative)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    @Test func structureOps() throws {
+        let a = random([2, 3, 3, 2], seed: 1), b = random([2, 3, 3, 4], seed: 2), c = random([2, 3, 3, 1], seed: 3)
+        try expectGradientsMatch("concatenate", [a, b, c]) { v in try concatenate(v) }
+        try expectGradientsMatch("add", [a, random([2, 3, 3, 2], seed: 4)]) { v in try v[0] + v[1] }
+        try expectGradientsMatch("zeroPad2d", [a]) { v in try zeroPad2d(v[0], top: 1, bottom: 2, left: 0, right: 3) }
+        try expectGradientsMatch("flatten", [a]) { v in try flatten(v[0]) }
+        try expectGradientsMatch("reshape", [a]) { v in try reshape(v[0], [3, -1]) }
+        try expectGradientsMatch("biasAdd", [a, random([2], seed: 5)]) { v in try biasAdd(v[0], v[1]) }
+        try expectGradientsMatch("dense", [random([3, 4], seed: 6), random([4, 5], seed: 7), random([5], seed: 8)]) { v in
+            try dense(v[0], kernel: v[1], bias: v[2])
+        }
+    }
+
+    @Test func dropoutUsesOneMaskForwardAndBackward() throws {
+        let x = random([4, 50], seed: 9)
+        try expectGradientsMatch("dropout", [x]) { v in
+            var generator = SeededGenerator(seed: 3)  // the same mask on every evaluation
+            return try dropout(v[0], rate: 0.3, training: true, generator: &generator)
+        }
+        var generator = SeededGenerator(seed: 1)
+        let y = try dropout(Variable(Tensor(shape: [10_000], repeating: 1)), rate: 0.25, training: true, generator: &generator).value
+        let dropped = y.scalars.filter { $0 == 0 }.count
+        #expect((2300...2700).contains(dropped), "\(dropped) of 10000 dropped at rate 0.25")
+        #expect(y.scalars.allSatisfy { $0 == 0 || abs($0 - 1 / 0.75) < 1e-6 })
+        #expect(try dropout(Variable(x), rate: 0.5, training: false, generator: &generator).value == x)
+    }
+
+    @Test func compositeNetworkWithSharedInput() throws {
+        let x = random([2, 6, 6, 3], seed: 10), k1 = random([3, 3, 3, 4], seed: 11, scale: 0.5), k2 = random([1, 1, 3, 4], seed: 12, scale: 0.5)
+        let gamma = random([4], seed: 13), beta = random([4], seed: 14), w = random([4, 3], seed: 15)
+        let labels = try Tensor(shape: [2], scalars: [0, 2])
+        try expectGradientsMatch("conv → bn → tanh ⊕ shortcut → pool → dense → loss", [x, k1, k2, gamma, beta, w], tolerance: 1e-2) { v in
+            let main = try tanh(batchNorm(conv2d(v[0], v[1], padding: .same), gamma: v[3], beta: v[4],
+                                          movingMean: Variable(Tensor(zeros: [4])), movingVariance: Variable(Tensor(shape: [4], repeating: 1)),
+                                          epsilon: 1e-3, momentum: 0.99, training: true))
+            let shortcut = try conv2d(v[0], v[2])  // x is used twice: gradients must add up
+            let pooled = try globalAveragePool2d(averagePool2d(main + shortcut, size: (2, 2)))
+            let logits = try matmul(pooled, v[5])
+            return try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels)
+        }
+    }
+
+    /// Counts backward calls, delegating the work to the reference backend.
+    final class CountingBackend: Backend, @unchecked Sendable {
+        let name = "counting"
+        var backwardData = 0, backwardWeights = 0, poolBackward = 0
+
+        func conv2dBackwardData(_ dy: Tensor, _ kernel: Tensor, _ g: ConvolutionGeometry) throws -> Tensor {
+            backwardData += 1
+            return try Runtime.reference.conv2dBackwardData(dy, kernel, g)
+        }
+
+        func conv2dBackwardWeights(_ dy: Tensor, _ x: Tensor, _ g: ConvolutionGeometry, withBias: Bool) throws -> (kernel: Tensor, bias: Tensor?) {
+            backwardWeights += 1
+            return try Runtime.reference.conv2dBackwardWeights(dy, x, g, withBias: withBias)
+        }
+
+        func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, x: Tensor, _ g: PoolingGeometry) throws -> Tensor {
+            poolBackward += 1
+            return try Runtime.reference.pool2dBackward(kind, dy, x: x, g)
+        }
+    }
+
+    @Test func frozenPrefixRecordsNothingAndCostsNoBackward() throws {
+        let counting = CountingBackend()
+        let frozen1 = Variable(random([3, 3, 2, 4], seed: 20)), frozen2 = Variable(random([3, 3, 4, 4], seed: 21))
+        let trainable = Variable(random([3, 3, 4, 5], seed: 22), requiresGrad: true)
+        let image = Variable(random([2, 8, 8, 2], seed: 23))
+        try on(counting) {
+            let prefix = try maxPool2d(relu(conv2d(relu(conv2d(image, frozen1, padding: .same)), frozen2, padding: .same)), size: (2, 2))
+            #expect(!prefix.requiresGrad && prefix.isLeaf, "the frozen prefix must not record a graph (it would hold activations)")
+            let out = try conv2d(prefix, trainable)
+            try out.backward(seed: random(out.shape, seed: 24))
+        }
+        #expect(counting.backwardWeights == 1, "only the trainable convolution computes a weight gradient")
+        #expect(counting.backwardData == 0 && counting.poolBackward == 0, "backward stops at the first trainable op")
+        #expect(frozen1.grad == nil && frozen2.grad == nil && trainable.grad != nil)
+    }
+
+    @Test func gradientsAccumulateUntilCleared() throws {
+        let w = Variable(random([3, 2], seed: 30), requiresGrad: true), x = Variable(random([4, 3], seed: 31))
+        for _ in 0..<2 { try matmul(x, w).backward(seed: Tensor(shape: [4, 2], repeating: 1)) }
+        let twice = w.grad!
+        w.zeroGrad()
+        try matmul(x, w).backward(seed: Tensor(shape: [4, 2], repeating: 1))
+        #expect(deviation(twice, w.grad!.scaled(by: 2)) < 1e-6)
+    }
+
+    @Test func shapeErrorsNameTheOpAndShapes() throws {
+        let x = Variable(Tensor(zeros: [1, 8, 8, 3]))
+        #expect(throws: ShapeError("conv2d", "kernel [3, 3, 4, 8] expects 4 input channels, input [1, 8, 8, 3] has 3")) {
+            try conv2d(x, Variable(Tensor(zeros: [3, 3, 4, 8])))
+        }
+        #expect(throws: ShapeError("matmul", "inner dimensions differ: [2, 3] · [4, 5]")) {
+            try matmul(Variable(Tensor(zeros: [2, 3])), Variable(Tensor(zeros: [4, 5])))
+        }
+        #expect(throws: ShapeError.self) { try maxPool2d(x, size: (9, 9)) }
+        #expect(throws: ShapeError("loss", "label 7.0 in row 0 is not a class index in 0..<3")) {
+            try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: Variable(Tensor(zeros: [1, 3])), targets: Tensor(shape: [1], repeating: 7))
+        }
+        #expect(throws: ShapeError.self) { try Tensor(shape: [2, 2], scalars: [1, 2, 3]) }
+    }
+
+    @Test func tensorsAreValuesWithCopyOnWrite() throws {
+        var a = Tensor(shape: [2, 2], repeating: 1)
+        let b = a
+        a[flat: 0] = 5
+        #expect(b[flat: 0] == 1 && a[flat: 0] == 5)
+        #expect(Int(bitPattern: a.storage.pointer) % 64 == 0, "storage is 64-byte aligned")
+        let version = a.storage.version
+        a[flat: 1] = 2
+        #expect(a.storage.version > version, "writes bump the version that weight caches key on")
+    }
+}
