@@ -22,7 +22,9 @@ let package = Package(
         .executableTarget(
             name: "ZooCLI",
             dependencies: ["ZooTensor", "ZooNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "ZooBench", dependencies: ["ZooTensor"]),
+        .executableTarget(
+            name: "ZooBench",
+            dependencies: ["ZooTensor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"]),
     ]

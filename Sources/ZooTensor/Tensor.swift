@@ -39,6 +39,15 @@ public struct Tensor: @unchecked Sendable {
         try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
+    /// A tensor whose elements the caller is about to overwrite, every one of them.
+    init(uninitialized shape: [Int]) {
+        self.shape = shape
+        storage = TensorStorage(count: shape.reduce(1, *))
+        #if DEBUG
+        storage.pointer.initialize(repeating: .nan, count: storage.count)  // an element a kernel forgets shows up in tests
+        #endif
+    }
+
     public init(scalar: Float) {
         self.init(shape: [], repeating: scalar)
     }

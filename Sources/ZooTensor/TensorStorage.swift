@@ -12,7 +12,7 @@ public final class TensorStorage: @unchecked Sendable {
 
     init(count: Int) {
         precondition(count >= 0, "a tensor cannot have a negative element count")
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = BufferPool.shared.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
@@ -25,5 +25,5 @@ public final class TensorStorage: @unchecked Sendable {
 
     func markWritten() { version &+= 1 }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { BufferPool.shared.release(UnsafeMutableRawPointer(pointer), byteCount: max(count, 1) * MemoryLayout<Float>.stride) }
 }

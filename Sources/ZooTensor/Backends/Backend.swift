@@ -41,9 +41,9 @@ extension Tensor {
 /// Read-only pointers for kernel calls; the tensors stay alive for the call.
 @inline(__always) func ptr(_ t: Tensor) -> UnsafePointer<Float> { UnsafePointer(t.storage.pointer) }
 
-/// A fresh tensor whose buffer `body` fills.
+/// A fresh tensor whose buffer `body` fills completely (it starts uninitialized).
 @inline(__always) func produce(_ shape: [Int], _ body: (UnsafeMutablePointer<Float>) throws -> Void) rethrows -> Tensor {
-    var t = Tensor(zeros: shape)
+    var t = Tensor(uninitialized: shape)
     try t.withUnsafeMutableBufferPointer { try body($0.baseAddress!) }
     return t
 }

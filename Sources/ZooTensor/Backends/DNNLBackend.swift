@@ -137,7 +137,15 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public func conv2d(_ x: Tensor, _ kernel: Tensor, bias: Tensor?, _ g: ConvolutionGeometry) throws -> Tensor {
-        try locked {
+        // oneDNN's 1×1 kernel reads a strided input slowly (171 against 222 GFLOPS at ResNet-50's 512→1024 shortcut):
+        // picking the sampled pixels first and convolving with stride 1 is faster, copy included.
+        let w = g.window
+        if w.kernelHeight == 1, w.kernelWidth == 1, w.strideHeight * w.strideWidth > 1, w.padTop + w.padBottom + w.padLeft + w.padRight == 0,
+           w.dilationHeight == 1, w.dilationWidth == 1 {
+            let sampled = subsample(x, g)
+            return try conv2d(sampled, kernel, bias: bias, ConvolutionGeometry(input: sampled.shape, kernel: kernel.shape, groups: g.groups))
+        }
+        return try locked {
             let d = try ConvolutionDescriptors(g)
             let key = PrimitiveKey.convolution(g, bias: bias != nil)
             let p = try convolutionForward(g, d, bias: bias != nil)
@@ -202,6 +210,23 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
                 }
             }
             return (kernel, bias)
+        }
+    }
+
+    /// The input pixels a strided 1×1 convolution reads: rows and columns 0, s, 2s, …
+    private func subsample(_ x: Tensor, _ g: ConvolutionGeometry) -> Tensor {
+        let w = g.window, c = g.inputChannels
+        return produce([g.batch, w.outputHeight, w.outputWidth, c]) { out in
+            let source = ptr(x)
+            parallelFor(g.batch * w.outputHeight) { rows in
+                for row in rows {
+                    let n = row / w.outputHeight, ih = (row % w.outputHeight) * w.strideHeight
+                    for ow in 0..<w.outputWidth {
+                        (out + (row * w.outputWidth + ow) * c)
+                            .update(from: source + ((n * w.inputHeight + ih) * w.inputWidth + ow * w.strideWidth) * c, count: c)
+                    }
+                }
+            }
         }
     }
 

@@ -57,6 +57,7 @@ public func zeroPad2d(_ x: Variable, top: Int, bottom: Int, left: Int, right: In
     let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (ph, pw) = (h + top + bottom, w + left + right)
     let y = produce([n, ph, pw, c]) { out in
+        out.initialize(repeating: 0, count: n * ph * pw * c)
         let source = ptr(x.value)
         for i in 0..<n { for r in 0..<h {
             (out + ((i * ph + r + top) * pw + left) * c).update(from: source + (i * h + r) * w * c, count: w * c)
