@@ -27,5 +27,6 @@ let package = Package(
             dependencies: ["ZooTensor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"]),
+        .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI"]),
     ]
 )

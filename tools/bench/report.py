@@ -1,4 +1,5 @@
-"""Merges benchmark JSON lines into a table: GFLOPS per backend and the ratio of Zoo's dnnl backend to TensorFlow."""
+"""Merges benchmark JSON lines into a table: the best GFLOPS per backend over the rounds, and the ratio of Zoo's dnnl
+backend to TensorFlow."""
 import argparse
 import json
 import os
@@ -6,6 +7,7 @@ import os
 parser = argparse.ArgumentParser()
 parser.add_argument("files", nargs="+")
 parser.add_argument("--batch", type=int)
+parser.add_argument("--rounds", type=int, default=1)
 args = parser.parse_args()
 
 rows, names, backends = {}, [], []
@@ -17,12 +19,13 @@ for path in args.files:
             rows[key] = {}
             if r["name"] not in names:
                 names.append(r["name"])
-        rows[key][r["backend"]] = r["gflops"]
+        rows[key][r["backend"]] = max(r["gflops"], rows[key].get(r["backend"], 0))
         if r["backend"] not in backends:
             backends.append(r["backend"])
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-print(f"Convolution GFLOPS, batch {args.batch}, {os.environ.get('ZOO_NUM_THREADS', os.cpu_count())} threads, {cpu}")
+threads = os.environ.get("ZOO_NUM_THREADS", os.cpu_count())
+print(f"Convolution GFLOPS, batch {args.batch}, {threads} threads, {cpu}; best of {args.rounds} alternating rounds")
 header = f"{'shape':24} {'direction':17}" + "".join(f"{b:>11}" for b in backends) + f"{'dnnl/TF':>9}"
 print(header)
 print("-" * len(header))

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Zoo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zoo",
+        abstract: "Classic CNN backbones in Swift: Keras weights, a native runtime, transfer learning.",
+        discussion: """
+            Examples:
+              zoo runtime            the backend in use, oneDNN's version, threads
+              zoo runtime --check    one network on both backends, compared
+            """,
+        version: "0.1.0",
+        subcommands: [RuntimeCommand.self])
+
+    /// Exit codes: 0 success, 1 invalid or mismatched input, 2 usage.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                Foundation.exit(0)
+            }
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
+            Foundation.exit(code == .validationFailure ? 2 : 1)
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+
+/// Runs the built `zoo` executable, which sits beside the test bundle in the build folder.
+func runZoo(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let buildFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var executable = buildFolder.appendingPathComponent("zoo")
+    if !FileManager.default.fileExists(atPath: executable.path) {  // the test bundle may sit one level deeper
+        executable = buildFolder.deletingLastPathComponent().appendingPathComponent("zoo")
+    }
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, stdout, stderr)
+}
+
+@Suite struct RuntimeCommandTests {
+    @Test func checkComparesBothBackends() throws {
+        let result = try runZoo(["runtime", "--check", "--json"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        #expect(report["default_backend"] as? String == "dnnl")
+        let check = try #require(report["check"] as? [String: Any])
+        #expect(check["agree"] as? Bool == true)
+        #expect((check["output_deviation"] as! Double) <= 1e-4 && (check["gradient_deviation"] as! Double) <= 1e-4)
+    }
+
+    @Test func environmentPicksTheBackend() throws {
+        let result = try runZoo(["runtime", "--json"], environment: ["ZOO_BACKEND": "reference"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("\"default_backend\" : \"reference\""))
+        let bogus = try runZoo(["runtime"], environment: ["ZOO_BACKEND": "bogus"])
+        #expect(bogus.stderr.contains("ZOO_BACKEND=bogus: unknown backend 'bogus': choose 'dnnl' or 'reference'"))
+    }
+
+    @Test func usageErrorsExitWithTwo() throws {
+        let result = try runZoo(["runtime", "--check", "--batch", "0"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--batch must be positive"))
+        #expect(try runZoo(["no-such-command"]).status == 2)
+        let help = try runZoo(["runtime", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("Examples:"))
+    }
+}
