@@ -112,4 +112,18 @@ import ZooTensor
             kernel.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= -0.5 } }
         }
     }
+
+    @Test(arguments: [DNNLBackend.StridedPointwiseStrategy.native, .subsample, .measure])
+    func stridedPointwiseStrategies(_ strategy: DNNLBackend.StridedPointwiseStrategy) throws {
+        let backend = try DNNLBackend()
+        backend.stridedPointwiseStrategy = strategy
+        for (input, stride) in [([2, 10, 7, 3], 2), ([1, 9, 9, 8], 3)] {
+            let x = Variable(random(input, seed: 30)), k = Variable(random([1, 1, input[3], 5], seed: 31)), b = Variable(random([5], seed: 32))
+            for _ in 0..<2 {  // the measuring call, then the remembered choice
+                let fast = try on(backend) { try conv2d(x, k, bias: b, strides: (stride, stride)).value }
+                let oracle = try on(reference) { try conv2d(x, k, bias: b, strides: (stride, stride)).value }
+                #expect(deviation(fast, oracle) <= 1e-4, "\(strategy) \(input) stride \(stride)")
+            }
+        }
+    }
 }
