@@ -7,18 +7,28 @@ let package = Package(
     products: [
         .library(name: "ZooTensor", targets: ["ZooTensor"]),
         .library(name: "ZooNN", targets: ["ZooNN"]),
+        .library(name: "ZooHDF5", targets: ["ZooHDF5"]),
+        .library(name: "ZooCore", targets: ["ZooCore"]),
+        .library(name: "ZooConverters", targets: ["ZooConverters"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
+        .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
+        .target(name: "ZooCore", dependencies: ["ZooTensor"]),
+        .target(
+            name: "ZooConverters",
+            dependencies: ["ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            path: "converters"),
         .executableTarget(
             name: "ZooCLI",
             dependencies: ["ZooTensor", "ZooNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -28,5 +38,6 @@ let package = Package(
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"]),
         .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI"]),
+        .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5"], resources: [.copy("Fixtures")]),
     ]
 )

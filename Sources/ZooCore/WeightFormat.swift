@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+
+/// A weight-file format plugin: recognizes its files, reads them into a `WeightBundle`, and may write one.
+public protocol WeightFormat: Sendable {
+    /// Short stable name: "keras-h5", "keras-weights", "keras-archive", "safetensors".
+    var name: String { get }
+    /// One line for listings.
+    var summary: String { get }
+    /// Whether the file looks like this format (its extension and first bytes).
+    func sniff(_ probe: FileProbe) -> Bool
+    func read(_ url: URL) throws -> WeightBundle
+    var canWrite: Bool { get }
+    /// Writes atomically: a temporary file in the target's folder, renamed into place when complete.
+    func write(_ bundle: WeightBundle, to url: URL) throws
+}
+
+extension WeightFormat {
+    public var canWrite: Bool { false }
+    public func write(_ bundle: WeightBundle, to url: URL) throws {
+        throw WeightFileError(url, "the \(name) format is read-only here")
+    }
+}
+
+/// The start of a file and its name, for sniffing.
+public struct FileProbe: Sendable {
+    public let url: URL
+    public let header: Data
+
+    public static let hdf5Signature = Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A])
+    public static let zipSignature = Data([0x50, 0x4B, 0x03, 0x04])
+
+    /// Reads the first bytes of a regular, non-empty file; refuses folders, missing and empty files.
+    public init(_ url: URL, length: Int = 512) throws {
+        self.url = url
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw WeightFileError(url, "no such file")
+        }
+        guard !isDirectory.boolValue else { throw WeightFileError(url, "is a directory, expected a weight file") }
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw WeightFileError(url, "cannot be opened for reading") }
+        defer { try? handle.close() }
+        header = (try? handle.read(upToCount: length)) ?? Data()
+        guard !header.isEmpty else { throw WeightFileError(url, "is empty (0 bytes)") }
+    }
+
+    /// The name in lower case, for extension checks (`.weights.h5` included).
+    public var lowercasedName: String { url.lastPathComponent.lowercased() }
+    public var isHDF5: Bool { header.starts(with: Self.hdf5Signature) }
+    public var isZip: Bool { header.starts(with: Self.zipSignature) }
+}
+
+/// A weight file could not be read or written: which file, where in it, and what was wrong or expected.
+public struct WeightFileError: Error, CustomStringConvertible, Equatable {
+    public let file: String
+    public let location: String?
+    public let message: String
+
+    public init(_ url: URL, _ message: String, at location: String? = nil) {
+        file = url.path
+        self.location = location
+        self.message = message
+    }
+
+    public init(file: String, location: String?, message: String) {
+        self.file = file
+        self.location = location
+        self.message = message
+    }
+
+    public var description: String { "\(file)\(location.map { ": \($0)" } ?? ""): \(message)" }
+}
+
+/// The formats Zoo knows, in the order they are tried. Other packages add theirs with `register`.
+public final class WeightFormatRegistry: Sendable {
+    private let formats: Mutex<[any WeightFormat]>
+
+    public init(_ formats: [any WeightFormat] = []) { self.formats = Mutex(formats) }
+
+    public func register(_ format: any WeightFormat) {
+        formats.withLock { list in
+            list.removeAll { $0.name == format.name }
+            list.append(format)
+        }
+    }
+
+    public var all: [any WeightFormat] { formats.withLock { $0 } }
+
+    public func format(named name: String) -> (any WeightFormat)? { all.first { $0.name == name } }
+
+    /// The format that recognizes the file.
+    public func detect(_ url: URL) throws -> any WeightFormat {
+        let probe = try FileProbe(url)
+        if let format = all.first(where: { $0.sniff(probe) }) { return format }
+        let kind = probe.isHDF5 ? "an HDF5 file that no format recognizes" : probe.isZip ? "a zip archive that no format recognizes"
+            : "not a weight file"
+        throw WeightFileError(url, "\(kind); expected one of: " + all.map(\.name).joined(separator: ", "))
+    }
+
+    public func read(_ url: URL) throws -> WeightBundle { try detect(url).read(url) }
+}

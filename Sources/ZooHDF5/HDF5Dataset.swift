@@ -1,0 +1,79 @@
+import CHDF5
+
+/// How a dataset stores its elements.
+public enum HDF5ElementType: Equatable, Sendable, CustomStringConvertible {
+    case float(bits: Int)
+    case integer(bits: Int)
+    case string
+    case other(String)
+
+    public var description: String {
+        switch self {
+        case .float(let bits): "float\(bits)"
+        case .integer(let bits): "int\(bits)"
+        case .string: "string"
+        case .other(let name): name
+        }
+    }
+}
+
+public struct HDF5Dataset: HDF5Object {
+    public let file: HDF5File
+    let handle: Handle
+    public let path: String
+    public let shape: [Int]
+    public let elementType: HDF5ElementType
+
+    init(file: HDF5File, handle: Handle, path: String) throws(HDF5Error) {
+        self.file = file
+        self.handle = handle
+        self.path = path
+        let space = H5Dget_space(handle.id)
+        guard space >= 0 else { throw HDF5Error(file: file.path, object: path, message: "cannot read shape: \(HDF5Library.takeErrorStack())") }
+        defer { H5Sclose(space) }
+        let rank = Int(H5Sget_simple_extent_ndims(space))
+        guard rank >= 0 else { throw HDF5Error(file: file.path, object: path, message: "cannot read rank: \(HDF5Library.takeErrorStack())") }
+        var dims = [hsize_t](repeating: 0, count: rank)
+        if rank > 0 { H5Sget_simple_extent_dims(space, &dims, nil) }
+        shape = dims.map { Int($0) }
+        let type = H5Dget_type(handle.id)
+        defer { H5Tclose(type) }
+        elementType = elementTypeOf(type)
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+
+    /// Reads every element, converted to Float32 by HDF5 (float16 and float64 included), into `buffer`.
+    public func read(into buffer: UnsafeMutableBufferPointer<Float>) throws(HDF5Error) {
+        guard buffer.count == count else { throw error("buffer of \(buffer.count) elements for shape \(shape)") }
+        switch elementType {
+        case .float, .integer: break
+        default: throw error("holds \(elementType) values, expected numbers")
+        }
+        guard count > 0 else { return }
+        try HDF5Library.locked { () throws(HDF5Error) in
+            guard H5Dread(handle.id, zoo_h5t_native_float(), zoo_h5s_all(), zoo_h5s_all(), zoo_h5p_default(), buffer.baseAddress) >= 0 else {
+                throw failure("cannot read")
+            }
+        }
+    }
+
+    public func attributeNames() throws(HDF5Error) -> [String] { try HDF5Attributes(handle.id, self).names() }
+    public func attribute(_ name: String) throws(HDF5Error) -> HDF5AttributeValue? { try HDF5Attributes(handle.id, self).value(name) }
+}
+
+func elementTypeOf(_ type: hid_t) -> HDF5ElementType {
+    let bits = Int(H5Tget_size(type)) * 8
+    switch H5Tget_class(type) {
+    case H5T_FLOAT: return .float(bits: bits)
+    case H5T_INTEGER: return .integer(bits: bits)
+    case H5T_STRING: return .string
+    case H5T_COMPOUND: return .other("compound")
+    case H5T_ENUM: return .other("enum")
+    case H5T_VLEN: return .other("variable-length")
+    case H5T_ARRAY: return .other("array")
+    case H5T_OPAQUE: return .other("opaque")
+    case H5T_REFERENCE: return .other("reference")
+    default: return .other("unknown")
+    }
+}

@@ -1,0 +1,83 @@
+import CHDF5
+import Foundation
+
+/// An HDF5 identifier that closes itself.
+final class Handle: @unchecked Sendable {
+    let id: hid_t
+    private let close: (hid_t) -> herr_t
+
+    init(_ id: hid_t, close: @escaping (hid_t) -> herr_t) {
+        self.id = id
+        self.close = close
+    }
+
+    deinit { HDF5Library.locked { _ = close(id) } }
+}
+
+/// An open HDF5 file. Objects opened from it keep it open.
+public final class HDF5File: @unchecked Sendable {
+    public let path: String
+    let handle: Handle
+
+    private init(path: String, handle: Handle) {
+        self.path = path
+        self.handle = handle
+    }
+
+    /// Opens an existing file read-only.
+    public static func open(_ path: String) throws(HDF5Error) -> HDF5File {
+        try HDF5Library.locked { () throws(HDF5Error) -> HDF5File in
+            guard H5Fis_hdf5(path) > 0 else {
+                _ = HDF5Library.takeErrorStack()
+                throw HDF5Error(file: path, object: "/", message: "not an HDF5 file")
+            }
+            let id = H5Fopen(path, zoo_h5f_acc_rdonly(), zoo_h5p_default())
+            guard id >= 0 else { throw HDF5Error(file: path, object: "/", message: "cannot open: \(HDF5Library.takeErrorStack())") }
+            return HDF5File(path: path, handle: Handle(id, close: H5Fclose))
+        }
+    }
+
+    /// Creates (or truncates) a file for writing, in the HDF5 1.8 file format or later, whose dense attribute
+    /// storage holds attributes past 64 KiB (a large model's `model_config`).
+    public static func create(_ path: String) throws(HDF5Error) -> HDF5File {
+        try HDF5Library.locked { () throws(HDF5Error) -> HDF5File in
+            let access = H5Pcreate(zoo_h5p_file_access())
+            defer { H5Pclose(access) }
+            H5Pset_libver_bounds(access, H5F_LIBVER_V18, H5F_LIBVER_V110)
+            let id = H5Fcreate(path, zoo_h5f_acc_trunc(), zoo_h5p_default(), access)
+            guard id >= 0 else { throw HDF5Error(file: path, object: "/", message: "cannot create: \(HDF5Library.takeErrorStack())") }
+            return HDF5File(path: path, handle: Handle(id, close: H5Fclose))
+        }
+    }
+
+    public var root: HDF5Group { HDF5Group(file: self, handle: handle, path: "/") }
+
+    /// Writes buffered data to disk.
+    public func flush() throws(HDF5Error) {
+        try HDF5Library.locked { () throws(HDF5Error) in
+            guard H5Fflush(handle.id, H5F_SCOPE_GLOBAL) >= 0 else {
+                throw HDF5Error(file: path, object: "/", message: "cannot flush: \(HDF5Library.takeErrorStack())")
+            }
+        }
+    }
+}
+
+/// Something in a file that carries attributes: a group or a dataset.
+public protocol HDF5Object {
+    var file: HDF5File { get }
+    var path: String { get }
+}
+
+extension HDF5Object {
+    func error(_ message: String, _ name: String? = nil) -> HDF5Error {
+        HDF5Error(file: file.path, object: name.map { join(path, $0) } ?? path, message: message)
+    }
+
+    func failure(_ what: String, _ name: String? = nil) -> HDF5Error {
+        error("\(what): \(HDF5Library.takeErrorStack())", name)
+    }
+}
+
+func join(_ base: String, _ name: String) -> String {
+    name.hasPrefix("/") ? name : (base.hasSuffix("/") ? base + name : base + "/" + name)
+}

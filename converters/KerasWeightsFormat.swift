@@ -1,0 +1,61 @@
+import Foundation
+import ZooCore
+import ZooHDF5
+
+/// Keras 3 weights files (`save_weights("x.weights.h5")`, and the `model.weights.h5` inside `.keras` archives):
+/// a tree of `layers/<key>/vars/<i>` groups, sub-layers and sub-models nested below their parent. Each `vars` group
+/// is one layer, named by its `name` attribute (Keras 3) or, where absent (tf-keras), by its key path without the
+/// `layers` steps (`sequential/conv2d`), which is unique. The file records
+/// no order: layers come in natural order of their keys (dense, dense_1, …, dense_10); arrays by index.
+public struct KerasWeightsFormat: WeightFormat {
+    public init() {}
+
+    public let name = "keras-weights"
+    public let summary = "Keras 3 weights (.weights.h5): the layers/<name>/vars/<i> tree"
+
+    public func sniff(_ probe: FileProbe) -> Bool {
+        guard probe.isHDF5, let file = try? HDF5File.open(probe.url.path) else { return false }
+        return isKerasWeights(file.root)
+    }
+
+    func isKerasWeights(_ root: HDF5Group) -> Bool {
+        (try? root.attribute("layer_names")) == nil && (root.kind(of: "layers") == .group || root.kind(of: "vars") == .group)
+    }
+
+    public func read(_ url: URL) throws -> WeightBundle {
+        _ = try FileProbe(url)
+        return try hdf5 {
+            let file = try HDF5File.open(url.path)
+            guard isKerasWeights(file.root) else {
+                throw WeightFileError(url, "valid HDF5 but not a Keras 3 weights file: no 'layers' or 'vars' group at the root")
+            }
+            var layers: [LayerWeights] = []
+            try collect(file.root, key: "", into: &layers)
+            return WeightBundle(format: name, metadata: [MetadataKey.layerOrder: "natural order of the file's layer keys"], layers: layers)
+        }
+    }
+
+    private func collect(_ group: HDF5Group, key: String, into layers: inout [LayerWeights]) throws {
+        let members = try group.members()
+        if members.contains("vars") {
+            let vars = try group.group("vars")
+            let indices = try vars.members().sorted(by: naturalOrder)
+            if !indices.isEmpty {
+                let keyName = key.split(separator: "/").filter { $0 != "layers" }.joined(separator: "/")
+                let name = try vars.scalarString("name") ?? (keyName.isEmpty ? "model" : keyName)
+                let arrays = try indices.map { index -> WeightArray in
+                    guard vars.kind(of: index) == .dataset else {
+                        throw WeightFileError(file: group.file.path, location: vars.path, message: "'\(index)' is not a dataset")
+                    }
+                    return try vars.dataset(index).weightArray(named: "vars/\(index)")
+                }
+                layers.append(LayerWeights(name: name, path: key.isEmpty ? "/" : key, arrays: arrays))
+            }
+        }
+        // Optimizer state is not model weights.
+        for child in members.sorted(by: naturalOrder) where child != "vars" && !(key.isEmpty && child == "optimizer") {
+            guard group.kind(of: child) == .group else { continue }
+            try collect(try group.group(child), key: key.isEmpty ? child : key + "/" + child, into: &layers)
+        }
+    }
+}
