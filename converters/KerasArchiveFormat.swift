@@ -9,6 +9,7 @@ public struct KerasArchiveFormat: WeightFormat {
 
     public let name = "keras-archive"
     public let summary = "Keras 3 archive (.keras): config.json, metadata.json, model.weights.h5"
+    public let signature = "a zip archive named .keras or holding model.weights.h5"
 
     public func sniff(_ probe: FileProbe) -> Bool {
         probe.isZip && probe.lowercasedName.hasSuffix(".keras") || probe.isZip && (try? Archive(url: probe.url, accessMode: .read))?["model.weights.h5"] != nil

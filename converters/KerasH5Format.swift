@@ -12,11 +12,12 @@ public struct KerasH5Format: WeightFormat {
 
     public let name = "keras-h5"
     public let summary = "Keras HDF5 (.h5): weights-only or full model, Keras 1, 2 (tf.keras) and 3"
+    public let signature = "HDF5 with a 'layer_names' attribute or a 'model_weights' group"
     public var canWrite: Bool { true }
 
     public func sniff(_ probe: FileProbe) -> Bool {
-        guard probe.isHDF5, let file = try? HDF5File.open(probe.url.path) else { return false }
-        return (try? weightsGroup(file)) != nil
+        guard probe.isHDF5, let file = try? HDF5File.open(probe.url.path), let names = try? file.root.attributeNames() else { return false }
+        return names.contains { $0 == "layer_names" || $0 == "layer_names0" } || file.root.kind(of: "model_weights") == .group
     }
 
     /// The group holding `layer_names`: the root, or `model_weights` in a full-model file.

@@ -12,6 +12,7 @@ public struct KerasWeightsFormat: WeightFormat {
 
     public let name = "keras-weights"
     public let summary = "Keras 3 weights (.weights.h5): the layers/<name>/vars/<i> tree"
+    public let signature = "HDF5 with a 'layers' or 'vars' group at the root"
 
     public func sniff(_ probe: FileProbe) -> Bool {
         guard probe.isHDF5, let file = try? HDF5File.open(probe.url.path) else { return false }

@@ -11,6 +11,7 @@ public struct SafetensorsFormat: WeightFormat {
 
     public let name = "safetensors"
     public let summary = "safetensors (.safetensors): Zoo's native format, memory-mapped"
+    public let signature = "an 8-byte little-endian header length followed by a JSON header"
     public var canWrite: Bool { true }
 
     static let layersKey = "zoo.layers"

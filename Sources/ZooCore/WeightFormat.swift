@@ -7,6 +7,8 @@ public protocol WeightFormat: Sendable {
     var name: String { get }
     /// One line for listings.
     var summary: String { get }
+    /// What the format looks for in a file, for the error when nothing recognizes one.
+    var signature: String { get }
     /// Whether the file looks like this format (its extension and first bytes).
     func sniff(_ probe: FileProbe) -> Bool
     func read(_ url: URL) throws -> WeightBundle
@@ -92,9 +94,9 @@ public final class WeightFormatRegistry: Sendable {
     public func detect(_ url: URL) throws -> any WeightFormat {
         let probe = try FileProbe(url)
         if let format = all.first(where: { $0.sniff(probe) }) { return format }
-        let kind = probe.isHDF5 ? "an HDF5 file that no format recognizes" : probe.isZip ? "a zip archive that no format recognizes"
+        let kind = probe.isHDF5 ? "an HDF5 file, but no weight format recognizes it" : probe.isZip ? "a zip archive, but no weight format recognizes it"
             : "not a weight file"
-        throw WeightFileError(url, "\(kind); expected one of: " + all.map(\.name).joined(separator: ", "))
+        throw WeightFileError(url, "\(kind); expected " + all.map { "\($0.name): \($0.signature)" }.joined(separator: "; "))
     }
 
     public func read(_ url: URL) throws -> WeightBundle { try detect(url).read(url) }

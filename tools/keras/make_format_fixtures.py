@@ -28,6 +28,8 @@ import numpy as np
 import keras
 import tf_keras
 
+from fixture_models import build
+
 out = sys.argv[1]
 manifest = []
 
@@ -47,27 +49,6 @@ def randomize(model, seed):
         shape, dtype = tuple(w.shape), np.dtype(w.dtype if isinstance(w.dtype, str) else w.dtype.name)
         value = rng.standard_normal(shape) if "variance" not in w.name else rng.uniform(0.5, 2.0, shape)
         w.assign(value.astype(dtype))
-
-
-def build(api, name, dtype="float32"):
-    L = api.layers
-    if name.startswith("small_cnn"):
-        return api.Sequential([api.Input((8, 8, 3)), L.Conv2D(4, 3, name="conv", dtype=dtype),
-                               L.BatchNormalization(name="bn", dtype=dtype), L.ReLU(name="relu"), L.Flatten(name="flatten"),
-                               L.Dropout(0.5, name="dropout"), L.Dense(5, name="dense", dtype=dtype)], name=name)
-    if name == "functional":
-        inputs = api.Input((6, 6, 2), name="image")
-        a = L.Conv2D(3, 1, name="conv_a")(inputs)
-        b = L.Conv2D(3, 3, padding="same", name="conv_b")(inputs)
-        x = L.Concatenate(name="concat")([a, b])
-        inner = api.Sequential([api.Input((6, 6, 6)), L.Conv2D(4, 1, name="inner_conv"), L.BatchNormalization(name="inner_bn")],
-                               name="inner")
-        x = L.GlobalAveragePooling2D(name="pool")(inner(x))
-        return api.Model(inputs, L.Dense(2, name="head")(x), name=name)
-    if name == "deep":
-        layers = [api.Input((2,))] + [L.Dense(2, name=f"dense_{i:03d}_" + "x" * 210) for i in range(310)]
-        return api.Sequential(layers, name=name)
-    raise ValueError(name)
 
 
 def legacy_layers(model):
@@ -182,3 +163,27 @@ with open(f"{out}/manifest.json", "w") as f:
     json.dump({"generator": "tools/keras/make_format_fixtures.py", "keras": keras.__version__, "tf_keras": tf_keras.__version__,
                "files": manifest}, f, indent=1)
 print(f"wrote {len(manifest)} files to {out}")
+
+# Broken files for the error tests.
+os.makedirs(f"{out}/bad", exist_ok=True)
+with h5py.File(f"{out}/bad/not_keras.h5", "w") as f:
+    f.create_dataset("measurements", data=np.arange(6.0))
+with h5py.File(f"{out}/bad/missing_dataset.h5", "w") as f:
+    f.attrs["layer_names"] = [b"dense"]
+    g = f.create_group("dense")
+    g.attrs["weight_names"] = [b"dense/kernel:0", b"dense/bias:0"]
+    g.create_dataset("dense/kernel:0", data=np.ones((2, 2), "f4"))
+with h5py.File(f"{out}/bad/layer_names_numbers.h5", "w") as f:
+    f.attrs["layer_names"] = np.arange(3)
+with h5py.File(f"{out}/bad/missing_layer_group.h5", "w") as f:
+    f.attrs["layer_names"] = [b"conv", b"dense"]
+    f.create_group("conv").attrs["weight_names"] = []
+with h5py.File(f"{out}/bad/string_weights.h5", "w") as f:
+    f.attrs["layer_names"] = [b"dense"]
+    g = f.create_group("dense")
+    g.attrs["weight_names"] = [b"kernel"]
+    g.create_dataset("kernel", data=np.array([b"not", b"numbers"]))
+import zipfile
+with zipfile.ZipFile(f"{out}/bad/no_weights.keras", "w") as z:
+    z.writestr("config.json", "{}")
+    z.writestr("metadata.json", "{}")
