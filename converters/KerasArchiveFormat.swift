@@ -12,13 +12,14 @@ public struct KerasArchiveFormat: WeightFormat {
     public let signature = "a zip archive named .keras or holding model.weights.h5"
 
     public func sniff(_ probe: FileProbe) -> Bool {
-        probe.isZip && probe.lowercasedName.hasSuffix(".keras") || probe.isZip && (try? Archive(url: probe.url, accessMode: .read))?["model.weights.h5"] != nil
+        guard probe.isZip else { return false }
+        return probe.lowercasedName.hasSuffix(".keras") || (try? Archive(url: probe.url, accessMode: .read, pathEncoding: nil))?["model.weights.h5"] != nil
     }
 
     public func read(_ url: URL) throws -> WeightBundle {
         _ = try FileProbe(url)
         let archive: Archive
-        do { archive = try Archive(url: url, accessMode: .read) } catch {
+        do { archive = try Archive(url: url, accessMode: .read, pathEncoding: nil) } catch {
             throw WeightFileError(url, "not a readable zip archive (\(error))")
         }
         let entries = archive.map(\.path)

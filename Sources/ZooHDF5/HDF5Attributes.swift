@@ -62,10 +62,10 @@ struct HDF5Attributes {
                 if H5Tis_variable_str(type) > 0 {
                     H5Tset_size(memory, zoo_h5t_variable())
                     var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+                    // A read that fails midway may have allocated some strings already: reclaim in every case.
+                    defer { if count > 0 { H5Dvlen_reclaim(memory, space, zoo_h5p_default(), &pointers) } }
                     guard count == 0 || H5Aread(attribute, memory, &pointers) >= 0 else { throw object.failure("cannot read \(what)") }
-                    let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
-                    if count > 0 { H5Dvlen_reclaim(memory, space, zoo_h5p_default(), &pointers) }
-                    return .strings(strings, scalar: scalar)
+                    return .strings(pointers.map { $0.map { String(cString: $0) } ?? "" }, scalar: scalar)
                 }
                 let size = Int(H5Tget_size(type))
                 H5Tset_size(memory, max(size, 1))
