@@ -54,6 +54,14 @@ struct HDF5Attributes {
             let count = Int(H5Sget_simple_extent_npoints(space))
             let scalar = H5Sget_simple_extent_type(space) == H5S_SCALAR
             guard count >= 0 else { throw object.failure("cannot size \(what)") }
+            // Each element takes at least 4 stored bytes (a variable-length string's descriptor is 16); a count the
+            // stored bytes cannot back comes from a corrupt file and must not size an allocation.
+            let stored = Int(H5Aget_storage_size(attribute))
+            let elementBytes = H5Tis_variable_str(type) > 0 ? 4 : max(1, Int(H5Tget_size(type)))
+            guard count.multipliedReportingOverflow(by: elementBytes).partialValue <= stored || count == 0,
+                  !count.multipliedReportingOverflow(by: elementBytes).overflow else {
+                throw object.error("\(what) declares \(count) elements but stores only \(stored) bytes; the file is corrupt")
+            }
             switch H5Tget_class(type) {
             case H5T_STRING:
                 let memory = H5Tcopy(zoo_h5t_c_s1())

@@ -39,8 +39,29 @@ public struct HDF5Dataset: HDF5Object {
         let type = H5Dget_type(handle.id)
         defer { H5Tclose(type) }
         elementType = elementTypeOf(type)
+        try checkDeclaredSize(elementBytes: Int(H5Tget_size(type)))
     }
 
+    /// A corrupted file can declare any shape; refuse one its stored bytes cannot back before anything is allocated.
+    /// Filtered (compressed) data may expand up to 1100× (deflate's limit is about 1032×); data never written reads
+    /// as the fill value, allowed up to 64 MiB.
+    private func checkDeclaredSize(elementBytes: Int) throws(HDF5Error) {
+        let (declared, overflow) = shape.reduce((elementBytes, false)) {
+            let product = $0.0.multipliedReportingOverflow(by: $1)
+            return (product.partialValue, $0.1 || product.overflow)
+        }
+        let stored = Int(H5Dget_storage_size(handle.id))
+        let properties = H5Dget_create_plist(handle.id)
+        let filters = properties >= 0 ? Int(H5Pget_nfilters(properties)) : 0
+        if properties >= 0 { H5Pclose(properties) }
+        let limit = stored == 0 ? 64 << 20 : filters > 0 ? stored.multipliedReportingOverflow(by: 1100).partialValue : stored
+        guard !overflow, declared <= limit else {
+            throw HDF5Error(file: file.path, object: path, message: "declares shape \(shape) of \(elementBytes)-byte elements "
+                + "but stores only \(stored) bytes; the file is corrupt")
+        }
+    }
+
+    /// The element count (its size was checked against the stored bytes when the dataset was opened).
     public var count: Int { shape.reduce(1, *) }
 
     /// Reads every element, converted to Float32 by HDF5 (float16 and float64 included), into `buffer`.

@@ -33,7 +33,7 @@ public struct Tensor: @unchecked Sendable {
         scalars.withUnsafeBufferPointer { storage.pointer.initialize(from: $0.baseAddress!, count: count) }
     }
 
-    /// A tensor whose elements are written by `body` (the buffer starts uninitialized-but-zeroed).
+    /// A tensor whose elements `body` writes into a zero-filled buffer.
     public init(shape: [Int], initializer body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
         self.init(zeros: shape)
         try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
