@@ -32,9 +32,15 @@ public struct KerasWeightsFormat: WeightFormat {
             }
             var layers: [LayerWeights] = []
             try collect(file.root, key: "", into: &layers)
-            return WeightBundle(format: name, metadata: [MetadataKey.layerOrder: "natural order of the file's layer keys"], layers: layers)
+            var metadata = [MetadataKey.layerOrder: "natural order of the file's layer keys"]
+            let skipped = try file.root.members().filter(Self.trainingState.contains)
+            if !skipped.isEmpty { metadata["skipped"] = skipped.joined(separator: ", ") + " (training state, not model weights)" }
+            return WeightBundle(format: name, metadata: metadata, layers: layers)
         }
     }
+
+    /// Root groups a compiled model adds beside its layers: optimizer slots and metric accumulators.
+    static let trainingState: Set<String> = ["optimizer", "metrics", "compile_metrics"]
 
     private func collect(_ group: HDF5Group, key: String, into layers: inout [LayerWeights]) throws {
         let members = try group.members()
@@ -53,8 +59,7 @@ public struct KerasWeightsFormat: WeightFormat {
                 layers.append(LayerWeights(name: name, path: key.isEmpty ? "/" : key, arrays: arrays))
             }
         }
-        // Optimizer state is not model weights.
-        for child in members.sorted(by: naturalOrder) where child != "vars" && !(key.isEmpty && child == "optimizer") {
+        for child in members.sorted(by: naturalOrder) where child != "vars" && !(key.isEmpty && Self.trainingState.contains(child)) {
             guard group.kind(of: child) == .group else { continue }
             try collect(try group.group(child), key: key.isEmpty ? child : key + "/" + child, into: &layers)
         }

@@ -93,6 +93,8 @@ for api, tag in [(keras, "keras3"), (tf_keras, "tfkeras")]:
                                                  ("small_cnn_float16", "float16"), ("small_cnn_float64", "float64")]):
         model = build(api, model_name, dtype)
         randomize(model, seed)
+        if model_name == "small_cnn":  # a compiled model's full-model file also carries its training_config
+            model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
         base = f"{tag}/{model_name}"
         legacy = legacy_layers(model)
         version = {"keras_version": api.__version__, "backend": "tensorflow"}

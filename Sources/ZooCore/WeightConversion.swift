@@ -1,0 +1,18 @@
+import Foundation
+
+extension WeightFormatRegistry {
+    /// Reads `source` in whatever format it is, records where it came from (file name, SHA-256, format, Keras
+    /// version) in the metadata, and writes it in `format`, atomically.
+    @discardableResult
+    public func convert(_ source: URL, to destination: URL, as format: any WeightFormat,
+                        metadata extra: [String: String] = [:]) throws -> WeightBundle {
+        guard format.canWrite else { throw WeightFileError(destination, "the \(format.name) format is read-only here") }
+        var bundle = try read(source)
+        bundle.metadata[MetadataKey.sourceFile] = source.lastPathComponent
+        bundle.metadata[MetadataKey.sourceSHA256] = try SHA256.hexDigest(ofFile: source)
+        bundle.metadata[MetadataKey.sourceFormat] = bundle.format
+        bundle.metadata.merge(extra) { $1 }
+        try format.write(bundle, to: destination)
+        return bundle
+    }
+}
