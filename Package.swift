@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "ZooHDF5", targets: ["ZooHDF5"]),
         .library(name: "ZooCore", targets: ["ZooCore"]),
         .library(name: "ZooConverters", targets: ["ZooConverters"]),
+        .library(name: "ZooModels", targets: ["ZooModels"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
     ],
@@ -24,11 +25,12 @@ let package = Package(
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
-        .target(name: "ZooCore", dependencies: ["ZooTensor"]),
+        .target(name: "ZooCore", dependencies: ["ZooTensor", "ZooNN"]),
         .target(
             name: "ZooConverters",
             dependencies: ["ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "converters"),
+        .target(name: "ZooModels", dependencies: ["ZooCore", "ZooNN", "ZooTensor"], path: "zoo"),
         .executableTarget(
             name: "ZooCLI",
             dependencies: ["ZooTensor", "ZooNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -39,5 +41,6 @@ let package = Package(
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"]),
         .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI"]),
         .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters"]),
     ]
 )

@@ -3,6 +3,8 @@ import ZooTensor
 /// A Keras-style layer: a stable name, its weights in Keras's order, and a forward pass.
 public protocol Layer: AnyObject {
     var name: String { get }
+    /// The Keras class the layer corresponds to ("Conv2D", "Dense", …).
+    var kind: String { get }
     /// Every weight in the order Keras stores them (e.g. kernel, bias; gamma, beta, moving_mean, moving_variance).
     var weights: [Weight] { get }
     func callAsFunction(_ x: Variable, training: Bool) throws -> Variable
@@ -30,6 +32,8 @@ public final class Weight {
 }
 
 extension Layer {
+    public var kind: String { String(describing: type(of: self)) }
+
     /// Freezes (false) or unfreezes (true) every trainable weight of the layer.
     public var trainable: Bool {
         get { weights.contains { $0.isTrainableKind && $0.variable.requiresGrad } || !weights.contains { $0.isTrainableKind } }

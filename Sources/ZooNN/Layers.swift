@@ -1,5 +1,19 @@
 import ZooTensor
 
+/// The activations a Keras Conv2D or Dense layer can apply to its output.
+public enum LayerActivation: String, Sendable {
+    case relu, tanh, sigmoid, softmax
+
+    func apply(_ x: Variable) throws -> Variable {
+        switch self {
+        case .relu: try ZooTensor.relu(x)
+        case .tanh: try ZooTensor.tanh(x)
+        case .sigmoid: try ZooTensor.sigmoid(x)
+        case .softmax: try ZooTensor.softmax(x)
+        }
+    }
+}
+
 /// Keras Conv2D: NHWC input, HWIO kernel, optional bias and activation.
 public final class Conv2D: Layer {
     public let name: String
@@ -8,10 +22,10 @@ public final class Conv2D: Layer {
     public let strides: (Int, Int)
     public let padding: Padding
     public let groups: Int
-    public let activation: Activation?
+    public let activation: LayerActivation?
 
     public init(_ name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
-                padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, activation: Activation? = nil,
+                padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, activation: LayerActivation? = nil,
                 generator: inout SeededGenerator) {
         self.name = name
         kernel = Weight("kernel", Initializer.glorotUniform.make([kernelSize.0, kernelSize.1, inputChannels / groups, filters], using: &generator))
@@ -23,7 +37,7 @@ public final class Conv2D: Layer {
 
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
         let y = try conv2d(x, kernel.variable, bias: bias?.variable, strides: strides, padding: padding, groups: groups)
-        return try activation.map { try ZooTensor.activation($0, y) } ?? y
+        return try activation.map { try $0.apply(y) } ?? y
     }
 }
 
@@ -32,9 +46,9 @@ public final class Dense: Layer {
     public let name: String
     public let kernel: Weight
     public let bias: Weight?
-    public let activation: Activation?
+    public let activation: LayerActivation?
 
-    public init(_ name: String, inputs: Int, units: Int, useBias: Bool = true, activation: Activation? = nil,
+    public init(_ name: String, inputs: Int, units: Int, useBias: Bool = true, activation: LayerActivation? = nil,
                 generator: inout SeededGenerator) {
         self.name = name
         kernel = Weight("kernel", Initializer.glorotUniform.make([inputs, units], using: &generator))
@@ -46,7 +60,7 @@ public final class Dense: Layer {
 
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
         let y = try dense(x, kernel: kernel.variable, bias: bias?.variable)
-        return try activation.map { try ZooTensor.activation($0, y) } ?? y
+        return try activation.map { try $0.apply(y) } ?? y
     }
 }
 
@@ -77,13 +91,16 @@ public final class BatchNormalization: Layer {
     }
 }
 
-/// A weightless layer defined by a closure (activations, pooling, flatten, LRN, padding).
+/// A weightless layer defined by a closure (activations, pooling, flatten, LRN, padding); `kind` is the Keras class
+/// it stands for, for summaries.
 public final class Lambda: Layer {
     public let name: String
+    public let kind: String
     private let body: (Variable, Bool) throws -> Variable
 
-    public init(_ name: String, _ body: @escaping (Variable, Bool) throws -> Variable) {
+    public init(_ name: String, kind: String = "Lambda", _ body: @escaping (Variable, Bool) throws -> Variable) {
         self.name = name
+        self.kind = kind
         self.body = body
     }
 
@@ -93,26 +110,26 @@ public final class Lambda: Layer {
 
 /// Factories for the weightless Keras layers.
 public enum Layers {
-    public static func activation(_ name: String, _ kind: Activation) -> Lambda { Lambda(name) { x, _ in try ZooTensor.activation(kind, x) } }
-    public static func softmax(_ name: String) -> Lambda { Lambda(name) { x, _ in try ZooTensor.softmax(x) } }
-    public static func flatten(_ name: String) -> Lambda { Lambda(name) { x, _ in try ZooTensor.flatten(x) } }
+    public static func activation(_ name: String, _ kind: Activation) -> Lambda { Lambda(name, kind: "Activation") { x, _ in try ZooTensor.activation(kind, x) } }
+    public static func softmax(_ name: String) -> Lambda { Lambda(name, kind: "Softmax") { x, _ in try ZooTensor.softmax(x) } }
+    public static func flatten(_ name: String) -> Lambda { Lambda(name, kind: "Flatten") { x, _ in try ZooTensor.flatten(x) } }
 
     public static func maxPooling(_ name: String, size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Lambda {
-        Lambda(name) { x, _ in try maxPool2d(x, size: size, strides: strides, padding: padding) }
+        Lambda(name, kind: "MaxPooling2D") { x, _ in try maxPool2d(x, size: size, strides: strides, padding: padding) }
     }
 
     public static func averagePooling(_ name: String, size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Lambda {
-        Lambda(name) { x, _ in try averagePool2d(x, size: size, strides: strides, padding: padding) }
+        Lambda(name, kind: "AveragePooling2D") { x, _ in try averagePool2d(x, size: size, strides: strides, padding: padding) }
     }
 
-    public static func globalAveragePooling(_ name: String) -> Lambda { Lambda(name) { x, _ in try globalAveragePool2d(x) } }
-    public static func globalMaxPooling(_ name: String) -> Lambda { Lambda(name) { x, _ in try globalMaxPool2d(x) } }
+    public static func globalAveragePooling(_ name: String) -> Lambda { Lambda(name, kind: "GlobalAveragePooling2D") { x, _ in try globalAveragePool2d(x) } }
+    public static func globalMaxPooling(_ name: String) -> Lambda { Lambda(name, kind: "GlobalMaxPooling2D") { x, _ in try globalMaxPool2d(x) } }
     public static func lrn(_ name: String, _ parameters: LRNParameters = LRNParameters()) -> Lambda {
-        Lambda(name) { x, _ in try ZooTensor.lrn(x, parameters) }
+        Lambda(name, kind: "LRN") { x, _ in try ZooTensor.lrn(x, parameters) }
     }
 
     public static func zeroPadding(_ name: String, top: Int, bottom: Int, left: Int, right: Int) -> Lambda {
-        Lambda(name) { x, _ in try zeroPad2d(x, top: top, bottom: bottom, left: left, right: right) }
+        Lambda(name, kind: "ZeroPadding2D") { x, _ in try zeroPad2d(x, top: top, bottom: bottom, left: left, right: right) }
     }
 }
 

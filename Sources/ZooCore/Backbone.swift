@@ -1,0 +1,133 @@
+import Foundation
+import Synchronization
+import ZooNN
+import ZooTensor
+
+/// How a backbone expects its input images prepared, as keras.applications names the modes.
+public enum Preprocessing: String, Sendable {
+    /// RGB → BGR, then subtract the ImageNet mean per channel (VGG, ResNet).
+    case caffe
+    /// Scale to [0, 1], then normalize with the ImageNet mean and standard deviation (DenseNet).
+    case torch
+    /// Scale to [−1, 1] (Inception).
+    case tf
+    /// Pixels as they are.
+    case none
+}
+
+/// An official keras.applications weight file.
+public struct PublishedWeights: Sendable {
+    public let fileName: String
+    public let url: String
+    /// The hash keras.applications checks (MD5 for these files).
+    public let hash: String
+    public let includesTop: Bool
+
+    public init(fileName: String, url: String, hash: String, includesTop: Bool) {
+        self.fileName = fileName; self.url = url; self.hash = hash; self.includesTop = includesTop
+    }
+}
+
+/// What to build: keras.applications' options.
+public struct BackboneOptions: Sendable {
+    public var classes: Int
+    public var includeTop: Bool
+    /// Global pooling of the last feature map when the top is left out.
+    public var pooling: PoolingKind?
+    /// Height and width; nil takes the backbone's default.
+    public var inputSize: (Int, Int)?
+    public var auxiliaryClassifiers: Bool
+    /// The last layer's activation; nil leaves logits.
+    public var classifierActivation: LayerActivation?
+    public var seed: UInt64
+
+    public init(classes: Int = 1000, includeTop: Bool = true, pooling: PoolingKind? = nil, inputSize: (Int, Int)? = nil,
+                auxiliaryClassifiers: Bool = false, classifierActivation: LayerActivation? = .softmax, seed: UInt64 = 0) {
+        self.classes = classes; self.includeTop = includeTop; self.pooling = pooling; self.inputSize = inputSize
+        self.auxiliaryClassifiers = auxiliaryClassifiers; self.classifierActivation = classifierActivation; self.seed = seed
+    }
+}
+
+/// A backbone plugin: what the architecture is, and how to build it.
+public protocol Backbone: Sendable {
+    /// The registry name, e.g. "vgg16".
+    var name: String { get }
+    /// Other names it answers to, e.g. "vgg-d".
+    var aliases: [String] { get }
+    var family: String { get }
+    var paper: String { get }
+    var year: Int { get }
+    /// Height and width the architecture was designed for.
+    var defaultInputSize: (Int, Int) { get }
+    var inputChannels: Int { get }
+    var preprocessing: Preprocessing { get }
+    var publishedWeights: [PublishedWeights] { get }
+    /// The layers that make up the classifier head (left out when loading weights for other classes).
+    var classifierLayers: [String] { get }
+    func build(_ options: BackboneOptions) throws -> Model
+}
+
+extension Backbone {
+    public var aliases: [String] { [] }
+    public var publishedWeights: [PublishedWeights] { [] }
+}
+
+/// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.
+public final class BackboneRegistry: Sendable {
+    private let backbones: Mutex<[any Backbone]>
+
+    public init(_ backbones: [any Backbone] = []) { self.backbones = Mutex(backbones) }
+
+    public func register(_ backbone: any Backbone) {
+        backbones.withLock { list in
+            list.removeAll { $0.name == backbone.name }
+            list.append(backbone)
+        }
+    }
+
+    public var all: [any Backbone] { backbones.withLock { $0 } }
+
+    /// The backbone called `name` or having it as an alias, ignoring case, '-' and '_'.
+    public func find(_ name: String) -> (any Backbone)? {
+        let key = Self.normalize(name)
+        return all.first { Self.normalize($0.name) == key || $0.aliases.contains { Self.normalize($0) == key } }
+    }
+
+    /// Like `find`, but fails with the nearest names when there is no such backbone.
+    public func backbone(named name: String) throws -> any Backbone {
+        if let found = find(name) { return found }
+        let names = all.flatMap { [$0.name] + $0.aliases }
+        let nearest = names.sorted { editDistance(Self.normalize($0), Self.normalize(name)) < editDistance(Self.normalize($1), Self.normalize(name)) }
+        throw BackboneError.unknown(name, nearest: Array(nearest.prefix(3)))
+    }
+
+    static func normalize(_ name: String) -> String { name.lowercased().filter { $0 != "-" && $0 != "_" } }
+}
+
+public enum BackboneError: Error, CustomStringConvertible, Equatable {
+    case unknown(String, nearest: [String])
+    case invalidOptions(String)
+
+    public var description: String {
+        switch self {
+        case let .unknown(name, nearest): "no backbone named '\(name)'" + (nearest.isEmpty ? "" : "; did you mean \(nearest.joined(separator: ", "))?")
+        case let .invalidOptions(message): message
+        }
+    }
+}
+
+/// Levenshtein distance, for suggesting names.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var row = Array(0...b.count)
+    for i in 1...max(1, a.count) where !a.isEmpty {
+        var previous = row[0]
+        row[0] = i
+        for j in 1...max(1, b.count) where !b.isEmpty {
+            let current = row[j]
+            row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+            previous = current
+        }
+    }
+    return a.isEmpty ? b.count : row[b.count]
+}

@@ -1,0 +1,92 @@
+import ZooNN
+import ZooTensor
+
+/// How a bundle's layers were matched to a model's.
+public enum LayerMatching: String, Sendable {
+    /// Every model layer with weights found a file layer of the same name.
+    case byName = "by name"
+    /// Names differ; layers with weights were paired in order, as Keras's legacy loader does.
+    case byOrder = "by order"
+}
+
+public struct LoadReport: Sendable {
+    public let matching: LayerMatching
+    public let layers: Int
+    public let arrays: Int
+    public let skipped: [String]
+}
+
+/// A bundle does not fit a model. Lists every problem at once: missing and unexpected layers, array counts, shapes.
+public struct LoadError: Error, CustomStringConvertible {
+    public let model: String
+    public let problems: [String]
+
+    public var description: String {
+        "the weights do not fit \(model) (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
+            + problems.map { "  - \($0)" }.joined(separator: "\n")
+    }
+}
+
+extension Model {
+    /// Loads a bundle's arrays into the model. Layers match by name; when names differ (older files), the layers that
+    /// have weights are paired in order, which is Keras's topological rule. Every array's shape is checked and every
+    /// mismatch reported together; nothing is assigned unless all fit. `skipping` leaves layers out on both sides
+    /// (a classifier trained for other classes).
+    @discardableResult
+    public func load(_ bundle: WeightBundle, skipping: Set<String> = []) throws -> LoadReport {
+        let targets = layers.filter { !$0.weights.isEmpty && !skipping.contains($0.name) }
+        let sources = bundle.layers.filter { !$0.arrays.isEmpty && !skipping.contains($0.name) }
+        let byName = Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var problems: [String] = []
+        let pairs: [(Layer, LayerWeights)]
+        let matching: LayerMatching
+        if targets.allSatisfy({ byName[$0.name] != nil }) {
+            matching = .byName
+            pairs = targets.map { ($0, byName[$0.name]!) }
+            let used = Set(targets.map(\.name))
+            for extra in sources where !used.contains(extra.name) {
+                problems.append("unexpected layer '\(extra.name)' in the file (\(extra.arrays.count) arrays)")
+            }
+        } else if targets.count == sources.count {
+            matching = .byOrder
+            pairs = Array(zip(targets, sources))
+        } else {
+            matching = .byName
+            pairs = targets.compactMap { target in byName[target.name].map { (target, $0) } }
+            let targetNames = Set(targets.map(\.name))
+            for missing in targets where byName[missing.name] == nil {
+                problems.append("missing layer '\(missing.name)' (\(missing.kind), expects \(missing.weights.map { describe(shape: $0.shape) }.joined(separator: ", ")))")
+            }
+            for extra in sources where !targetNames.contains(extra.name) {
+                problems.append("unexpected layer '\(extra.name)' in the file (\(extra.arrays.map { describe(shape: $0.shape) }.joined(separator: ", ")))")
+            }
+        }
+        for (target, source) in pairs {
+            let label = target.name == source.name ? "layer '\(target.name)'" : "layer '\(target.name)' (file: '\(source.name)')"
+            guard target.weights.count == source.arrays.count else {
+                problems.append("\(label): the file has \(source.arrays.count) arrays, the model expects \(target.weights.count) ("
+                    + target.weights.map(\.name).joined(separator: ", ") + ")")
+                continue
+            }
+            for (weight, array) in zip(target.weights, source.arrays) where weight.shape != array.shape {
+                problems.append("\(label) \(weight.name): the file has \(describe(shape: array.shape)), the model expects \(describe(shape: weight.shape))")
+            }
+        }
+        guard problems.isEmpty else { throw LoadError(model: name, problems: problems) }
+        var arrays = 0
+        for (target, source) in pairs {
+            for (weight, array) in zip(target.weights, source.arrays) {
+                weight.value = try array.tensor()
+                arrays += 1
+            }
+        }
+        return LoadReport(matching: matching, layers: pairs.count, arrays: arrays, skipped: skipping.sorted())
+    }
+
+    /// The model's weights as a bundle (for writing), layers in model order.
+    public func weightBundle(metadata: [String: String] = [:]) -> WeightBundle {
+        WeightBundle(format: "zoo", metadata: metadata, layers: layers.map { layer in
+            LayerWeights(name: layer.name, arrays: layer.weights.map { WeightArray(name: "\(layer.name)/\($0.name)", shape: $0.shape, tensor: $0.value) })
+        })
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import ZooConverters
+import ZooCore
+import ZooModels
+import ZooNN
+import ZooTensor
+
+/// Each plugin against the same architecture built in Keras with the same randomized weights: outputs and feature
+/// taps within max|Δ| ≤ 1e-4 · max(1, max|ref|), on oneDNN, and on the reference backend at reduced input sizes.
+@Suite(.serialized) struct KerasFidelityTests {
+    static func plugin(for name: String) -> (backbone: any Backbone, options: BackboneOptions) {
+        switch name {
+        case "lenet5": return (LeNet5(), BackboneOptions(classes: 10))
+        case "vgg16", "vgg19": return (backbones.find(name)!, BackboneOptions())
+        default:
+            let configuration = name.split(separator: "_").first { $0.hasPrefix("vgg") && $0 != "vgg" }.map(String.init)
+                ?? String(name.split(separator: "_")[1])
+            let backbone: any Backbone = ["vgg16": VGG.d, "vgg19": VGG.e, "a": VGG.a, "a-lrn": VGG.aLRN, "b": VGG.b, "c": VGG.c][configuration]!
+            return (backbone, BackboneOptions(includeTop: false, pooling: name.contains("_avg") ? .average : nil, inputSize: (64, 64)))
+        }
+    }
+
+    @Test(arguments: BackboneFixtures.manifest.cases.map(\.name))
+    func matchesKeras(_ name: String) throws {
+        let fixture = BackboneFixtures.manifest.cases.first { $0.name == name }!
+        let (backbone, options) = Self.plugin(for: name)
+        let model = try backbone.build(options)
+        let report = try model.load(try formats.read(BackboneFixtures.folder.appendingPathComponent(fixture.weights)))
+        #expect(report.matching == .byName)
+        #expect(model.parameterCount == fixture.parameters, "\(name): \(model.parameterCount) parameters, Keras counts \(fixture.parameters)")
+        let input = try BackboneFixtures.tensor(fixture.arrays["input"]!)
+        let expected = try BackboneFixtures.tensor(fixture.arrays["output"]!)
+        var backends: [any Backend] = [try Runtime.dnnl.get()]
+        if fixture.size[0] <= 64 { backends.append(Runtime.reference) }
+        for backend in backends {
+            let result = try Runtime.using(backend) { try model(Variable(input), taps: Set(fixture.taps)) }
+            let output = result.main.value
+            #expect(output.shape == expected.shape, "\(name) on \(backend.name): output \(output.shape), Keras \(expected.shape)")
+            guard output.shape == expected.shape else { continue }
+            #expect(deviation(output, expected) <= 1e-4, "\(name) on \(backend.name): output deviates by \(deviation(output, expected))")
+            for tap in fixture.taps {
+                let want = try BackboneFixtures.tensor(fixture.arrays["tap_\(tap)"]!)
+                let got = result.taps[tap]!.value
+                #expect(got.shape == want.shape && deviation(got, want) <= 1e-4, "\(name) on \(backend.name): tap \(tap)")
+            }
+        }
+    }
+
+    @Test(arguments: ["vgg16", "vgg19"])
+    func layoutEqualsKerasApplications(_ name: String) throws {
+        for (top, key) in [(true, "top"), (false, "notop")] {
+            let model = try backbones.find(name)!.build(BackboneOptions(includeTop: top))
+            let ours = model.layers.map { BackboneManifest.LayoutLayer(name: $0.name, weights: $0.weights.map(\.shape)) }
+            #expect(ours == BackboneFixtures.manifest.layouts[name]![key]!, "\(name) \(key)")
+        }
+    }
+}

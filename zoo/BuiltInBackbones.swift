@@ -1,0 +1,9 @@
+import ZooCore
+
+/// The backbones Zoo ships, registered through the same API other packages use.
+public func builtInBackbones() -> BackboneRegistry {
+    let registry = BackboneRegistry()
+    registry.register(LeNet5())
+    for vgg in VGG.all { registry.register(vgg) }
+    return registry
+}
