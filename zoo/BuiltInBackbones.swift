@@ -5,5 +5,6 @@ public func builtInBackbones() -> BackboneRegistry {
     let registry = BackboneRegistry()
     registry.register(LeNet5())
     for vgg in VGG.all { registry.register(vgg) }
+    for resnet in ResNet.all { registry.register(resnet) }
     return registry
 }

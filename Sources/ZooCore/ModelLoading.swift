@@ -5,6 +5,8 @@ import ZooTensor
 public enum LayerMatching: String, Sendable {
     /// Every model layer with weights found a file layer of the same name.
     case byName = "by name"
+    /// Every model layer found a file layer under the older name its family used (`Model.legacyNames`).
+    case byLegacyName = "by legacy name"
     /// Names differ; layers with weights were paired in order, as Keras's legacy loader does.
     case byOrder = "by order"
 }
@@ -40,7 +42,16 @@ extension Model {
         var problems: [String] = []
         let pairs: [(Layer, LayerWeights)]
         let matching: LayerMatching
-        if targets.allSatisfy({ byName[$0.name] != nil }) {
+        let legacy = targets.map { legacyNames[$0.name] }
+        if !targets.allSatisfy({ byName[$0.name] != nil }), !legacyNames.isEmpty,
+           legacy.allSatisfy({ $0.map { byName[$0] != nil } ?? false }) {
+            matching = .byLegacyName
+            pairs = zip(targets, legacy).map { ($0, byName[$1!]!) }
+            let used = Set(legacy.compactMap { $0 })
+            for extra in sources where !used.contains(extra.name) {
+                problems.append("unexpected layer '\(extra.name)' in the file (\(extra.arrays.count) arrays)")
+            }
+        } else if targets.allSatisfy({ byName[$0.name] != nil }) {
             matching = .byName
             pairs = targets.map { ($0, byName[$0.name]!) }
             let used = Set(targets.map(\.name))
@@ -73,6 +84,9 @@ extension Model {
             }
         }
         guard problems.isEmpty else { throw LoadError(model: name, problems: problems) }
+        if matching == .byLegacyName, let epsilon = legacyBatchNormEpsilon {
+            for case let normalization as BatchNormalization in layers { normalization.epsilon = epsilon }
+        }
         var arrays = 0
         for (target, source) in pairs {
             for (weight, array) in zip(target.weights, source.arrays) {

@@ -169,3 +169,28 @@ public final class Sequential: Layer {
 
     public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
 }
+
+/// Keras Add and Concatenate: layers with several inputs.
+public final class Merge: Layer {
+    public enum Operation: Sendable { case add, concatenate }
+    public let name: String
+    public let operation: Operation
+
+    public init(_ name: String, _ operation: Operation) {
+        self.name = name
+        self.operation = operation
+    }
+
+    public var kind: String { operation == .add ? "Add" : "Concatenate" }
+    public var weights: [Weight] { [] }
+
+    /// A single input passes through (the protocol's one-input form).
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable { x }
+
+    public func callAsFunction(_ inputs: [Variable]) throws -> Variable {
+        switch operation {
+        case .add: try inputs.dropFirst().reduce(inputs[0]) { try ZooTensor.add($0, $1) }
+        case .concatenate: try ZooTensor.concatenate(inputs)
+        }
+    }
+}

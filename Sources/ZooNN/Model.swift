@@ -39,8 +39,14 @@ public final class ForwardContext {
         return y
     }
 
-    /// Records the output of a layer called directly (multi-input layers: add, concatenate).
-    public func record(_ layer: Layer, _ y: Variable) {
+    /// Calls a layer with several inputs.
+    public func call(_ merge: Merge, _ inputs: [Variable]) throws -> Variable {
+        let y = try merge(inputs)
+        record(merge, y)
+        return y
+    }
+
+    func record(_ layer: Layer, _ y: Variable) {
         if wantedTaps.contains(layer.name) { taps[layer.name] = y }
         guard profile != nil else { return }
         var flops = 0.0
@@ -64,6 +70,10 @@ public final class Model {
     public private(set) var layers: [Layer]
     public let tapNames: [String]
     private let body: (ForwardContext, Variable) throws -> [Variable]
+    /// Names an older generation of published weight files used for these layers (new name → old name), and the
+    /// BatchNorm epsilon those files were trained with.
+    public var legacyNames: [String: String] = [:]
+    public var legacyBatchNormEpsilon: Float?
 
     public init(name: String, inputShape: [Int], layers: [Layer], tapNames: [String],
                 body: @escaping (ForwardContext, Variable) throws -> [Variable]) {

@@ -9,16 +9,13 @@ import ZooTensor
 /// Each plugin against the same architecture built in Keras with the same randomized weights: outputs and feature
 /// taps within max|Δ| ≤ 1e-4 · max(1, max|ref|), on oneDNN, and on the reference backend at reduced input sizes.
 @Suite(.serialized) struct KerasFidelityTests {
+    /// The plugin and options behind a fixture name: `lenet5`, `vgg16`, `vgg_a-lrn_notop_64`, `resnet50_notop_avg_64`, …
     static func plugin(for name: String) -> (backbone: any Backbone, options: BackboneOptions) {
-        switch name {
-        case "lenet5": return (LeNet5(), BackboneOptions(classes: 10))
-        case "vgg16", "vgg19": return (backbones.find(name)!, BackboneOptions())
-        default:
-            let configuration = name.split(separator: "_").first { $0.hasPrefix("vgg") && $0 != "vgg" }.map(String.init)
-                ?? String(name.split(separator: "_")[1])
-            let backbone: any Backbone = ["vgg16": VGG.d, "vgg19": VGG.e, "a": VGG.a, "a-lrn": VGG.aLRN, "b": VGG.b, "c": VGG.c][configuration]!
-            return (backbone, BackboneOptions(includeTop: false, pooling: name.contains("_avg") ? .average : nil, inputSize: (64, 64)))
-        }
+        let parts = name.split(separator: "_").map(String.init)
+        if parts[0] == "lenet5" { return (LeNet5(), BackboneOptions(classes: 10)) }
+        let backbone: any Backbone = parts[0] == "vgg" ? ["a": VGG.a, "a-lrn": VGG.aLRN, "b": VGG.b, "c": VGG.c][parts[1]]! : backbones.find(parts[0])!
+        guard name.contains("notop") else { return (backbone, BackboneOptions()) }
+        return (backbone, BackboneOptions(includeTop: false, pooling: name.contains("_avg") ? .average : nil, inputSize: (64, 64)))
     }
 
     @Test(arguments: BackboneFixtures.manifest.cases.map(\.name))
@@ -27,7 +24,9 @@ import ZooTensor
         let (backbone, options) = Self.plugin(for: name)
         let model = try backbone.build(options)
         let report = try model.load(try formats.read(BackboneFixtures.folder.appendingPathComponent(fixture.weights)))
-        #expect(report.matching == .byName)
+        #expect(report.matching == (name.hasSuffix("_legacy") ? .byLegacyName : .byName))
+        let layout = model.layers.map { BackboneManifest.LayoutLayer(name: $0.name, weights: $0.weights.map(\.shape)) }
+        if !name.hasSuffix("_legacy") { #expect(layout == fixture.layout, "\(name): layers, their order and weight shapes differ from Keras") }
         #expect(model.parameterCount == fixture.parameters, "\(name): \(model.parameterCount) parameters, Keras counts \(fixture.parameters)")
         let input = try BackboneFixtures.tensor(fixture.arrays["input"]!)
         let expected = try BackboneFixtures.tensor(fixture.arrays["output"]!)
@@ -47,7 +46,7 @@ import ZooTensor
         }
     }
 
-    @Test(arguments: ["vgg16", "vgg19"])
+    @Test(arguments: ["vgg16", "vgg19", "resnet50", "resnet101", "resnet152"])
     func layoutEqualsKerasApplications(_ name: String) throws {
         for (top, key) in [(true, "top"), (false, "notop")] {
             let model = try backbones.find(name)!.build(BackboneOptions(includeTop: top))

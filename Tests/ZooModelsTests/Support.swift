@@ -14,6 +14,7 @@ struct BackboneManifest: Decodable {
         struct Array: Decodable { let file: String, shape: [Int] }
         let name: String, weights: String, size: [Int], taps: [String], parameters: Int
         let arrays: [String: Array]
+        let layout: [LayoutLayer]
     }
     struct LayoutLayer: Decodable, Equatable { let name: String, weights: [[Int]] }
     let cases: [Case]

@@ -56,3 +56,39 @@ def vgg(configuration, include_top=True, classes=1000, input_shape=(224, 224, 3)
         x = L.Dense(4096, activation="relu", name="fc2")(x)
         x = L.Dense(classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, x, name=f"vgg_{configuration.lower()}")
+
+
+def resnet_basic(depth, include_top=True, classes=1000, input_shape=(224, 224, 3), pooling=None):
+    """ResNet-18/34: keras.applications' ResNet stem, naming and BatchNorm epsilon, with basic blocks."""
+    stages = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}[depth]
+    eps = 1.001e-5
+    x = inputs = keras.Input(input_shape)
+    x = L.ZeroPadding2D(((3, 3), (3, 3)), name="conv1_pad")(x)
+    x = L.Conv2D(64, 7, strides=2, name="conv1_conv")(x)
+    x = L.BatchNormalization(epsilon=eps, name="conv1_bn")(x)
+    x = L.Activation("relu", name="conv1_relu")(x)
+    x = L.ZeroPadding2D(((1, 1), (1, 1)), name="pool1_pad")(x)
+    x = L.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    channels = 64
+    for s, blocks in enumerate(stages):
+        filters = 64 * 2 ** s
+        for b in range(1, blocks + 1):
+            name, stride = f"conv{s + 2}_block{b}", (2 if b == 1 and s > 0 else 1)
+            shortcut = x
+            if b == 1 and (stride != 1 or channels != filters):
+                shortcut = L.Conv2D(filters, 1, strides=stride, name=f"{name}_0_conv")(x)
+                shortcut = L.BatchNormalization(epsilon=eps, name=f"{name}_0_bn")(shortcut)
+            y = L.Conv2D(filters, 3, strides=stride, padding="same", name=f"{name}_1_conv")(x)
+            y = L.BatchNormalization(epsilon=eps, name=f"{name}_1_bn")(y)
+            y = L.Activation("relu", name=f"{name}_1_relu")(y)
+            y = L.Conv2D(filters, 3, padding="same", name=f"{name}_2_conv")(y)
+            y = L.BatchNormalization(epsilon=eps, name=f"{name}_2_bn")(y)
+            x = L.Add(name=f"{name}_add")([shortcut, y])
+            x = L.Activation("relu", name=f"{name}_out")(x)
+            channels = filters
+    if include_top:
+        x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = L.Dense(classes, activation="softmax", name="predictions")(x)
+    elif pooling == "avg":
+        x = L.GlobalAveragePooling2D(name="avg_pool")(x)
+    return keras.Model(inputs, x, name=f"resnet{depth}")

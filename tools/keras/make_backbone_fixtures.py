@@ -30,18 +30,38 @@ cases = []
 
 
 def randomize(model, seed):
+    """Every array random, BatchNorm's included (Keras's initial BatchNorm is an identity that would hide bugs);
+    kernels He-scaled so activations stay O(1) through deep stacks."""
     rng = np.random.default_rng(seed)
     for w in model.weights:
-        fan_in = max(1, int(np.prod(w.shape[:-1]))) if len(w.shape) > 1 else 1
-        scale = np.sqrt(2.0 / fan_in) if len(w.shape) > 1 else 0.1  # keeps activations O(1) through deep stacks
-        w.assign((rng.standard_normal(tuple(w.shape)) * scale).astype("float32"))
+        shape, name = tuple(w.shape), w.path.split("/")[-1]
+        if name in ("gamma", "moving_variance"):
+            value = rng.uniform(0.5, 1.5, shape)
+        elif name in ("beta", "moving_mean", "bias"):
+            value = rng.standard_normal(shape) * 0.1
+        else:
+            value = rng.standard_normal(shape) * np.sqrt(2.0 / max(1, int(np.prod(shape[:-1]))))
+        w.assign(value.astype("float32"))
 
 
-def record(name, model, size, channels, taps, seed):
-    randomize(model, seed)
-    weights = f"{out}/{name}.h5"
-    with h5py.File(weights, "w") as f:
-        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+def record(name, model, size, channels, taps, seed, renamed=None):
+    """Saves the model's weights (randomized unless `renamed` maps its layers to older names: then the weights are
+    kept and written under those names) and its outputs for two random inputs."""
+    if renamed is None:
+        randomize(model, seed)
+        with h5py.File(f"{out}/{name}.h5", "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    else:
+        with h5py.File(f"{out}/{name}.h5", "w") as f:
+            layers = [l for l in model.layers if l.weights]
+            f.attrs["layer_names"] = [renamed(l.name).encode() for l in layers]
+            f.attrs["backend"], f.attrs["keras_version"] = b"tensorflow", b"2.0.8"
+            for l in layers:
+                g = f.create_group(renamed(l.name))
+                names = [f"{renamed(l.name)}/{w.path.split('/')[-1]}:0" for w in l.weights]
+                g.attrs["weight_names"] = [n.encode() for n in names]
+                for n, w in zip(names, l.weights):
+                    g.create_dataset(n, data=w.numpy())
     rng = np.random.default_rng(seed + 1)
     x = rng.uniform(-1, 1, (2, size[0], size[1], channels)).astype("float32")
     probe = keras.Model(model.inputs, [model.output] + [model.get_layer(t).output for t in taps])
@@ -55,7 +75,7 @@ def record(name, model, size, channels, taps, seed):
         value.tofile(f"{out}/{path}")
         files[key] = {"file": path, "shape": list(value.shape)}
     cases.append({"name": name, "weights": f"{name}.h5", "size": list(size), "arrays": files, "taps": taps,
-                  "parameters": int(model.count_params())})
+                  "parameters": int(model.count_params()), "layout": layout(model)})
 
 
 def layout(model):
@@ -70,11 +90,38 @@ for seed, configuration in enumerate(["A", "A-LRN", "B", "C"], start=10):
            (64, 64), 3, pools(5), seed)
 for seed, (name, builder) in enumerate([("vgg16", apps.VGG16), ("vgg19", apps.VGG19)], start=20):
     record(f"{name}_notop_64", builder(weights=None, include_top=False, input_shape=(64, 64, 3)), (64, 64), 3, pools(5), seed)
+    keras.backend.clear_session()  # auto-generated names (global_average_pooling2d) count per session
     record(f"{name}_notop_avg_64", builder(weights=None, include_top=False, pooling="avg", input_shape=(64, 64, 3)), (64, 64), 3, [], seed)
     record(name, builder(weights=None), (224, 224), 3, pools(5) + ["fc1", "fc2"], seed + 100)
 
+stage_outs = lambda stages: ["pool1_pool"] + [f"conv{i + 2}_block{n}_out" for i, n in enumerate(stages)]
+for seed, depth in enumerate([18, 34], start=30):
+    stages = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}[depth]
+    record(f"resnet{depth}_notop_64", backbone_models.resnet_basic(depth, include_top=False, input_shape=(64, 64, 3)),
+           (64, 64), 3, stage_outs(stages), seed)
+    record(f"resnet{depth}", backbone_models.resnet_basic(depth), (224, 224), 3, [], seed + 100)
+for seed, (depth, builder, stages) in enumerate([(50, apps.ResNet50, [3, 4, 6, 3]), (101, apps.ResNet101, [3, 4, 23, 3]),
+                                                 (152, apps.ResNet152, [3, 8, 36, 3])], start=40):
+    record(f"resnet{depth}_notop_64", builder(weights=None, include_top=False, input_shape=(64, 64, 3)), (64, 64), 3, stage_outs(stages), seed)
+    model = builder(weights=None)
+    record(f"resnet{depth}", model, (224, 224), 3, stage_outs(stages), seed + 100)
+    if depth == 50:
+        # The first published ResNet50 file: Keras 2.0 names and BatchNorm epsilon 1e-3, with the same weights.
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.epsilon = 1e-3
+        old = {"conv1_conv": "conv1", "conv1_bn": "bn_conv1", "predictions": "fc1000"}
+        def renamed(name):
+            if name in old:
+                return old[name]
+            stage, block, branch, kind = name.split("_")
+            letter = chr(96 + int(block[5:]))
+            return ("res" if kind == "conv" else "bn") + f"{stage[4:]}{letter}_branch" + {"0": "1", "1": "2a", "2": "2b", "3": "2c"}[branch]
+        record("resnet50_legacy", model, (224, 224), 3, [], seed, renamed=renamed)
+
 layouts = {}
-for name, builder in [("vgg16", apps.VGG16), ("vgg19", apps.VGG19)]:
+for name, builder in [("vgg16", apps.VGG16), ("vgg19", apps.VGG19), ("resnet50", apps.ResNet50), ("resnet101", apps.ResNet101),
+                      ("resnet152", apps.ResNet152)]:
     layouts[name] = {"top": layout(builder(weights=None)), "notop": layout(builder(weights=None, include_top=False))}
 
 with open(f"{out}/manifest.json", "w") as f:
