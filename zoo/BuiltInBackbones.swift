@@ -6,5 +6,6 @@ public func builtInBackbones() -> BackboneRegistry {
     registry.register(LeNet5())
     for vgg in VGG.all { registry.register(vgg) }
     for resnet in ResNet.all { registry.register(resnet) }
+    for densenet in DenseNet.all { registry.register(densenet) }
     return registry
 }

@@ -42,12 +42,11 @@ extension Model {
         var problems: [String] = []
         let pairs: [(Layer, LayerWeights)]
         let matching: LayerMatching
-        let legacy = targets.map { legacyNames[$0.name] }
-        if !targets.allSatisfy({ byName[$0.name] != nil }), !legacyNames.isEmpty,
-           legacy.allSatisfy({ $0.map { byName[$0] != nil } ?? false }) {
+        let legacy = targets.map { legacyNames[$0.name] ?? $0.name }
+        if !targets.allSatisfy({ byName[$0.name] != nil }), !legacyNames.isEmpty, legacy.allSatisfy({ byName[$0] != nil }) {
             matching = .byLegacyName
-            pairs = zip(targets, legacy).map { ($0, byName[$1!]!) }
-            let used = Set(legacy.compactMap { $0 })
+            pairs = zip(targets, legacy).map { ($0, byName[$1]!) }
+            let used = Set(legacy)
             for extra in sources where !used.contains(extra.name) {
                 problems.append("unexpected layer '\(extra.name)' in the file (\(extra.arrays.count) arrays)")
             }

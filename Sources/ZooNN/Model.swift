@@ -70,8 +70,8 @@ public final class Model {
     public private(set) var layers: [Layer]
     public let tapNames: [String]
     private let body: (ForwardContext, Variable) throws -> [Variable]
-    /// Names an older generation of published weight files used for these layers (new name → old name), and the
-    /// BatchNorm epsilon those files were trained with.
+    /// Names an older generation of published weight files used for some layers (new name → old name; the others
+    /// kept theirs), and the BatchNorm epsilon those files were trained with when it differs.
     public var legacyNames: [String: String] = [:]
     public var legacyBatchNormEpsilon: Float?
 

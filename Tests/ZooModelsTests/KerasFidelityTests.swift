@@ -46,7 +46,7 @@ import ZooTensor
         }
     }
 
-    @Test(arguments: ["vgg16", "vgg19", "resnet50", "resnet101", "resnet152"])
+    @Test(arguments: ["vgg16", "vgg19", "resnet50", "resnet101", "resnet152", "densenet121", "densenet169", "densenet201"])
     func layoutEqualsKerasApplications(_ name: String) throws {
         for (top, key) in [(true, "top"), (false, "notop")] {
             let model = try backbones.find(name)!.build(BackboneOptions(includeTop: top))

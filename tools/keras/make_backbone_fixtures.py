@@ -119,10 +119,27 @@ for seed, (depth, builder, stages) in enumerate([(50, apps.ResNet50, [3, 4, 6, 3
             return ("res" if kind == "conv" else "bn") + f"{stage[4:]}{letter}_branch" + {"0": "1", "1": "2a", "2": "2b", "3": "2c"}[branch]
         record("resnet50_legacy", model, (224, 224), 3, [], seed, renamed=renamed)
 
+for seed, (depth, builder, stages) in enumerate([(121, apps.DenseNet121, [6, 12, 24, 16]), (169, apps.DenseNet169, [6, 12, 32, 32]),
+                                                 (201, apps.DenseNet201, [6, 12, 48, 32])], start=50):
+    taps = ["pool1", "pool2_pool", "pool3_pool", "pool4_pool", "relu"]
+    keras.backend.clear_session()  # its two ZeroPadding2D layers are named automatically
+    record(f"densenet{depth}_notop_64", builder(weights=None, include_top=False, input_shape=(64, 64, 3)), (64, 64), 3, taps, seed)
+    keras.backend.clear_session()
+    model = builder(weights=None)
+    record(f"densenet{depth}", model, (224, 224), 3, taps, seed + 100)
+    if depth == 121:
+        # The published files' names: conv1/conv, conv1/bn (nested groups in HDF5) and fc1000.
+        old = {"conv1_conv": "conv1/conv", "conv1_bn": "conv1/bn", "predictions": "fc1000"}
+        record("densenet121_legacy", model, (224, 224), 3, [], seed, renamed=lambda name: old.get(name, name))
+
 layouts = {}
 for name, builder in [("vgg16", apps.VGG16), ("vgg19", apps.VGG19), ("resnet50", apps.ResNet50), ("resnet101", apps.ResNet101),
-                      ("resnet152", apps.ResNet152)]:
-    layouts[name] = {"top": layout(builder(weights=None)), "notop": layout(builder(weights=None, include_top=False))}
+                      ("resnet152", apps.ResNet152), ("densenet121", apps.DenseNet121), ("densenet169", apps.DenseNet169),
+                      ("densenet201", apps.DenseNet201)]:
+    keras.backend.clear_session()
+    top = layout(builder(weights=None))
+    keras.backend.clear_session()
+    layouts[name] = {"top": top, "notop": layout(builder(weights=None, include_top=False))}
 
 with open(f"{out}/manifest.json", "w") as f:
     json.dump({"keras": keras.__version__, "cases": cases, "layouts": layouts}, f, indent=1)
