@@ -4,6 +4,8 @@ import ZooCore
 public func builtInBackbones() -> BackboneRegistry {
     let registry = BackboneRegistry()
     registry.register(LeNet5())
+    registry.register(AlexNet.single)
+    registry.register(AlexNet.twoGroups)
     for vgg in VGG.all { registry.register(vgg) }
     for resnet in ResNet.all { registry.register(resnet) }
     for densenet in DenseNet.all { registry.register(densenet) }

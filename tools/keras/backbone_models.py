@@ -92,3 +92,27 @@ def resnet_basic(depth, include_top=True, classes=1000, input_shape=(224, 224, 3
     elif pooling == "avg":
         x = L.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(inputs, x, name=f"resnet{depth}")
+
+
+def alexnet(grouped=False, include_top=True, classes=1000, input_shape=(227, 227, 3)):
+    groups = 2 if grouped else 1
+    lrn = dict(size=5, alpha=1e-4, beta=0.75, k=2.0)
+    x = inputs = keras.Input(input_shape)
+    x = L.Conv2D(96, 11, strides=4, activation="relu", name="conv1")(x)
+    x = LRN(**lrn, name="lrn1")(x)
+    x = L.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = L.Conv2D(256, 5, padding="same", groups=groups, activation="relu", name="conv2")(x)
+    x = LRN(**lrn, name="lrn2")(x)
+    x = L.MaxPooling2D(3, strides=2, name="pool2")(x)
+    x = L.Conv2D(384, 3, padding="same", activation="relu", name="conv3")(x)
+    x = L.Conv2D(384, 3, padding="same", groups=groups, activation="relu", name="conv4")(x)
+    x = L.Conv2D(256, 3, padding="same", groups=groups, activation="relu", name="conv5")(x)
+    x = L.MaxPooling2D(3, strides=2, name="pool5")(x)
+    if include_top:
+        x = L.Flatten(name="flatten")(x)
+        x = L.Dense(4096, activation="relu", name="fc6")(x)
+        x = L.Dropout(0.5, name="dropout6")(x)
+        x = L.Dense(4096, activation="relu", name="fc7")(x)
+        x = L.Dropout(0.5, name="dropout7")(x)
+        x = L.Dense(classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, x, name="alexnet_grouped" if grouped else "alexnet")

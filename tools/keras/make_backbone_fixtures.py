@@ -85,6 +85,11 @@ def layout(model):
 apps = keras.applications
 pools = lambda n: [f"block{i}_pool" for i in range(1, n + 1)]
 record("lenet5", backbone_models.lenet5(), (32, 32), 1, ["s2", "s4", "c5", "f6"], 1)
+for seed, grouped in enumerate([False, True], start=5):
+    name = "alexnet-grouped" if grouped else "alexnet"
+    record(f"{name}_notop_67", backbone_models.alexnet(grouped, include_top=False, input_shape=(67, 67, 3)), (67, 67), 3,
+           ["pool1", "pool2", "conv3", "conv4", "pool5"], seed)
+    record(name, backbone_models.alexnet(grouped), (227, 227), 3, ["pool1", "pool2", "pool5", "fc6", "fc7"], seed + 100)
 for seed, configuration in enumerate(["A", "A-LRN", "B", "C"], start=10):
     record(f"vgg_{configuration.lower()}_notop_64", backbone_models.vgg(configuration, include_top=False, input_shape=(64, 64, 3)),
            (64, 64), 3, pools(5), seed)
