@@ -31,11 +31,7 @@ public struct DenseNet: Backbone {
                       169: ("d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
                       201: ("1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1")]
         let (top, notop) = hashes[depth]!
-        let base = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
-        return [PublishedWeights(fileName: "\(name)_weights_tf_dim_ordering_tf_kernels.h5",
-                                 url: base + "\(name)_weights_tf_dim_ordering_tf_kernels.h5", hash: top, includesTop: true),
-                PublishedWeights(fileName: "\(name)_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                                 url: base + "\(name)_weights_tf_dim_ordering_tf_kernels_notop.h5", hash: notop, includesTop: false)]
+        return PublishedWeights.kerasApplications(name, folder: "densenet", top: top, notop: notop)
     }
 
     public func build(_ options: BackboneOptions) throws -> Model {

@@ -33,11 +33,7 @@ public struct ResNet: Backbone {
                       101: ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
                       152: ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c")]
         guard let (top, notop) = hashes[depth] else { return [] }
-        let base = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-        return [PublishedWeights(fileName: "\(name)_weights_tf_dim_ordering_tf_kernels.h5",
-                                 url: base + "\(name)_weights_tf_dim_ordering_tf_kernels.h5", hash: top, includesTop: true),
-                PublishedWeights(fileName: "\(name)_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                                 url: base + "\(name)_weights_tf_dim_ordering_tf_kernels_notop.h5", hash: notop, includesTop: false)]
+        return PublishedWeights.kerasApplications(name, folder: "resnet", top: top, notop: notop)
     }
 
     /// A convolution followed by its BatchNorm, named `<prefix>_conv` and `<prefix>_bn`.

@@ -53,22 +53,10 @@ public struct VGG: Backbone {
     public let classifierLayers = ["predictions"]
 
     public var publishedWeights: [PublishedWeights] {
-        let base = "https://storage.googleapis.com/tensorflow/keras-applications/vgg\(depth)/"
         switch configuration {
-        case "D":
-            return [PublishedWeights(fileName: "vgg16_weights_tf_dim_ordering_tf_kernels.h5", url: base + "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-                                     hash: "64373286793e3c8b2b4e3219cbf3544b", includesTop: true),
-                    PublishedWeights(fileName: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                                     url: base + "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                                     hash: "6d6bbae143d832006294945121d1f1fc", includesTop: false)]
-        case "E":
-            return [PublishedWeights(fileName: "vgg19_weights_tf_dim_ordering_tf_kernels.h5", url: base + "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-                                     hash: "cbe5617147190e668d6c5d5026f83318", includesTop: true),
-                    PublishedWeights(fileName: "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                                     url: base + "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                                     hash: "253f8cb515780f3b799900260a226db6", includesTop: false)]
-        default:
-            return []
+        case "D": PublishedWeights.kerasApplications("vgg16", folder: "vgg16", top: "64373286793e3c8b2b4e3219cbf3544b", notop: "6d6bbae143d832006294945121d1f1fc")
+        case "E": PublishedWeights.kerasApplications("vgg19", folder: "vgg19", top: "cbe5617147190e668d6c5d5026f83318", notop: "253f8cb515780f3b799900260a226db6")
+        default: []
         }
     }
 

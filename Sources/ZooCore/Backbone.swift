@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import ZooNN
 import ZooTensor
 
@@ -26,6 +25,16 @@ public struct PublishedWeights: Sendable {
     public init(fileName: String, url: String, hash: String, includesTop: Bool) {
         self.fileName = fileName; self.url = url; self.hash = hash; self.includesTop = includesTop
     }
+
+    /// The pair keras.applications publishes for a model, with and without top:
+    /// `<folder>/<model>_weights_tf_dim_ordering_tf_kernels[_notop].h5`.
+    public static func kerasApplications(_ model: String, folder: String, top: String, notop: String) -> [PublishedWeights] {
+        let base = "https://storage.googleapis.com/tensorflow/keras-applications/\(folder)/"
+        return [(top, ""), (notop, "_notop")].map { hash, suffix in
+            let file = "\(model)_weights_tf_dim_ordering_tf_kernels\(suffix).h5"
+            return PublishedWeights(fileName: file, url: base + file, hash: hash, includesTop: suffix.isEmpty)
+        }
+    }
 }
 
 /// What to build: keras.applications' options.
@@ -49,7 +58,7 @@ public struct BackboneOptions: Sendable {
 }
 
 /// A backbone plugin: what the architecture is, and how to build it.
-public protocol Backbone: Sendable {
+public protocol Backbone: NamedPlugin {
     /// The registry name, e.g. "vgg16".
     var name: String { get }
     /// Other names it answers to, e.g. "vgg-d".
@@ -73,19 +82,10 @@ extension Backbone {
 }
 
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.
-public final class BackboneRegistry: Sendable {
-    private let backbones: Mutex<[any Backbone]>
+public typealias BackboneRegistry = Registry<any Backbone>
 
-    public init(_ backbones: [any Backbone] = []) { self.backbones = Mutex(backbones) }
-
-    public func register(_ backbone: any Backbone) {
-        backbones.withLock { list in
-            list.removeAll { $0.name == backbone.name }
-            list.append(backbone)
-        }
-    }
-
-    public var all: [any Backbone] { backbones.withLock { $0 } }
+extension Registry where Plugin == any Backbone {
+    public convenience init(_ backbones: [any Backbone] = []) { self.init(backbones) { $0.name } }
 
     /// The backbone called `name` or having it as an alias, ignoring case, '-' and '_'.
     public func find(_ name: String) -> (any Backbone)? {
@@ -101,7 +101,7 @@ public final class BackboneRegistry: Sendable {
         throw BackboneError.unknown(name, nearest: Array(nearest.prefix(3)))
     }
 
-    static func normalize(_ name: String) -> String { name.lowercased().filter { $0 != "-" && $0 != "_" } }
+    private static func normalize(_ name: String) -> String { name.lowercased().filter { $0 != "-" && $0 != "_" } }
 }
 
 public enum BackboneError: Error, CustomStringConvertible, Equatable {

@@ -1,8 +1,7 @@
 import Foundation
-import Synchronization
 
 /// A weight-file format plugin: recognizes its files, reads them into a `WeightBundle`, and may write one.
-public protocol WeightFormat: Sendable {
+public protocol WeightFormat: NamedPlugin {
     /// Short stable name: "keras-h5", "keras-weights", "keras-archive", "safetensors".
     var name: String { get }
     /// One line for listings.
@@ -74,19 +73,10 @@ public struct WeightFileError: Error, CustomStringConvertible, Equatable {
 }
 
 /// The formats Zoo knows, in the order they are tried. Other packages add theirs with `register`.
-public final class WeightFormatRegistry: Sendable {
-    private let formats: Mutex<[any WeightFormat]>
+public typealias WeightFormatRegistry = Registry<any WeightFormat>
 
-    public init(_ formats: [any WeightFormat] = []) { self.formats = Mutex(formats) }
-
-    public func register(_ format: any WeightFormat) {
-        formats.withLock { list in
-            list.removeAll { $0.name == format.name }
-            list.append(format)
-        }
-    }
-
-    public var all: [any WeightFormat] { formats.withLock { $0 } }
+extension Registry where Plugin == any WeightFormat {
+    public convenience init(_ formats: [any WeightFormat] = []) { self.init(formats) { $0.name } }
 
     public func format(named name: String) -> (any WeightFormat)? { all.first { $0.name == name } }
 
