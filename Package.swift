@@ -36,7 +36,7 @@ let package = Package(
             dependencies: ["ZooTensor", "ZooNN", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "ZooBench",
-            dependencies: ["ZooTensor", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ZooTensor", "ZooModels", "ZooConverters", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"]),
         .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI"]),

@@ -54,7 +54,9 @@ public struct AlexNet: Backbone {
         } else {
             layers += Heads.pooling(options)
         }
-        return .sequential(name: name, inputShape: [h, w, inputChannels], layers: layers,
+        let model = Model.sequential(name: name, inputShape: [h, w, inputChannels], layers: layers,
                            tapNames: ["pool1", "pool2", "conv3", "conv4", "pool5"] + (options.includeTop ? ["fc6", "fc7"] : []))
+        model.classifierLayers = classifierLayers
+        return model
     }
 }

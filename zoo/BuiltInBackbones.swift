@@ -9,5 +9,6 @@ public func builtInBackbones() -> BackboneRegistry {
     for vgg in VGG.all { registry.register(vgg) }
     for resnet in ResNet.all { registry.register(resnet) }
     for densenet in DenseNet.all { registry.register(densenet) }
+    registry.register(GoogLeNet())
     return registry
 }

@@ -105,6 +105,7 @@ public struct DenseNet: Backbone {
             return [y]
         }
         model.legacyNames = ["conv1_conv": "conv1/conv", "conv1_bn": "conv1/bn", "predictions": "fc1000"]
+        model.classifierLayers = classifierLayers
         return model
     }
 }

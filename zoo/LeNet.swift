@@ -41,7 +41,9 @@ public struct LeNet5: Backbone {
         } else {
             layers += Heads.pooling(options)
         }
-        return .sequential(name: name, inputShape: [h, w, inputChannels], layers: layers,
+        let model = Model.sequential(name: name, inputShape: [h, w, inputChannels], layers: layers,
                            tapNames: ["s2", "s4", "c5"] + (options.includeTop ? ["f6"] : []))
+        model.classifierLayers = classifierLayers
+        return model
     }
 }

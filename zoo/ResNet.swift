@@ -123,6 +123,7 @@ public struct ResNet: Backbone {
             model.legacyNames = Self.legacyResNet50Names(layers)
             model.legacyBatchNormEpsilon = 1e-3
         }
+        model.classifierLayers = classifierLayers
         return model
     }
 

@@ -88,6 +88,8 @@ public struct VGG: Backbone {
             layers += Heads.pooling(options)
         }
         let taps = (1...blocks.count).map { "block\($0)_pool" } + (options.includeTop ? ["fc1", "fc2"] : [])
-        return .sequential(name: name, inputShape: [h, w, inputChannels], layers: layers, tapNames: taps)
+        let model = Model.sequential(name: name, inputShape: [h, w, inputChannels], layers: layers, tapNames: taps)
+        model.classifierLayers = classifierLayers
+        return model
     }
 }

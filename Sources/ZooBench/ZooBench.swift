@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import ZooConverters
+import ZooCore
+import ZooModels
 import ZooTensor
 
 /// Times Zoo's kernels for tools/bench: one JSON object per measurement on stdout.
@@ -11,7 +14,10 @@ struct ZooBench: ParsableCommand {
         discussion: "Example: zoo-bench --shapes tools/bench/resnet50_convolutions.json --batch 32 --backend dnnl")
 
     @Option(help: "JSON file listing the convolutions (tools/bench/resnet50_convolutions.json).")
-    var shapes: String
+    var shapes: String?
+
+    @Option(help: "Instead of convolutions: every registered backbone against the Keras fixtures in this folder (tools/bench/models).")
+    var models: String?
 
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "Comma-separated backends: dnnl, reference.") var backend = "dnnl"
@@ -40,6 +46,8 @@ struct ZooBench: ParsableCommand {
     }
 
     mutating func run() throws {
+        if let models { return try benchmarkModels(URL(fileURLWithPath: models)) }
+        guard let shapes else { throw ValidationError("give --shapes FILE or --models FOLDER") }
         let list = try JSONDecoder().decode(Shapes.self, from: Data(contentsOf: URL(fileURLWithPath: shapes))).shapes
         for name in backend.split(separator: ",") {
             let backend = try Runtime.backend(named: String(name))
@@ -80,4 +88,51 @@ struct ZooBench: ParsableCommand {
         }
         return times.sorted()[times.count / 2]
     }
+
+    struct Fixtures: Decodable {
+        struct Case: Decodable {
+            struct Array: Decodable { let file: String, shape: [Int] }
+            let name: String, weights: String, taps: [String]
+            let arrays: [String: Array]
+        }
+        let cases: [Case]
+    }
+
+    /// One line per backbone: parameters, GFLOPs at its default input, the largest relative deviation from Keras on
+    /// the fixture's two inputs (output and feature taps), and the median forward time of one image on oneDNN.
+    func benchmarkModels(_ folder: URL) throws {
+        let fixtures = try JSONDecoder().decode(Fixtures.self, from: Data(contentsOf: folder.appendingPathComponent("manifest.json")))
+        let fixtureNames = ["lenet5": "lenet5", "vgg11": "vgg_a", "vgg11-lrn": "vgg_a-lrn", "vgg13": "vgg_b", "vgg16-c": "vgg_c"]
+        func tensor(_ array: Fixtures.Case.Array) throws -> Tensor {
+            let data = try Data(contentsOf: folder.appendingPathComponent(array.file))
+            return try Tensor(shape: array.shape, scalars: data.withUnsafeBytes { Swift.Array($0.bindMemory(to: Float.self)) })
+        }
+        let formats = builtInWeightFormats()
+        print("| plugin | parameters | GFLOPs | input | max rel. deviation from Keras | forward, batch 1 |")
+        print("| --- | ---: | ---: | --- | ---: | ---: |")
+        for backbone in builtInBackbones().all {
+            let model = try backbone.build(BackboneOptions(classes: backbone.name == "lenet5" ? 10 : 1000))
+            let (h, w) = backbone.defaultInputSize
+            let gflops = try model.profile().reduce(0) { $0 + $1.flops } / 1e9
+            var deviation = "no fixture"
+            if let fixture = fixtures.cases.first(where: { $0.name == (fixtureNames[backbone.name] ?? backbone.name) }) {
+                try model.load(try formats.read(folder.appendingPathComponent(fixture.weights)))
+                // The worst of the output and every feature tap: softmax outputs of random weights can saturate.
+                let result = try model(Variable(try tensor(fixture.arrays["input"]!)), taps: Set(fixture.taps))
+                let pairs = [(result.main.value, "output")] + fixture.taps.map { (result.taps[$0]!.value, "tap_\($0)") }
+                let worst = try pairs.map { got, key in
+                    let want = try tensor(fixture.arrays[key]!)
+                    return got.maxAbsoluteDifference(want) / max(1, want.maxMagnitude)
+                }.max()!
+                deviation = String(format: "%.1e", worst) + (fixture.taps.isEmpty ? "" : " (\(fixture.taps.count) taps)")
+            }
+            let image = Variable(Tensor.uniform([1, h, w, backbone.inputChannels], using: &SeededGenerator.shared))
+            let milliseconds = try median(of: { _ = try model(image) }, minimumRuns: 5) * 1e3
+            print("| \(backbone.name) | \(model.parameterCount) | \(String(format: "%.3f", gflops)) | \(h)×\(w)×\(backbone.inputChannels) | \(deviation) | \(String(format: "%.1f", milliseconds)) ms |")
+        }
+    }
+}
+
+extension SeededGenerator {
+    nonisolated(unsafe) static var shared = SeededGenerator(seed: 7)
 }

@@ -58,6 +58,12 @@ public final class Dense: Layer {
 
     public var weights: [Weight] { [kernel] + (bias.map { [$0] } ?? []) }
 
+    /// Re-initializes the layer for `units` outputs (a new classifier head), keeping its inputs.
+    public func reset(units: Int, generator: inout SeededGenerator) {
+        kernel.value = Initializer.glorotUniform.make([kernel.shape[0], units], using: &generator)
+        bias?.value = Tensor(zeros: [units])
+    }
+
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
         let y = try dense(x, kernel: kernel.variable, bias: bias?.variable)
         return try activation.map { try $0.apply(y) } ?? y

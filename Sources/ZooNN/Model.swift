@@ -22,12 +22,15 @@ public struct LayerProfile: Sendable {
 /// Passed through a forward pass: layers are called through it so that taps and profiles see every output.
 public final class ForwardContext {
     public let training: Bool
+    /// Whether auxiliary heads (GoogLeNet's) run: in training by default.
+    public let auxiliaryOutputs: Bool
     let wantedTaps: Set<String>
     fileprivate(set) var taps: [String: Variable] = [:]
     fileprivate var profile: [LayerProfile]?
 
-    init(training: Bool, taps: Set<String>, profiling: Bool) {
+    init(training: Bool, auxiliaryOutputs: Bool? = nil, taps: Set<String>, profiling: Bool) {
         self.training = training
+        self.auxiliaryOutputs = auxiliaryOutputs ?? training
         wantedTaps = taps
         profile = profiling ? [] : nil
     }
@@ -74,6 +77,17 @@ public final class Model {
     /// kept theirs), and the BatchNorm epsilon those files were trained with when it differs.
     public var legacyNames: [String: String] = [:]
     public var legacyBatchNormEpsilon: Float?
+    /// The Dense layers that classify (main and auxiliary heads).
+    public var classifierLayers: [String] = []
+
+    /// Gives every classifier head `classes` outputs, freshly initialized (transfer learning); the rest is untouched.
+    public func resetClassifier(classes: Int, seed: UInt64 = 0) throws {
+        guard classes > 0 else { throw ShapeError(name, "classes must be positive, got \(classes)") }
+        let heads = classifierLayers.compactMap { layer(named: $0) as? Dense }
+        guard !heads.isEmpty else { throw ShapeError(name, "has no classifier head to reset (built without its top?)") }
+        var generator = SeededGenerator(seed: seed)
+        for head in heads { head.reset(units: classes, generator: &generator) }
+    }
 
     public init(name: String, inputShape: [Int], layers: [Layer], tapNames: [String],
                 body: @escaping (ForwardContext, Variable) throws -> [Variable]) {
@@ -91,13 +105,14 @@ public final class Model {
         }
     }
 
-    /// Runs the model on an NHWC batch; `taps` names layers whose outputs to return too (see `tapNames`).
-    public func callAsFunction(_ x: Variable, training: Bool = false, taps: Set<String> = []) throws -> ModelOutput {
+    /// Runs the model on an NHWC batch; `taps` names layers whose outputs to return too (see `tapNames`). Auxiliary
+    /// heads run in training unless `auxiliaryOutputs` says otherwise (to evaluate them without dropout).
+    public func callAsFunction(_ x: Variable, training: Bool = false, auxiliaryOutputs: Bool? = nil, taps: Set<String> = []) throws -> ModelOutput {
         let known = Set(layers.map(\.name))
         if let unknown = taps.sorted().first(where: { !known.contains($0) }) {
             throw ShapeError(name, "no layer named '\(unknown)' to tap; feature taps: " + tapNames.joined(separator: ", "))
         }
-        let context = ForwardContext(training: training, taps: taps, profiling: false)
+        let context = ForwardContext(training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
         return ModelOutput(outputs: try body(context, x), taps: context.taps)
     }
 

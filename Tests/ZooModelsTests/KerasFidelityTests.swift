@@ -14,7 +14,7 @@ import ZooTensor
         let parts = name.split(separator: "_").map(String.init)
         if parts[0] == "lenet5" { return (LeNet5(), BackboneOptions(classes: 10)) }
         let backbone: any Backbone = parts[0] == "vgg" ? ["a": VGG.a, "a-lrn": VGG.aLRN, "b": VGG.b, "c": VGG.c][parts[1]]! : backbones.find(parts[0])!
-        guard name.contains("notop") else { return (backbone, BackboneOptions()) }
+        guard name.contains("notop") else { return (backbone, BackboneOptions(auxiliaryClassifiers: name.hasSuffix("_aux"))) }
         let size = Int(parts.last!)!
         return (backbone, BackboneOptions(includeTop: false, pooling: name.contains("_avg") ? .average : nil, inputSize: (size, size)))
     }
@@ -27,18 +27,29 @@ import ZooTensor
         let report = try model.load(try formats.read(BackboneFixtures.folder.appendingPathComponent(fixture.weights)))
         #expect(report.matching == (name.hasSuffix("_legacy") ? .byLegacyName : .byName))
         let layout = model.layers.map { BackboneManifest.LayoutLayer(name: $0.name, weights: $0.weights.map(\.shape)) }
-        if !name.hasSuffix("_legacy") { #expect(layout == fixture.layout, "\(name): layers, their order and weight shapes differ from Keras") }
+        if !name.hasSuffix("_legacy"), !name.hasSuffix("_aux") { #expect(layout == fixture.layout, "\(name): layers, their order and weight shapes differ from Keras") }
         #expect(model.parameterCount == fixture.parameters, "\(name): \(model.parameterCount) parameters, Keras counts \(fixture.parameters)")
         let input = try BackboneFixtures.tensor(fixture.arrays["input"]!)
         let expected = try BackboneFixtures.tensor(fixture.arrays["output"]!)
         var backends: [any Backend] = [try Runtime.dnnl.get()]
-        if fixture.size[0] <= 67 { backends.append(Runtime.reference) }
+        if fixture.size[0] <= 96 { backends.append(Runtime.reference) }
         for backend in backends {
             let result = try Runtime.using(backend) { try model(Variable(input), taps: Set(fixture.taps)) }
             let output = result.main.value
             #expect(output.shape == expected.shape, "\(name) on \(backend.name): output \(output.shape), Keras \(expected.shape)")
             guard output.shape == expected.shape else { continue }
             #expect(deviation(output, expected) <= 1e-4, "\(name) on \(backend.name): output deviates by \(deviation(output, expected))")
+            let heads = fixture.arrays.keys.filter { $0.hasPrefix("output_") }.sorted()
+            if !heads.isEmpty {
+                // Auxiliary heads run in training only; asked for explicitly, they run without dropout, as Keras's inference.
+                let all = try Runtime.using(backend) { try model(Variable(input), auxiliaryOutputs: true) }.outputs
+                let inference = try Runtime.using(backend) { try model(Variable(input)) }.outputs
+                #expect(all.count == heads.count + 1 && inference.count == 1, "\(name): auxiliary heads only when asked")
+                for (index, head) in heads.enumerated() where index + 1 < all.count {
+                    let want = try BackboneFixtures.tensor(fixture.arrays[head]!)
+                    #expect(deviation(all[index + 1].value, want) <= 1e-4, "\(name): \(head)")
+                }
+            }
             for tap in fixture.taps {
                 let want = try BackboneFixtures.tensor(fixture.arrays["tap_\(tap)"]!)
                 let got = result.taps[tap]!.value

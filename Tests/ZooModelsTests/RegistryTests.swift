@@ -59,4 +59,22 @@ import ZooTensor
             try vgg(Variable(Tensor(zeros: [1, 32, 32, 3])), taps: ["block9_pool"])
         }
     }
+
+    @Test func resetClassifierKeepsTheBackbone() throws {
+        let model = try LeNet5().build(BackboneOptions(classes: 10))
+        let before = model.layer(named: "c5")!.weights.map(\.value)
+        try model.resetClassifier(classes: 3)
+        #expect(try model(Variable(Tensor(zeros: [2, 32, 32, 1]))).main.shape == [2, 3])
+        #expect(model.layer(named: "c5")!.weights.map(\.value) == before)
+        #expect(throws: ShapeError.self) { try LeNet5().build(BackboneOptions(includeTop: false)).resetClassifier(classes: 3) }
+    }
+
+    @Test func googLeNetAuxiliaryOutputsOnlyInTraining() throws {
+        let model = try GoogLeNet().build(BackboneOptions(classes: 7, auxiliaryClassifiers: true))
+        let x = Variable(Tensor(zeros: [1, 224, 224, 3]))
+        #expect(try model(x, training: true).outputs.map(\.shape) == [[1, 7], [1, 7], [1, 7]])
+        #expect(try model(x).outputs.map(\.shape) == [[1, 7]])
+        try model.resetClassifier(classes: 4)  // the main head and both auxiliary ones
+        #expect(try model(x, training: true).outputs.map(\.shape) == [[1, 4], [1, 4], [1, 4]])
+    }
 }

@@ -116,3 +116,49 @@ def alexnet(grouped=False, include_top=True, classes=1000, input_shape=(227, 227
         x = L.Dropout(0.5, name="dropout7")(x)
         x = L.Dense(classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, x, name="alexnet_grouped" if grouped else "alexnet")
+
+
+GOOGLENET_MODULES = [("3a", 64, 96, 128, 16, 32, 32), ("3b", 128, 128, 192, 32, 96, 64), ("4a", 192, 96, 208, 16, 48, 64),
+                     ("4b", 160, 112, 224, 24, 64, 64), ("4c", 128, 128, 256, 24, 64, 64), ("4d", 112, 144, 288, 32, 64, 64),
+                     ("4e", 256, 160, 320, 32, 128, 128), ("5a", 256, 160, 320, 32, 128, 128), ("5b", 384, 192, 384, 48, 128, 128)]
+
+
+def googlenet(include_top=True, auxiliary=False, classes=1000, input_shape=(224, 224, 3)):
+    """GoogLeNet, Table 1 of the paper, with the Caffe release's names ('/' written '_'); Caffe's LRN divides alpha
+    by the window size, so alpha here is 1e-4 / 5."""
+    lrn = dict(size=5, alpha=1e-4 / 5, beta=0.75, k=1.0)
+    conv = lambda filters, size, name, strides=1, padding="same": L.Conv2D(filters, size, strides=strides, padding=padding,
+                                                                          activation="relu", name=name)
+    x = inputs = keras.Input(input_shape)
+    x = L.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = conv(64, 7, "conv1_7x7_s2", strides=2, padding="valid")(x)
+    x = L.MaxPooling2D(3, 2, padding="same", name="pool1_3x3_s2")(x)
+    x = LRN(**lrn, name="pool1_norm1")(x)
+    x = conv(64, 1, "conv2_3x3_reduce")(x)
+    x = conv(192, 3, "conv2_3x3")(x)
+    x = LRN(**lrn, name="conv2_norm2")(x)
+    x = L.MaxPooling2D(3, 2, padding="same", name="pool2_3x3_s2")(x)
+    heads = []
+    for name, c1, r3, c3, r5, c5, proj in GOOGLENET_MODULES:
+        p = f"inception_{name}"
+        b1 = conv(c1, 1, f"{p}_1x1")(x)
+        b3 = conv(c3, 3, f"{p}_3x3")(conv(r3, 1, f"{p}_3x3_reduce")(x))
+        b5 = conv(c5, 5, f"{p}_5x5")(conv(r5, 1, f"{p}_5x5_reduce")(x))
+        bp = conv(proj, 1, f"{p}_pool_proj")(L.MaxPooling2D(3, 1, padding="same", name=f"{p}_pool")(x))
+        x = L.Concatenate(name=f"{p}_output")([b1, b3, b5, bp])
+        if name in ("3b", "4e"):
+            x = L.MaxPooling2D(3, 2, padding="same", name=f"pool{3 if name == '3b' else 4}_3x3_s2")(x)
+        if include_top and auxiliary and name in ("4a", "4d"):
+            loss = "loss1" if name == "4a" else "loss2"
+            a = L.AveragePooling2D(5, 3, name=f"{loss}_ave_pool")(x)
+            a = conv(128, 1, f"{loss}_conv")(a)
+            a = L.Flatten(name=f"{loss}_flatten")(a)
+            a = L.Dense(1024, activation="relu", name=f"{loss}_fc")(a)
+            a = L.Dropout(0.7, name=f"{loss}_drop_fc")(a)
+            heads.append(L.Dense(classes, activation="softmax", name=f"{loss}_classifier")(a))
+    if include_top:
+        x = L.AveragePooling2D(7, 1, name="pool5_7x7_s1")(x)
+        x = L.Dropout(0.4, name="pool5_drop_7x7_s1")(x)
+        x = L.Flatten(name="flatten")(x)
+        x = L.Dense(classes, activation="softmax", name="loss3_classifier")(x)
+    return keras.Model(inputs, [x] + heads if heads else x, name="googlenet")

@@ -64,10 +64,12 @@ def record(name, model, size, channels, taps, seed, renamed=None):
                     g.create_dataset(n, data=w.numpy())
     rng = np.random.default_rng(seed + 1)
     x = rng.uniform(-1, 1, (2, size[0], size[1], channels)).astype("float32")
-    probe = keras.Model(model.inputs, [model.output] + [model.get_layer(t).output for t in taps])
+    outputs = list(model.outputs)  # the main output, then auxiliary heads
+    probe = keras.Model(model.inputs, outputs + [model.get_layer(t).output for t in taps])
     results = probe(x)
     results = results if isinstance(results, (list, tuple)) else [results]  # a single output comes back bare
-    arrays = {"input": x, "output": results[0]} | {f"tap_{t}": r for t, r in zip(taps, results[1:])}
+    arrays = {"input": x, "output": results[0]} | {f"output_{i}": results[i] for i in range(1, len(outputs))}
+    arrays |= {f"tap_{t}": r for t, r in zip(taps, results[len(outputs):])}
     files = {}
     for key, value in arrays.items():
         value = np.asarray(value, dtype="<f4")
@@ -76,6 +78,12 @@ def record(name, model, size, channels, taps, seed, renamed=None):
         files[key] = {"file": path, "shape": list(value.shape)}
     cases.append({"name": name, "weights": f"{name}.h5", "size": list(size), "arrays": files, "taps": taps,
                   "parameters": int(model.count_params()), "layout": layout(model)})
+
+
+def caffe_name(name):
+    """The Caffe release's name for a GoogLeNet layer: the first '_' after the block becomes '/'."""
+    block = "_".join(name.split("_")[:2]) if name.startswith("inception_") else name.split("_")[0]
+    return name if len(name) <= len(block) else block + "/" + name[len(block) + 1:]
 
 
 def layout(model):
@@ -93,6 +101,7 @@ for seed, grouped in enumerate([False, True], start=5):
 for seed, configuration in enumerate(["A", "A-LRN", "B", "C"], start=10):
     record(f"vgg_{configuration.lower()}_notop_64", backbone_models.vgg(configuration, include_top=False, input_shape=(64, 64, 3)),
            (64, 64), 3, pools(5), seed)
+    record(f"vgg_{configuration.lower()}", backbone_models.vgg(configuration), (224, 224), 3, pools(5) + ["fc1", "fc2"], seed + 100)
 for seed, (name, builder) in enumerate([("vgg16", apps.VGG16), ("vgg19", apps.VGG19)], start=20):
     record(f"{name}_notop_64", builder(weights=None, include_top=False, input_shape=(64, 64, 3)), (64, 64), 3, pools(5), seed)
     keras.backend.clear_session()  # auto-generated names (global_average_pooling2d) count per session
@@ -136,6 +145,13 @@ for seed, (depth, builder, stages) in enumerate([(121, apps.DenseNet121, [6, 12,
         # The published files' names: conv1/conv, conv1/bn (nested groups in HDF5) and fc1000.
         old = {"conv1_conv": "conv1/conv", "conv1_bn": "conv1/bn", "predictions": "fc1000"}
         record("densenet121_legacy", model, (224, 224), 3, [], seed, renamed=lambda name: old.get(name, name))
+
+inception_outputs = [f"inception_{m[0]}_output" for m in backbone_models.GOOGLENET_MODULES]
+record("googlenet_notop_96", backbone_models.googlenet(include_top=False, input_shape=(96, 96, 3)), (96, 96), 3, inception_outputs, 60)
+model = backbone_models.googlenet()
+record("googlenet", model, (224, 224), 3, inception_outputs, 61)
+record("googlenet_caffe_legacy", model, (224, 224), 3, [], 61, renamed=lambda name: caffe_name(name))
+record("googlenet_aux", backbone_models.googlenet(auxiliary=True), (224, 224), 3, [], 62)
 
 layouts = {}
 for name, builder in [("vgg16", apps.VGG16), ("vgg19", apps.VGG19), ("resnet50", apps.ResNet50), ("resnet101", apps.ResNet101),
