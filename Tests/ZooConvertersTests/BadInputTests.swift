@@ -49,6 +49,11 @@ import ZooTensor
         expectError(bad("string_weights.h5"), containing: "/dense/kernel: holds string values, expected numbers")
     }
 
+    /// A fuzzer-made file whose dataset declares a shape its stored bytes cannot back: refused before allocating.
+    @Test func declaredShapeLargerThanTheData() {
+        expectError(bad("declared_shape_too_large.h5"), containing: "but stores only")
+    }
+
     @Test func archiveWithoutWeights() {
         expectError(bad("no_weights.keras"), containing: "the archive has no model.weights.h5 (it holds: config.json, metadata.json)")
     }

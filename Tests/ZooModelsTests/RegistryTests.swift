@@ -77,4 +77,19 @@ import ZooTensor
         try model.resetClassifier(classes: 4)  // the main head and both auxiliary ones
         #expect(try model(x, training: true).outputs.map(\.shape) == [[1, 4], [1, 4], [1, 4]])
     }
+
+    @Test func invalidOptionsAreExplained() {
+        #expect(throws: BackboneError.invalidOptions("lenet5: input 16×16 is too small; it needs at least 32×32")) {
+            try LeNet5().build(BackboneOptions(inputSize: (16, 16)))
+        }
+        #expect(throws: BackboneError.invalidOptions("vgg16: pooling applies only without the top (includeTop: false)")) {
+            try VGG.d.build(BackboneOptions(pooling: .average))
+        }
+        #expect(throws: BackboneError.invalidOptions("resnet50: classes must be positive, got 0")) {
+            try ResNet.resnet50.build(BackboneOptions(classes: 0))
+        }
+        #expect(throws: BackboneError.invalidOptions("googlenet: input 128×128 is too small; it needs 64×64, and 224×224 with the top")) {
+            try GoogLeNet().build(BackboneOptions(inputSize: (128, 128)))
+        }
+    }
 }
