@@ -82,13 +82,7 @@ public struct DenseNet: Backbone {
                 channels /= 2
             }
         }
-        var tail: [Layer] = [bn("bn", channels), relu("relu")]
-        if options.includeTop {
-            tail += [Layers.globalAveragePooling("avg_pool"),
-                     Dense("predictions", inputs: channels, units: options.classes, activation: options.classifierActivation, generator: &g)]
-        } else if let pooling = options.pooling {
-            tail.append(pooling == .average ? Layers.globalAveragePooling("avg_pool") : Layers.globalMaxPooling("max_pool"))
-        }
+        let tail: [Layer] = [bn("bn", channels), relu("relu")] + Heads.applications(channels: channels, options, generator: &g)
         layers += tail
         steps += tail.map { .layer($0) }
         let blockStarts = Set(steps.compactMap { if case let .concatenate(_, start) = $0 { start } else { nil } })

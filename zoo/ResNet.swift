@@ -84,12 +84,12 @@ public struct ResNet: Backbone {
         let (h, w) = options.inputSize ?? defaultInputSize
         guard h >= 32, w >= 32 else { throw BackboneError.invalidOptions("\(name): input \(h)×\(w) is too small; it needs at least 32×32") }
         var g = SeededGenerator(seed: options.seed)
-        let pad1 = Layers.zeroPadding("conv1_pad", top: 3, bottom: 3, left: 3, right: 3)
         let (conv1, bn1) = Self.convolution("conv1", inputChannels, 64, 7, stride: 2, padding: .valid, &g)
-        let relu1 = Layers.activation("conv1_relu", .relu)
-        let pad2 = Layers.zeroPadding("pool1_pad", top: 1, bottom: 1, left: 1, right: 1)
-        let pool1 = Layers.maxPooling("pool1_pool", size: (3, 3), strides: (2, 2))
-        var layers: [Layer] = [pad1, conv1, bn1, relu1, pad2, pool1]
+        let stem: [Layer] = [
+            Layers.zeroPadding("conv1_pad", top: 3, bottom: 3, left: 3, right: 3), conv1, bn1, Layers.activation("conv1_relu", .relu),
+            Layers.zeroPadding("pool1_pad", top: 1, bottom: 1, left: 1, right: 1), Layers.maxPooling("pool1_pool", size: (3, 3), strides: (2, 2)),
+        ]
+        var layers = stem
         var blocks: [(ForwardContext, Variable) throws -> Variable] = []
         var channels = 64
         var taps = ["pool1_pool"]
@@ -106,14 +106,8 @@ public struct ResNet: Backbone {
             }
             taps.append("conv\(index + 2)_block\(count)_out")
         }
-        if options.includeTop {
-            layers += [Layers.globalAveragePooling("avg_pool"),
-                       Dense("predictions", inputs: channels, units: options.classes, activation: options.classifierActivation, generator: &g)]
-        } else if let pooling = options.pooling {
-            layers.append(pooling == .average ? Layers.globalAveragePooling("avg_pool") : Layers.globalMaxPooling("max_pool"))
-        }
-        let stem: [Layer] = [pad1, conv1, bn1, relu1, pad2, pool1]
-        let head = Array(layers.suffix(options.includeTop ? 2 : (options.pooling == nil ? 0 : 1)))
+        let head = Heads.applications(channels: channels, options, generator: &g)
+        layers += head
         let model = Model(name: name, inputShape: [h, w, inputChannels], layers: layers, tapNames: taps) { ctx, x in
             var y = try stem.reduce(x) { try ctx.call($1, $0) }
             for forward in blocks { y = try forward(ctx, y) }

@@ -30,8 +30,9 @@ public struct LoadError: Error, CustomStringConvertible {
 }
 
 extension Model {
-    /// Loads a bundle's arrays into the model. Layers match by name; when names differ (older files), the layers that
-    /// have weights are paired in order, which is Keras's topological rule. Every array's shape is checked and every
+    /// Loads a bundle's arrays into the model. Layers match by name, or by the older names of the family's first
+    /// published files (`legacyNames`); when neither fits, the layers that have weights are paired in order, which is
+    /// Keras's topological rule. Every array's shape is checked and every
     /// mismatch reported together; nothing is assigned unless all fit. `skipping` leaves layers out on both sides
     /// (a classifier trained for other classes).
     @discardableResult
@@ -40,36 +41,31 @@ extension Model {
         let sources = bundle.layers.filter { !$0.arrays.isEmpty && !skipping.contains($0.name) }
         let byName = Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var problems: [String] = []
+        func unexpected(_ layer: LayerWeights) -> String {
+            "unexpected layer '\(layer.name)' in the file (\(layer.arrays.map { describe(shape: $0.shape) }.joined(separator: ", ")))"
+        }
         let pairs: [(Layer, LayerWeights)]
         let matching: LayerMatching
-        let legacy = targets.map { legacyNames[$0.name] ?? $0.name }
-        if !targets.allSatisfy({ byName[$0.name] != nil }), !legacyNames.isEmpty, legacy.allSatisfy({ byName[$0] != nil }) {
-            matching = .byLegacyName
-            pairs = zip(targets, legacy).map { ($0, byName[$1]!) }
-            let used = Set(legacy)
-            for extra in sources where !used.contains(extra.name) {
-                problems.append("unexpected layer '\(extra.name)' in the file (\(extra.arrays.count) arrays)")
-            }
-        } else if targets.allSatisfy({ byName[$0.name] != nil }) {
-            matching = .byName
-            pairs = targets.map { ($0, byName[$0.name]!) }
-            let used = Set(targets.map(\.name))
-            for extra in sources where !used.contains(extra.name) {
-                problems.append("unexpected layer '\(extra.name)' in the file (\(extra.arrays.count) arrays)")
-            }
+        // Names as they are, else the family's older names (the others kept theirs), else order, else report.
+        let direct = targets.map(\.name), legacy = targets.map { legacyNames[$0.name] ?? $0.name }
+        let found = { (name: String) in byName[name] != nil }
+        if let (names, how) = direct.allSatisfy(found) ? (direct, LayerMatching.byName)
+            : legacy.allSatisfy(found) ? (legacy, .byLegacyName) : nil {
+            matching = how
+            pairs = zip(targets, names).map { ($0, byName[$1]!) }
+            let used = Set(names)
+            problems += sources.filter { !used.contains($0.name) }.map(unexpected)
         } else if targets.count == sources.count {
             matching = .byOrder
             pairs = Array(zip(targets, sources))
         } else {
             matching = .byName
             pairs = targets.compactMap { target in byName[target.name].map { (target, $0) } }
-            let targetNames = Set(targets.map(\.name))
             for missing in targets where byName[missing.name] == nil {
                 problems.append("missing layer '\(missing.name)' (\(missing.kind), expects \(missing.weights.map { describe(shape: $0.shape) }.joined(separator: ", ")))")
             }
-            for extra in sources where !targetNames.contains(extra.name) {
-                problems.append("unexpected layer '\(extra.name)' in the file (\(extra.arrays.map { describe(shape: $0.shape) }.joined(separator: ", ")))")
-            }
+            let targetNames = Set(direct)
+            problems += sources.filter { !targetNames.contains($0.name) }.map(unexpected)
         }
         for (target, source) in pairs {
             let label = target.name == source.name ? "layer '\(target.name)'" : "layer '\(target.name)' (file: '\(source.name)')"

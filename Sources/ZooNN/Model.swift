@@ -70,7 +70,7 @@ public final class Model {
     public let name: String
     /// Height, width, channels of one input image.
     public let inputShape: [Int]
-    public private(set) var layers: [Layer]
+    public let layers: [Layer]
     public let tapNames: [String]
     private let body: (ForwardContext, Variable) throws -> [Variable]
     /// Names an older generation of published weight files used for some layers (new name → old name; the others
@@ -129,12 +129,6 @@ public final class Model {
         let context = ForwardContext(training: false, taps: [], profiling: true)
         _ = try body(context, Variable(Tensor(zeros: [1, h, w, inputShape[2]])))
         return context.profile!
-    }
-
-    /// Swaps one layer for another of the same name (a new classifier head).
-    public func replaceLayer(named name: String, with layer: Layer) {
-        guard let index = layers.firstIndex(where: { $0.name == name }) else { return }
-        layers[index] = layer
     }
 
     /// A Keras-style table: layer, output shape, parameters; then the totals.
