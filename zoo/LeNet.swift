@@ -14,7 +14,8 @@ public struct LeNet5: Backbone {
     public let year = 1998
     public let defaultInputSize = (32, 32)
     public let inputChannels = 1
-    public let preprocessing = Preprocessing.none
+    public let preprocessing = Preprocessing.unit
+    public let cropFraction = 1.0
     public let classifierLayers = ["predictions"]
 
     public func build(_ options: BackboneOptions) throws -> Model {

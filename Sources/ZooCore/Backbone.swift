@@ -10,6 +10,8 @@ public enum Preprocessing: String, Sendable {
     case torch
     /// Scale to [−1, 1] (Inception).
     case tf
+    /// Scale to [0, 1] (LeNet-5 as trained here).
+    case unit
     /// Pixels as they are.
     case none
 }
@@ -70,6 +72,9 @@ public protocol Backbone: NamedPlugin {
     var defaultInputSize: (Int, Int) { get }
     var inputChannels: Int { get }
     var preprocessing: Preprocessing { get }
+    /// The share of the shorter side a centre crop keeps at inference: images are resized so that the crop of
+    /// `defaultInputSize` covers this fraction (0.875: resize to 256, crop 224), 1 resizes straight to the input.
+    var cropFraction: Double { get }
     var publishedWeights: [PublishedWeights] { get }
     /// The layers that make up the classifier head (left out when loading weights for other classes).
     var classifierLayers: [String] { get }
@@ -79,6 +84,7 @@ public protocol Backbone: NamedPlugin {
 extension Backbone {
     public var aliases: [String] { [] }
     public var publishedWeights: [PublishedWeights] { [] }
+    public var cropFraction: Double { 0.875 }
 }
 
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.
