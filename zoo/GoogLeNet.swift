@@ -19,6 +19,7 @@ public struct GoogLeNet: Backbone {
     public let inputChannels = 3
     public let preprocessing = Preprocessing.caffe
     public let classifierLayers = ["loss3_classifier", "loss1_classifier", "loss2_classifier"]
+    public let auxiliaryClassifiers = 2
 
     /// Table 1: name, #1×1, #3×3 reduce, #3×3, #5×5 reduce, #5×5, pool proj.
     static let modules: [(String, Int, Int, Int, Int, Int, Int)] = [

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
+import Zoo
 
 @main
-struct Zoo: ParsableCommand {
+struct ZooCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zoo",
         abstract: "Classic CNN backbones in Swift: Keras weights, a native runtime, transfer learning.",
@@ -12,7 +13,7 @@ struct Zoo: ParsableCommand {
               zoo runtime --check    one network on both backends, compared
             """,
         version: "0.1.0",
-        subcommands: [RuntimeCommand.self])
+        subcommands: [ListCommand.self, InfoCommand.self, InspectCommand.self, RuntimeCommand.self])
 
     /// Exit codes: 0 success, 1 invalid or mismatched input, 2 usage.
     static func main() {

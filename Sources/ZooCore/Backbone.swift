@@ -78,13 +78,22 @@ public protocol Backbone: NamedPlugin {
     var publishedWeights: [PublishedWeights] { get }
     /// The layers that make up the classifier head (left out when loading weights for other classes).
     var classifierLayers: [String] { get }
+    /// How many auxiliary classifiers the architecture trains with (`BackboneOptions.auxiliaryClassifiers`).
+    var auxiliaryClassifiers: Int { get }
     func build(_ options: BackboneOptions) throws -> Model
 }
 
 extension Backbone {
+    /// The model with every weight an untouched zero: its layers, names, shapes and profile, in milliseconds even
+    /// for VGG. Load weights into it or use it for layouts; do not train it.
+    public func skeleton(_ options: BackboneOptions = BackboneOptions()) throws -> Model {
+        try Initializer.$shapesOnly.withValue(true) { try build(options) }
+    }
+
     public var aliases: [String] { [] }
     public var publishedWeights: [PublishedWeights] { [] }
     public var cropFraction: Double { 0.875 }
+    public var auxiliaryClassifiers: Int { 0 }
 }
 
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.

@@ -9,7 +9,12 @@ public enum Initializer: Sendable {
     case ones
     case constant(Float)
 
+    /// While true, every initializer gives untouched zeros (`Tensor(reservedZeros:)`): for building a model to
+    /// learn its layout — names, shapes, parameter counts — without paying for its values (`Backbone.skeleton`).
+    @TaskLocal public static var shapesOnly = false
+
     public func make(_ shape: [Int], using generator: inout SeededGenerator) -> Tensor {
+        if Self.shapesOnly { return Tensor(reservedZeros: shape) }
         switch self {
         case .zeros: return Tensor(zeros: shape)
         case .ones: return Tensor(shape: shape, repeating: 1)

@@ -123,11 +123,12 @@ public final class Model {
     public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
 
     /// Each layer's output shape, parameters and FLOPs for one image of `size` (default: the model's input size),
-    /// measured by running the model (training mode off, so auxiliary heads that only train are left out).
+    /// measured by running the model on a backend that computes shapes only (training mode off, so auxiliary heads
+    /// that only train are left out).
     public func profile(size: (Int, Int)? = nil) throws -> [LayerProfile] {
         let (h, w) = size ?? (inputShape[0], inputShape[1])
         let context = ForwardContext(training: false, taps: [], profiling: true)
-        _ = try body(context, Variable(Tensor(zeros: [1, h, w, inputShape[2]])))
+        _ = try Runtime.using(ShapeOnlyBackend()) { try body(context, Variable(Tensor(reservedZeros: [1, h, w, inputShape[2]]))) }
         return context.profile!
     }
 

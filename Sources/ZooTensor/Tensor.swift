@@ -39,6 +39,14 @@ public struct Tensor: @unchecked Sendable {
         try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
+    /// A tensor of zeros whose memory is reserved but not touched until written: for work that needs shapes only
+    /// (model layouts, profiles), where filling gigabytes of weights would dominate.
+    public init(reservedZeros shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "tensor dimensions must not be negative: \(describe(shape: shape))")
+        self.shape = shape
+        storage = TensorStorage(reservedZerosCount: shape.reduce(1, *))
+    }
+
     /// A tensor whose elements the caller is about to overwrite, every one of them.
     init(uninitialized shape: [Int]) {
         self.shape = shape

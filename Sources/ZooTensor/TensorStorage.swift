@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 private let storageCounter = Atomic<UInt64>(0)
@@ -10,12 +11,29 @@ public final class TensorStorage: @unchecked Sendable {
     public let identity: UInt64
     public private(set) var version: UInt64 = 0
 
+    /// Whether the buffer is an anonymous mapping of its own (see `init(reservedZerosCount:)`).
+    private let mapped: Bool
+
     init(count: Int) {
         precondition(count >= 0, "a tensor cannot have a negative element count")
         let raw = BufferPool.shared.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        mapped = false
+    }
+
+    /// Zeros from a fresh anonymous mapping: the kernel hands out zero pages and commits memory only where written,
+    /// so a model's worth of untouched weights costs neither time nor memory.
+    init(reservedZerosCount count: Int) {
+        precondition(count >= 0, "a tensor cannot have a negative element count")
+        let byteCount = max(count, 1) * MemoryLayout<Float>.stride
+        let raw = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let raw, raw != MAP_FAILED else { fatalError("cannot reserve \(byteCount) bytes of address space") }
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+        identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        mapped = true
     }
 
     convenience init(copying other: TensorStorage) {
@@ -25,5 +43,8 @@ public final class TensorStorage: @unchecked Sendable {
 
     func markWritten() { version &+= 1 }
 
-    deinit { BufferPool.shared.release(UnsafeMutableRawPointer(pointer), byteCount: max(count, 1) * MemoryLayout<Float>.stride) }
+    deinit {
+        let byteCount = max(count, 1) * MemoryLayout<Float>.stride
+        if mapped { munmap(UnsafeMutableRawPointer(pointer), byteCount) } else { BufferPool.shared.release(UnsafeMutableRawPointer(pointer), byteCount: byteCount) }
+    }
 }

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Zoo
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Describe a backbone: its layers, parameters, feature taps, preprocessing and weight files.",
+        discussion: """
+            Examples:
+              zoo info resnet50
+              zoo info vgg16 --classes 10 --input 160x160
+              zoo info googlenet --json
+            """)
+
+    @Argument(help: "A backbone name or alias (see zoo list).") var name: String
+    @Option(help: "Classes of the classifier.") var classes = 1000
+    @Option(help: "Input height and width, as HxW (default: the architecture's).") var input: InputSize?
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func run() throws {
+        let backbone = try Plugins.backbones.backbone(named: name)
+        let facts = try BackboneFacts(backbone, options: BackboneOptions(classes: classes, inputSize: input?.pair))
+        let model = facts.model
+        let trainable = model.weights.filter(\.isTrainableKind).reduce(0) { $0 + $1.value.count }
+        let weightFiles = backbone.publishedWeights.map { ["file": $0.fileName, "url": $0.url, "md5": $0.hash, "top": $0.includesTop] as [String: Any] }
+        if json {
+            var object = facts.json
+            object["classes"] = classes
+            object["trainable_parameters"] = trainable
+            object["taps"] = model.tapNames
+            object["keras_weights"] = weightFiles
+            object["layers"] = facts.profile.map {
+                ["name": $0.name, "type": $0.kind, "output_shape": $0.outputShape, "parameters": $0.parameters] as [String: Any]
+            }
+            return try Output.json(object)
+        }
+        print("\(backbone.name) — \(backbone.paper) (\(backbone.year))")
+        if !backbone.aliases.isEmpty { print("aliases: \(backbone.aliases.joined(separator: ", "))") }
+        print("")
+        let rows = facts.profile.map { [ "\($0.name) (\($0.kind))", "(None, " + $0.outputShape.map(String.init).joined(separator: ", ") + ")", Output.count($0.parameters)] }
+        print(Output.table(["Layer (type)", "Output Shape", "Param #"], rows, rightAligned: [2]))
+        print("""
+
+            Total params:         \(Output.count(facts.parameters)) (\(Output.bytes(facts.parameters * 4)))
+            Trainable params:     \(Output.count(trainable))
+            Non-trainable params: \(Output.count(facts.parameters - trainable))
+            GFLOPs:               \(String(format: "%.3f", facts.gflops)) per image at \(facts.input.dimensions)
+
+            feature taps:   \(model.tapNames.joined(separator: ", "))
+            preprocessing:  \(describe(backbone.preprocessing)); resize the shorter side to \(String(format: "%.0f", Double(facts.input[0]) / backbone.cropFraction)), centre crop \(facts.input[0])×\(facts.input[1])
+            """)
+        if backbone.auxiliaryClassifiers > 0 {
+            print("auxiliary:      \(backbone.auxiliaryClassifiers) classifiers in training (\(model.classifierLayers.dropFirst().joined(separator: ", ")))")
+        }
+        if weightFiles.isEmpty {
+            print("Keras weights:  none published (convert your own with zoo convert)")
+        } else {
+            print("Keras weights:  zoo pull \(backbone.name)  /  zoo pull \(backbone.name) --notop")
+            for file in backbone.publishedWeights { print("  \(file.url)  md5 \(file.hash)") }
+        }
+    }
+
+    func describe(_ mode: Preprocessing) -> String {
+        switch mode {
+        case .caffe: "caffe (RGB→BGR, ImageNet mean subtracted)"
+        case .torch: "torch (scaled to 0…1, ImageNet mean and std)"
+        case .tf: "tf (scaled to −1…1)"
+        case .unit: "scaled to 0…1"
+        case .none: "none (pixels 0…255)"
+        }
+    }
+}
+
+/// `--input 224x224` (or a single number for a square).
+struct InputSize: ExpressibleByArgument {
+    let height: Int, width: Int
+    var pair: (Int, Int) { (height, width) }
+
+    init?(argument: String) {
+        let parts = argument.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" || $0 == "," }).compactMap { Int($0) }
+        switch parts.count {
+        case 1 where parts[0] > 0: (height, width) = (parts[0], parts[0])
+        case 2 where parts.allSatisfy({ $0 > 0 }): (height, width) = (parts[0], parts[1])
+        default: return nil
+        }
+    }
+}
