@@ -24,12 +24,13 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
-        .target(name: "ZooCore", dependencies: ["ZooTensor", "ZooNN"]),
+        .target(name: "ZooCore", dependencies: ["CCrypto", "ZooTensor", "ZooNN"]),
         .target(
             name: "ZooConverters",
             dependencies: ["ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],

@@ -23,8 +23,7 @@ extension HDF5Dataset {
         case .integer(let bits): storedType = "int\(bits)"
         default: throw WeightFileError(file: file.path, location: path, message: "holds \(elementType) values, expected numbers")
         }
-        var tensor = Tensor(zeros: shape)
-        try tensor.withUnsafeMutableBufferPointer { try read(into: $0) }
+        let tensor = try Tensor(uninitializedShape: shape, fill: { try read(into: $0) })
         return WeightArray(name: name, shape: shape, storedType: storedType, tensor: tensor)
     }
 }

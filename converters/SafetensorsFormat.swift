@@ -144,7 +144,13 @@ public struct SafetensorsFormat: WeightFormat {
     }
 
     static func decode(_ bytes: UnsafeRawPointer, _ entry: Entry) -> Tensor {
-        Tensor(shape: entry.shape) { out in
+        Tensor(uninitializedShape: entry.shape, fill: { out in
+            #if _endian(little)
+            if entry.dtype == "F32" {  // the stored bytes are the values
+                out.withMemoryRebound(to: UInt8.self) { $0.baseAddress!.update(from: bytes.assumingMemoryBound(to: UInt8.self), count: $0.count) }
+                return
+            }
+            #endif
             for i in out.indices {
                 switch entry.dtype {
                 case "F32": out[i] = Float(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian)
@@ -153,7 +159,7 @@ public struct SafetensorsFormat: WeightFormat {
                 default: out[i] = Float(Double(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self).littleEndian))
                 }
             }
-        }
+        })
     }
 
     public func write(_ bundle: WeightBundle, to url: URL) throws {
@@ -192,7 +198,11 @@ public struct SafetensorsFormat: WeightFormat {
             try handle.write(contentsOf: Data(bytes: &length, count: 8))
             try handle.write(contentsOf: json)
             for (_, tensor) in tensors {
-                try tensor.withUnsafeBufferPointer { try handle.write(contentsOf: Data(buffer: $0)) }
+                // Written from the tensor's own memory, without a copy.
+                try tensor.withUnsafeBufferPointer { buffer in
+                    try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 64)!),
+                                                      count: buffer.count * 4, deallocator: .none))
+                }
             }
             try handle.synchronize()
         }

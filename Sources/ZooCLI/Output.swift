@@ -42,9 +42,9 @@ enum Output {
 }
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal (scripts and logs get nothing).
-final class ProgressBar {
+final class ProgressBar: @unchecked Sendable {
     private let label: String
-    private let total: Int
+    private var total: Int
     private let unit: ProgressUnit
     private let start = Date()
     private var lastDraw = Date.distantPast
@@ -56,6 +56,12 @@ final class ProgressBar {
         self.label = label
         self.total = total
         self.unit = unit
+    }
+
+    /// Progress with a total learnt along the way (a download's length arrives with its response).
+    func update(_ done: Int, total: Int) {
+        self.total = total
+        update(done)
     }
 
     func update(_ done: Int) {

@@ -13,7 +13,7 @@ struct ZooCommand: ParsableCommand {
               zoo runtime --check    one network on both backends, compared
             """,
         version: "0.1.0",
-        subcommands: [ListCommand.self, InfoCommand.self, InspectCommand.self, RuntimeCommand.self])
+        subcommands: [ListCommand.self, InfoCommand.self, InspectCommand.self, ConvertCommand.self, PredictCommand.self, PullCommand.self, RuntimeCommand.self])
 
     /// Exit codes: 0 success, 1 invalid or mismatched input, 2 usage.
     static func main() {

@@ -24,8 +24,10 @@ public struct LoadError: Error, CustomStringConvertible {
     public let problems: [String]
 
     public var description: String {
+        // The first dozen say what is wrong; `problems` has them all.
         "the weights do not fit \(model) (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
-            + problems.map { "  - \($0)" }.joined(separator: "\n")
+            + problems.prefix(12).map { "  - \($0)" }.joined(separator: "\n")
+            + (problems.count > 12 ? "\n  … and \(problems.count - 12) more" : "")
     }
 }
 
@@ -37,6 +39,29 @@ extension Model {
     /// (a classifier trained for other classes).
     @discardableResult
     public func load(_ bundle: WeightBundle, skipping: Set<String> = []) throws -> LoadReport {
+        let plan = try plan(bundle, skipping: skipping)
+        if plan.matching == .byLegacyName, let epsilon = legacyBatchNormEpsilon {
+            for case let normalization as BatchNormalization in layers { normalization.epsilon = epsilon }
+        }
+        var arrays = 0
+        for (target, source) in plan.pairs {
+            for (weight, array) in zip(target.weights, source.arrays) {
+                weight.value = try array.tensor()
+                arrays += 1
+            }
+        }
+        return LoadReport(matching: plan.matching, layers: plan.pairs.count, arrays: arrays, skipped: skipping.sorted())
+    }
+
+    /// Whether the bundle would load, without reading any values: the report `load` would give, or its error.
+    public func check(_ bundle: WeightBundle, skipping: Set<String> = []) throws -> LoadReport {
+        let plan = try plan(bundle, skipping: skipping)
+        return LoadReport(matching: plan.matching, layers: plan.pairs.count, arrays: plan.pairs.reduce(0) { $0 + $1.1.arrays.count },
+                          skipped: skipping.sorted())
+    }
+
+    /// Pairs model layers with file layers and checks every shape; throws every problem at once.
+    private func plan(_ bundle: WeightBundle, skipping: Set<String>) throws -> (pairs: [(Layer, LayerWeights)], matching: LayerMatching) {
         let targets = layers.filter { !$0.weights.isEmpty && !skipping.contains($0.name) }
         let sources = bundle.layers.filter { !$0.arrays.isEmpty && !skipping.contains($0.name) }
         let byName = Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -79,17 +104,7 @@ extension Model {
             }
         }
         guard problems.isEmpty else { throw LoadError(model: name, problems: problems) }
-        if matching == .byLegacyName, let epsilon = legacyBatchNormEpsilon {
-            for case let normalization as BatchNormalization in layers { normalization.epsilon = epsilon }
-        }
-        var arrays = 0
-        for (target, source) in pairs {
-            for (weight, array) in zip(target.weights, source.arrays) {
-                weight.value = try array.tensor()
-                arrays += 1
-            }
-        }
-        return LoadReport(matching: matching, layers: pairs.count, arrays: arrays, skipped: skipping.sorted())
+        return (pairs, matching)
     }
 
     /// The model's weights as a bundle (for writing), layers in model order.

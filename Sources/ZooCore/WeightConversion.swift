@@ -9,7 +9,7 @@ extension WeightFormatRegistry {
         guard format.canWrite else { throw WeightFileError(destination, "the \(format.name) format is read-only here") }
         var bundle = try read(source)
         bundle.metadata[MetadataKey.sourceFile] = source.lastPathComponent
-        bundle.metadata[MetadataKey.sourceSHA256] = try SHA256.hexDigest(ofFile: source)
+        bundle.metadata[MetadataKey.sourceSHA256] = try Digest.hexDigest(.sha256, ofFile: source)
         bundle.metadata[MetadataKey.sourceFormat] = bundle.format
         bundle.metadata.merge(extra) { $1 }
         try format.write(bundle, to: destination)

@@ -39,6 +39,14 @@ public struct Tensor: @unchecked Sendable {
         try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
     }
 
+    /// A tensor whose every element `body` writes (the buffer starts uninitialized, NaN in debug builds): for
+    /// readers that fill whole arrays from files, where zero-filling first would double the memory traffic.
+    public init(uninitializedShape shape: [Int], fill body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        precondition(shape.allSatisfy { $0 >= 0 }, "tensor dimensions must not be negative: \(describe(shape: shape))")
+        self.init(uninitialized: shape)
+        try body(UnsafeMutableBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
     /// A tensor of zeros whose memory is reserved but not touched until written: for work that needs shapes only
     /// (model layouts, profiles), where filling gigabytes of weights would dominate.
     public init(reservedZeros shape: [Int]) {

@@ -4,20 +4,27 @@ import ZooConverters
 import ZooCore
 
 @Suite struct ConversionTests {
-    @Test func sha256MatchesPublishedVectors() {
+    @Test func digestsMatchPublishedVectors() {
         let vectors = [
             ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
             ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
             ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
         ]
         for (text, digest) in vectors {
-            var hash = SHA256()
+            let hash = Digest(.sha256)
             hash.update(Array(text.utf8))
             #expect(hash.hexDigest() == digest, "\"\(text)\"")
         }
-        var million = SHA256()
+        let million = Digest(.sha256)
         million.update(Array(repeating: UInt8(ascii: "a"), count: 1_000_000))
         #expect(million.hexDigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        // RFC 1321's test suite.
+        for (text, digest) in [("", "d41d8cd98f00b204e9800998ecf8427e"), ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+                               ("message digest", "f96b697d7cb7938d525a2f31aaf161d0")] {
+            let hash = Digest(.md5)
+            hash.update(Array(text.utf8))
+            #expect(hash.hexDigest() == digest, "MD5 \"\(text)\"")
+        }
     }
 
     @Test func nativeFilesRecordTheirSource() throws {

@@ -26,7 +26,7 @@ struct BackboneManifest: Decodable {
 enum BackboneFixtures {
     static let folder: URL = {
         let scripts = ["make_backbone_fixtures.py", "backbone_models.py"].map { repository.appendingPathComponent("tools/keras/\($0)") }
-        var hash = SHA256()
+        let hash = Digest(.sha256)
         for script in scripts { hash.update((try? Data(contentsOf: script)) ?? Data()) }
         let cache = ProcessInfo.processInfo.environment["ZOO_CACHE"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/zoo")

@@ -1,0 +1,151 @@
+import ArgumentParser
+import Foundation
+import Zoo
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a weight file to Zoo's native format (safetensors) or to Keras HDF5.",
+        discussion: """
+            The architecture comes from the file's model config when it names a Zoo backbone, otherwise from \
+            matching its layers and shapes against every registered backbone. Every array is checked and read \
+            before anything is written; the output appears whole (written to a temporary file, then renamed) or \
+            not at all. With --arch none any Keras file converts, keeping its own layer names and model config.
+
+            Examples:
+              zoo convert vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5
+              zoo convert model.keras --arch resnet50 --classes 10 -o resnet50-flowers.safetensors
+              zoo convert resnet50.safetensors --to keras-h5 -o resnet50.h5
+              zoo convert my_own_net.h5 --arch none
+            """)
+
+    enum Target: String, ExpressibleByArgument, CaseIterable {
+        case native, kerasH5 = "keras-h5"
+        var format: String { self == .native ? "safetensors" : "keras-h5" }
+        var fileExtension: String { self == .native ? "safetensors" : "h5" }
+    }
+
+    @Argument(help: "The weight file to convert.") var file: String
+    @Option(help: "A backbone name, 'auto' to detect it, or 'none' to keep the file's own layers.") var arch = "auto"
+    @Option(help: "The classes the file's classifier must have (default: whatever it has).") var classes: Int?
+    @Option(help: "Output format: native (safetensors) or keras-h5.") var to: Target = .native
+    @Option(name: .shortAndLong, help: "Output file (default: the input's name with the output format's extension).") var output: String?
+    @Flag(help: "Print the summary as JSON.") var json = false
+
+    func validate() throws {
+        if let classes, classes <= 0 { throw ValidationError("--classes must be positive, got \(classes)") }
+    }
+
+    func run() throws {
+        let start = Date()
+        let source = URL(fileURLWithPath: file)
+        let destination = try outputURL(for: source)
+        // The input's digest is computed on another core while the file is read and checked.
+        let inputDigest = BackgroundDigest(source)
+        var bundle = try Plugins.weightFormats.read(source)
+        let sourceFormat = bundle.format
+        var summary: [String: Any] = ["input": source.path, "output": destination.path, "source_format": sourceFormat]
+        if let version = bundle.metadata[MetadataKey.kerasVersion] { summary["keras_version"] = version }
+
+        if arch.lowercased() != "none" {
+            let match: ArchitectureMatch
+            if arch.lowercased() == "auto" {
+                match = try Plugins.backbones.match(bundle, file: source.path, classes: classes)
+            } else {
+                let backbone = try Plugins.backbones.backbone(named: arch)
+                do { match = try Plugins.backbones.fit(backbone, bundle, classes: classes) } catch let error as LoadError {
+                    throw CLIError("\(source.path): " + error.description)
+                }
+            }
+            // Reading the values into the architecture checks every array (and converts float16/float64 to float32).
+            let model = try match.backbone.skeleton(match.options)
+            try model.load(bundle)
+            try checkFinite(model)
+            var metadata = bundle.metadata.filter { [MetadataKey.kerasVersion, MetadataKey.backend, MetadataKey.conversion].contains($0.key) }
+            metadata[MetadataKey.architecture] = match.backbone.name
+            metadata[MetadataKey.classes] = match.options.includeTop ? String(match.options.classes) : "none"
+            bundle = model.weightBundle(metadata: metadata)
+            summary["architecture"] = match.backbone.name
+            summary["classes"] = match.options.includeTop ? match.options.classes as Any : "none (no top)"
+            summary["matched"] = match.report.matching.rawValue
+        } else {
+            for layer in bundle.layers { for array in layer.arrays { _ = try array.tensor() } }
+            summary["architecture"] = "none (the file's own layers)"
+        }
+        bundle.metadata[MetadataKey.sourceFile] = source.lastPathComponent
+        bundle.metadata[MetadataKey.sourceSHA256] = try inputDigest.value()
+        bundle.metadata[MetadataKey.sourceFormat] = sourceFormat
+        guard let format = Plugins.weightFormats.format(named: to.format) else { throw CLIError("no \(to.format) writer is registered") }
+        try format.write(bundle, to: destination)
+
+        summary["arrays"] = bundle.arrayCount
+        summary["parameters"] = bundle.parameterCount
+        summary["input_sha256"] = bundle.metadata[MetadataKey.sourceSHA256]
+        summary["output_sha256"] = try Digest.hexDigest(.sha256, ofFile: destination)
+        summary["output_format"] = format.name
+        summary["seconds"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
+        if json { return try Output.json(summary) }
+        let origin = [summary["source_format"], summary["keras_version"].map { "Keras \($0)" }].compactMap { $0 }.map { "\($0)" }
+        let lines: [(String, Any?)] = [
+            ("architecture", summary["architecture"]), ("classes", summary["classes"]), ("layers matched", summary["matched"]),
+            ("arrays", summary["arrays"]), ("parameters", (summary["parameters"] as? Int).map(Output.count)),
+            ("source", origin.joined(separator: ", ")), ("input", "\(source.path)  sha256 \(summary["input_sha256"]!)"),
+            ("output", "\(destination.path)  sha256 \(summary["output_sha256"]!)  (\(format.name))"),
+            ("time", String(format: "%.2f s", summary["seconds"] as! Double)),
+        ]
+        for case let (label, value?) in lines { print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + "\(value)") }
+    }
+
+    /// SHA-256 of a file, computed on a thread of its own.
+    final class BackgroundDigest: @unchecked Sendable {
+        private var result: Result<String, Error> = .failure(CancellationError())
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ url: URL) {
+            Thread.detachNewThread { [self] in
+                result = Result { try Digest.hexDigest(.sha256, ofFile: url) }
+                done.signal()
+            }
+        }
+
+        func value() throws -> String {
+            done.wait()
+            return try result.get()
+        }
+    }
+
+    /// The output's location; never the input itself.
+    func outputURL(for source: URL) throws -> URL {
+        var url: URL
+        if let output {
+            url = URL(fileURLWithPath: output)
+        } else {
+            var name = source.lastPathComponent
+            for suffix in [".weights.h5", ".safetensors", ".keras", ".hdf5", ".h5"] where name.lowercased().hasSuffix(suffix) {
+                name.removeLast(suffix.count)
+                break
+            }
+            url = source.deletingLastPathComponent().appendingPathComponent("\(name).\(to.fileExtension)")
+            if url.standardizedFileURL == source.standardizedFileURL {
+                url = source.deletingLastPathComponent().appendingPathComponent("\(name)-converted.\(to.fileExtension)")
+            }
+        }
+        if url.standardizedFileURL.resolvingSymlinksInPath() == source.standardizedFileURL.resolvingSymlinksInPath() {
+            throw CLIError("the output \(url.path) is the input file; choose another with -o")
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CLIError("the output \(url.path) is a directory; give a file name with -o")
+        }
+        return url
+    }
+
+    /// Weights with NaN or infinity would load and silently poison every prediction.
+    func checkFinite(_ model: Model) throws {
+        for layer in model.layers {
+            for weight in layer.weights where weight.value.withUnsafeBufferPointer({ $0.contains { !$0.isFinite } }) {
+                throw CLIError("\(file): layer '\(layer.name)' \(weight.name) holds NaN or infinite values; the file is damaged")
+            }
+        }
+    }
+}
