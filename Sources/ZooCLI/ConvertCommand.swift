@@ -42,6 +42,7 @@ struct ConvertCommand: ParsableCommand {
         let destination = try outputURL(for: source)
         // The input's digest is computed on another core while the file is read and checked.
         let inputDigest = BackgroundDigest(source)
+        defer { _ = try? inputDigest.value() }  // never exit while the thread still reads the file
         var bundle = try Plugins.weightFormats.read(source)
         let sourceFormat = bundle.format
         var summary: [String: Any] = ["input": source.path, "output": destination.path, "source_format": sourceFormat]
@@ -108,8 +109,10 @@ struct ConvertCommand: ParsableCommand {
             }
         }
 
+        /// Waits for the digest; may be called again.
         func value() throws -> String {
             done.wait()
+            done.signal()
             return try result.get()
         }
     }

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import Zoo
+
+@Suite struct ConvertAndPredictTests {
+    /// A LeNet-5 with seeded random weights saved as a Keras HDF5 file under Keras's layer names.
+    func lenetFile(in folder: URL, classes: Int = 10) throws -> (Model, URL) {
+        let model = try LeNet5().build(BackboneOptions(classes: classes, seed: 7))
+        let file = folder.appendingPathComponent("lenet.h5")
+        try KerasH5Format().write(model.weightBundle(metadata: [MetadataKey.kerasVersion: "3.15.1"]), to: file)
+        return (model, file)
+    }
+
+    @Test func findsTheArchitectureAndPredictsWithIt() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (model, file) = try lenetFile(in: folder)
+        let native = folder.appendingPathComponent("lenet.safetensors")
+        let converted = try runZoo(["convert", file.path, "-o", native.path, "--json"])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let summary = try #require(try json(converted.stdout) as? [String: Any])
+        #expect(summary["architecture"] as? String == "lenet5" && summary["classes"] as? Int == 10)
+        #expect(summary["parameters"] as? Int == model.parameterCount)
+        let bundle = try Plugins.weightFormats.read(native)
+        #expect(bundle.metadata[MetadataKey.architecture] == "lenet5")
+        for weight in model.layers.flatMap({ layer in layer.weights.map { (layer.name, $0) } }) {
+            let stored = try #require(bundle.layer(named: weight.0)?.arrays.first { $0.variableName == weight.1.name })
+            #expect(try stored.tensor() == weight.1.value)
+        }
+
+        // Two images: predictions must equal the library's forward pass on the reference backend.
+        let labels = folder.appendingPathComponent("labels.txt")
+        try (0..<10).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        var images: [Image] = []
+        for (index, seed) in [3, 11].enumerated() {
+            var generator = SeededGenerator(seed: UInt64(seed))
+            let image = Image(width: 28, height: 28, channels: 1, pixels: (0..<784).map { _ in UInt8(generator.next() % 256) })
+            try ImageCodec.encodePNG(image).write(to: folder.appendingPathComponent("image\(index).png"))
+            images.append(image)
+        }
+        let result = try runZoo(["predict", "--arch", "lenet5", "--weights", native.path, "--labels", labels.path, "--top", "3", "--json",
+                                 folder.appendingPathComponent("image0.png").path, folder.appendingPathComponent("image1.png").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let predictions = try #require(try json(result.stdout) as? [[String: Any]])
+        let expected = try Runtime.using(ReferenceBackend()) {
+            try model(Variable(ImagePreparation(for: LeNet5()).batch(images))).main.value
+        }
+        for (row, prediction) in predictions.enumerated() {
+            let top = try #require(prediction["top"] as? [[String: Any]])
+            #expect(top.count == 3)
+            let scores = (0..<10).map { expected[flat: row * 10 + $0] }
+            let best = scores.indices.max { scores[$0] < scores[$1] }!
+            #expect(top[0]["class"] as? Int == best && top[0]["label"] as? String == "class \(best)")
+            for entry in top {
+                #expect(abs((entry["probability"] as! Double) - Double(scores[entry["class"] as! Int])) < 1e-5)
+            }
+        }
+    }
+
+    @Test func explainsWhatDoesNotFit() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (_, file) = try lenetFile(in: folder, classes: 5)
+        let image = folder.appendingPathComponent("image.png")
+        try ImageCodec.encodePNG(Image(width: 32, height: 32, channels: 1, pixels: .init(repeating: 128, count: 1024))).write(to: image)
+
+        let other = try runZoo(["predict", "--arch", "vgg16", "--weights", file.path, image.path])
+        #expect(other.status == 1 && other.stderr.contains("do not fit vgg16") && other.stderr.contains("block1_conv1"))
+        let noLabels = try runZoo(["predict", "--arch", "lenet5", "--weights", file.path, image.path])
+        #expect(noLabels.status == 1 && noLabels.stderr.contains("--labels"))
+        let classes = try runZoo(["convert", file.path, "--classes", "10", "-o", folder.appendingPathComponent("x.safetensors").path])
+        #expect(classes.status == 1 && classes.stderr.contains("5 classes, not 10"))
+
+        let labels = folder.appendingPathComponent("labels.txt")
+        try "a\nb\nc\nd\ne\n".write(to: labels, atomically: true, encoding: .utf8)
+        let notImage = folder.appendingPathComponent("photo.jpg")
+        try Data("GIF89a, not really".utf8).write(to: notImage)
+        let result = try runZoo(["predict", "--arch", "lenet5", "--weights", file.path, "--labels", labels.path, notImage.path, image.path])
+        #expect(result.status == 1 && result.stderr.contains("photo.jpg: is not a JPEG or PNG image"))
+        #expect(result.stdout.contains(image.path), "the readable image is still classified")
+        let usage = try runZoo(["predict", "--arch", "lenet5", "--weights", file.path])
+        #expect(usage.status == 2)
+    }
+}
