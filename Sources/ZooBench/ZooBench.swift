@@ -19,6 +19,10 @@ struct ZooBench: ParsableCommand {
     @Option(help: "Instead of convolutions: every registered backbone against the Keras fixtures in this folder (tools/bench/models).")
     var models: String?
 
+    @Option(help: "Instead: time reading this weight file and loading it into --arch's model (tools/bench/convert).")
+    var load: String?
+    @Option(help: "The backbone for --load.") var arch = "resnet50"
+
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "Comma-separated backends: dnnl, reference.") var backend = "dnnl"
     @Option(help: "Seconds to spend timing each measurement after warm-up (at least 3 runs; 1 on the reference backend).")
@@ -47,6 +51,7 @@ struct ZooBench: ParsableCommand {
 
     mutating func run() throws {
         if let models { return try benchmarkModels(URL(fileURLWithPath: models)) }
+        if let load { return try benchmarkLoad(URL(fileURLWithPath: load)) }
         guard let shapes else { throw ValidationError("give --shapes FILE or --models FOLDER") }
         let list = try JSONDecoder().decode(Shapes.self, from: Data(contentsOf: URL(fileURLWithPath: shapes))).shapes
         for name in backend.split(separator: ",") {
@@ -71,6 +76,22 @@ struct ZooBench: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// Best time to read a weight file and load every array into a ready model: what inference waits for.
+    func benchmarkLoad(_ file: URL) throws {
+        let backbone = try builtInBackbones().backbone(named: arch)
+        let formats = builtInWeightFormats()
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let start = ContinuousClock.now
+            let bundle = try formats.read(file)
+            let match = try builtInBackbones().fit(backbone, bundle)
+            try backbone.skeleton(match.options).load(bundle)
+            let elapsed = ContinuousClock.now - start
+            best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        print(try String(decoding: JSONSerialization.data(withJSONObject: ["file": file.path, "seconds": best], options: [.sortedKeys]), as: UTF8.self))
     }
 
     /// Median wall time of `body` after one warm-up run.
