@@ -20,6 +20,15 @@ static void zoo_jpeg_error_exit(j_common_ptr info) {
 
 static void zoo_jpeg_silence(j_common_ptr info, int level) { (void)info; (void)level; }
 
+/// libjpeg's error manager, changed to jump back with a message instead of exiting and to keep warnings quiet.
+static inline struct jpeg_error_mgr *zoo_jpeg_errors(struct zoo_jpeg_error *error) {
+    memset(error, 0, sizeof *error);
+    struct jpeg_error_mgr *manager = jpeg_std_error(&error->manager);
+    manager->error_exit = zoo_jpeg_error_exit;
+    manager->emit_message = zoo_jpeg_silence;
+    return manager;
+}
+
 /// Decodes a JPEG held in memory to 8-bit grayscale (1 channel) or RGB (3 channels; CMYK and YCCK are converted
 /// by libjpeg to RGB where it can). Refuses images above `max_pixels`. On success returns a malloc'd buffer the
 /// caller frees; on failure returns NULL and writes a message.
@@ -29,10 +38,7 @@ static inline unsigned char *zoo_jpeg_decode(const unsigned char *data, unsigned
     struct zoo_jpeg_error error;
     unsigned char *volatile pixels = NULL;
     memset(&info, 0, sizeof info);
-    memset(&error, 0, sizeof error);
-    info.err = jpeg_std_error(&error.manager);
-    error.manager.error_exit = zoo_jpeg_error_exit;
-    error.manager.emit_message = zoo_jpeg_silence;
+    info.err = zoo_jpeg_errors(&error);
     if (setjmp(error.jump)) {
         snprintf(message, message_size, "%s", error.message);
         jpeg_destroy_decompress(&info);
@@ -77,10 +83,7 @@ static inline unsigned char *zoo_jpeg_encode(const unsigned char *pixels, int wi
     unsigned char *output = NULL;
     unsigned long output_size = 0;
     memset(&info, 0, sizeof info);
-    memset(&error, 0, sizeof error);
-    info.err = jpeg_std_error(&error.manager);
-    error.manager.error_exit = zoo_jpeg_error_exit;
-    error.manager.emit_message = zoo_jpeg_silence;
+    info.err = zoo_jpeg_errors(&error);
     if (setjmp(error.jump)) {
         snprintf(message, message_size, "%s", error.message);
         jpeg_destroy_compress(&info);
