@@ -46,7 +46,7 @@ let package = Package(
             dependencies: ["ZooTensor", "ZooModels", "ZooConverters", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"]),
-        .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI", "Zoo"]),
+        .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI", "Zoo"], exclude: ["weights_server.py"]),
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters"]),

@@ -101,7 +101,9 @@ final class HTTPFetch: NSObject, URLSessionDataDelegate, @unchecked Sendable {
                 try handle!.seekToEnd()
                 total = received + Int(max(0, response.expectedContentLength))
             case 200:  // the whole file (the server ignored or was not asked for a range)
-                FileManager.default.createFile(atPath: file.path, contents: nil)
+                guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+                    throw DownloadError("cannot create \(file.path)")
+                }
                 handle = try FileHandle(forWritingTo: file)
                 received = 0
                 total = Int(max(0, response.expectedContentLength))

@@ -86,8 +86,7 @@ struct ZooBench: ParsableCommand {
         for _ in 0..<5 {
             let start = ContinuousClock.now
             let bundle = try formats.read(file)
-            let match = try builtInBackbones().fit(backbone, bundle)
-            try backbone.skeleton(match.options).load(bundle)
+            try builtInBackbones().fit(backbone, bundle).model.load(bundle)
             let elapsed = ContinuousClock.now - start
             best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }

@@ -59,7 +59,7 @@ struct ConvertCommand: ParsableCommand {
                 }
             }
             // Reading the values into the architecture checks every array (and converts float16/float64 to float32).
-            let model = try match.backbone.skeleton(match.options)
+            let model = match.model
             try model.load(bundle)
             try checkFinite(model)
             var metadata = bundle.metadata.filter { [MetadataKey.kerasVersion, MetadataKey.backend, MetadataKey.conversion].contains($0.key) }
@@ -73,9 +73,7 @@ struct ConvertCommand: ParsableCommand {
             for layer in bundle.layers { for array in layer.arrays { _ = try array.tensor() } }
             summary["architecture"] = "none (the file's own layers)"
         }
-        bundle.metadata[MetadataKey.sourceFile] = source.lastPathComponent
-        bundle.metadata[MetadataKey.sourceSHA256] = try inputDigest.value()
-        bundle.metadata[MetadataKey.sourceFormat] = sourceFormat
+        bundle.recordSource(source, sha256: try inputDigest.value(), format: sourceFormat)
         guard let format = Plugins.weightFormats.format(named: to.format) else { throw CLIError("no \(to.format) writer is registered") }
         try format.write(bundle, to: destination)
 

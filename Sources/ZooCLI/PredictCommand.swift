@@ -45,7 +45,7 @@ struct PredictCommand: ParsableCommand {
         }
         // Auxiliary classifiers, when the file has them, load too; they only run in training.
         let options = match.options
-        let model = try backbone.skeleton(options)
+        let model = match.model
         try model.load(bundle)
         let names = try classNames(count: options.classes)
         let preparation = ImagePreparation(for: backbone)

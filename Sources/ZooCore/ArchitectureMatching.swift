@@ -7,6 +7,8 @@ public struct ArchitectureMatch {
     /// The options the file's weights imply (classes, top, auxiliary classifiers).
     public let options: BackboneOptions
     public let report: LoadReport
+    /// The skeleton the bundle was checked against, ready for `load`.
+    public let model: Model
 }
 
 /// Why no single backbone fits: each candidate with what differs, closest first.
@@ -54,8 +56,9 @@ extension Registry where Plugin == any Backbone {
     /// Checks the bundle against one backbone, with the options its classifier layers imply.
     public func fit(_ backbone: any Backbone, _ bundle: WeightBundle, classes: Int? = nil) throws -> ArchitectureMatch {
         let options = try impliedOptions(backbone, bundle, classes: classes)
-        let report = try backbone.skeleton(options).check(bundle)
-        return ArchitectureMatch(backbone: backbone, options: options, report: report)
+        let model = try backbone.skeleton(options)
+        let report = try model.check(bundle)
+        return ArchitectureMatch(backbone: backbone, options: options, report: report, model: model)
     }
 
     /// Top or not, classes and auxiliary classifiers, read off the classifier layers the file holds (under their

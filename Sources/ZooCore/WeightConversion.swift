@@ -8,11 +8,18 @@ extension WeightFormatRegistry {
                         metadata extra: [String: String] = [:]) throws -> WeightBundle {
         guard format.canWrite else { throw WeightFileError(destination, "the \(format.name) format is read-only here") }
         var bundle = try read(source)
-        bundle.metadata[MetadataKey.sourceFile] = source.lastPathComponent
-        bundle.metadata[MetadataKey.sourceSHA256] = try Digest.hexDigest(.sha256, ofFile: source)
-        bundle.metadata[MetadataKey.sourceFormat] = bundle.format
+        bundle.recordSource(source, sha256: try Digest.hexDigest(.sha256, ofFile: source), format: bundle.format)
         bundle.metadata.merge(extra) { $1 }
         try format.write(bundle, to: destination)
         return bundle
+    }
+}
+
+extension WeightBundle {
+    /// Records where the weights came from: file name, its SHA-256 and the format it was read in.
+    public mutating func recordSource(_ url: URL, sha256: String, format: String) {
+        metadata[MetadataKey.sourceFile] = url.lastPathComponent
+        metadata[MetadataKey.sourceSHA256] = sha256
+        metadata[MetadataKey.sourceFormat] = format
     }
 }
