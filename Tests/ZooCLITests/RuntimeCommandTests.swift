@@ -1,15 +1,18 @@
 import Foundation
 import Testing
 
-/// Runs the built `zoo` executable, which sits beside the test bundle in the build folder.
-func runZoo(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// The built `zoo` executable, which sits beside the test bundle in the build folder.
+func zooExecutable() -> URL {
     let buildFolder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var executable = buildFolder.appendingPathComponent("zoo")
-    if !FileManager.default.fileExists(atPath: executable.path) {  // the test bundle may sit one level deeper
-        executable = buildFolder.deletingLastPathComponent().appendingPathComponent("zoo")
-    }
+    let executable = buildFolder.appendingPathComponent("zoo")
+    if FileManager.default.fileExists(atPath: executable.path) { return executable }
+    return buildFolder.deletingLastPathComponent().appendingPathComponent("zoo")  // the bundle may sit one level deeper
+}
+
+/// Runs the built `zoo` executable.
+func runZoo(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = executable
+    process.executableURL = zooExecutable()
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe(), err = Pipe()
