@@ -63,12 +63,13 @@ public struct KerasH5Format: WeightFormat {
     }
 
     /// Writes a weights-only file, or a full-model file when the bundle carries a Keras `model_config`.
-    public func write(_ bundle: WeightBundle, to url: URL) throws {
+    @discardableResult
+    public func write(_ bundle: WeightBundle, to url: URL) throws -> WrittenFile {
         var seen = Set<String>()
         if let twice = bundle.layers.first(where: { !seen.insert($0.name).inserted }) {
             throw WeightFileError(url, "layer name '\(twice.name)' appears twice; Keras HDF5 files need unique layer names")
         }
-        try writeAtomically(to: url) { temporary in
+        return try writeAtomically(to: url) { temporary in
             try hdf5 {
                 let file = try HDF5File.create(temporary.path)
                 var version = bundle.metadata[MetadataKey.kerasVersion] ?? "3.15.1"

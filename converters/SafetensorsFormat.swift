@@ -88,7 +88,7 @@ public struct SafetensorsFormat: WeightFormat {
 
         let arrays = Dictionary(uniqueKeysWithValues: entries.map { entry in
             (entry.key, WeightArray(name: entry.key, shape: entry.shape, storedType: Self.typeName(entry.dtype)) {
-                Self.decode(file.pointer + dataStart + entry.begin, entry)
+                Self.decode(file, at: dataStart + entry.begin, entry)
             })
         })
         let layers = try arrange(arrays, entries: entries, metadata: &metadata, url)
@@ -143,14 +143,16 @@ public struct SafetensorsFormat: WeightFormat {
         ["F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"][dtype] ?? dtype
     }
 
-    static func decode(_ bytes: UnsafeRawPointer, _ entry: Entry) -> Tensor {
-        Tensor(uninitializedShape: entry.shape, fill: { out in
-            #if _endian(little)
-            if entry.dtype == "F32" {  // the stored bytes are the values
-                out.withMemoryRebound(to: UInt8.self) { $0.baseAddress!.update(from: bytes.assumingMemoryBound(to: UInt8.self), count: $0.count) }
-                return
-            }
-            #endif
+    /// Little-endian, aligned Float32 arrays are borrowed from the copy-on-write mapping without a copy (the tensor
+    /// keeps the mapping alive); every other array is converted into memory of its own.
+    static func decode(_ file: MappedFile, at offset: Int, _ entry: Entry) -> Tensor {
+        let bytes = UnsafeRawPointer(file.pointer + offset)
+        #if _endian(little)
+        if entry.dtype == "F32", offset % MemoryLayout<Float>.alignment == 0 {
+            return Tensor(shape: entry.shape, borrowing: (file.pointer + offset).assumingMemoryBound(to: Float.self), owner: file)
+        }
+        #endif
+        return Tensor(uninitializedShape: entry.shape, fill: { out in
             for i in out.indices {
                 switch entry.dtype {
                 case "F32": out[i] = Float(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self).littleEndian)
@@ -162,7 +164,8 @@ public struct SafetensorsFormat: WeightFormat {
         })
     }
 
-    public func write(_ bundle: WeightBundle, to url: URL) throws {
+    @discardableResult
+    public func write(_ bundle: WeightBundle, to url: URL) throws -> WrittenFile {
         var header: [String: Any] = [:]
         var recorded: [RecordedLayer] = []
         var tensors: [(key: String, tensor: Tensor)] = []
@@ -188,45 +191,13 @@ public struct SafetensorsFormat: WeightFormat {
         header["__metadata__"] = metadata
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
         json.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
-        try writeAtomically(to: url) { temporary in
-            guard FileManager.default.createFile(atPath: temporary.path, contents: nil),
-                  let handle = FileHandle(forWritingAtPath: temporary.path) else {
-                throw WeightFileError(url, "cannot create \(temporary.lastPathComponent) in \(temporary.deletingLastPathComponent().path)")
-            }
-            defer { try? handle.close() }
+        return try writeAtomically(to: url, bytes: { output in
             var length = UInt64(json.count).littleEndian
-            try handle.write(contentsOf: Data(bytes: &length, count: 8))
-            try handle.write(contentsOf: json)
+            try withUnsafeBytes(of: &length) { try output.write($0) }
+            try json.withUnsafeBytes { try output.write($0) }
             for (_, tensor) in tensors {
-                // Written from the tensor's own memory, without a copy.
-                try tensor.withUnsafeBufferPointer { buffer in
-                    try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 64)!),
-                                                      count: buffer.count * 4, deallocator: .none))
-                }
+                try tensor.withUnsafeBufferPointer { try output.write(UnsafeRawBufferPointer($0)) }  // from the tensor's own memory
             }
-            try handle.synchronize()
-        }
+        })
     }
-}
-
-/// A read-only memory map of a whole file.
-final class MappedFile: @unchecked Sendable {
-    let pointer: UnsafeRawPointer
-    let size: Int
-
-    init(_ url: URL) throws {
-        let descriptor = open(url.path, O_RDONLY)
-        guard descriptor >= 0 else { throw WeightFileError(url, "cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { throw WeightFileError(url, "cannot stat: \(String(cString: strerror(errno)))") }
-        size = Int(info.st_size)
-        guard size > 0 else { throw WeightFileError(url, "is empty (0 bytes)") }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
-            throw WeightFileError(url, "cannot map: \(String(cString: strerror(errno)))")
-        }
-        pointer = UnsafeRawPointer(mapped)
-    }
-
-    deinit { munmap(UnsafeMutableRawPointer(mutating: pointer), size) }
 }

@@ -41,8 +41,8 @@ struct ConvertCommand: ParsableCommand {
         let source = URL(fileURLWithPath: file)
         let destination = try outputURL(for: source)
         // The input's digest is computed on another core while the file is read and checked.
-        let inputDigest = BackgroundDigest(source)
-        defer { _ = try? inputDigest.value() }  // never exit while the thread still reads the file
+        let inputDigest = Concurrently { try Digest.hexDigest(.sha256, ofFile: source) }
+        defer { _ = try? inputDigest.wait() }  // never exit while the thread still reads the file
         var bundle = try Plugins.weightFormats.read(source)
         let sourceFormat = bundle.format
         var summary: [String: Any] = ["input": source.path, "output": destination.path, "source_format": sourceFormat]
@@ -73,14 +73,14 @@ struct ConvertCommand: ParsableCommand {
             for layer in bundle.layers { for array in layer.arrays { _ = try array.tensor() } }
             summary["architecture"] = "none (the file's own layers)"
         }
-        bundle.recordSource(source, sha256: try inputDigest.value(), format: sourceFormat)
+        bundle.recordSource(source, sha256: try inputDigest.wait(), format: sourceFormat)
         guard let format = Plugins.weightFormats.format(named: to.format) else { throw CLIError("no \(to.format) writer is registered") }
-        try format.write(bundle, to: destination)
+        let written = try format.write(bundle, to: destination)
 
         summary["arrays"] = bundle.arrayCount
         summary["parameters"] = bundle.parameterCount
         summary["input_sha256"] = bundle.metadata[MetadataKey.sourceSHA256]
-        summary["output_sha256"] = try Digest.hexDigest(.sha256, ofFile: destination)
+        summary["output_sha256"] = written.sha256
         summary["output_format"] = format.name
         summary["seconds"] = (Date().timeIntervalSince(start) * 1000).rounded() / 1000
         if json { return try Output.json(summary) }
@@ -93,26 +93,6 @@ struct ConvertCommand: ParsableCommand {
             ("time", String(format: "%.2f s", summary["seconds"] as! Double)),
         ]
         for case let (label, value?) in lines { print(label.padding(toLength: 15, withPad: " ", startingAt: 0) + "\(value)") }
-    }
-
-    /// SHA-256 of a file, computed on a thread of its own.
-    final class BackgroundDigest: @unchecked Sendable {
-        private var result: Result<String, Error> = .failure(CancellationError())
-        private let done = DispatchSemaphore(value: 0)
-
-        init(_ url: URL) {
-            Thread.detachNewThread { [self] in
-                result = Result { try Digest.hexDigest(.sha256, ofFile: url) }
-                done.signal()
-            }
-        }
-
-        /// Waits for the digest; may be called again.
-        func value() throws -> String {
-            done.wait()
-            done.signal()
-            return try result.get()
-        }
     }
 
     /// The output's location; never the input itself.

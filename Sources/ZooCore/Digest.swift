@@ -20,8 +20,10 @@ public final class Digest {
     deinit { EVP_MD_CTX_free(context) }
 
     public func update(_ data: some DataProtocol) {
-        for region in data.regions { region.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) } }
+        for region in data.regions { region.withUnsafeBytes { update($0) } }
     }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) { _ = EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) }
 
     /// The digest as lowercase hex digits; the digest is finished afterwards.
     public func hexDigest() -> String {
@@ -31,12 +33,16 @@ public final class Digest {
         return bytes.prefix(Int(length)).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The digest of a whole file, read in 4 MiB pieces.
+    /// The digest of a whole file, hashed straight from a mapping of it.
     public static func hexDigest(_ algorithm: Algorithm, ofFile url: URL) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw WeightFileError(url, "cannot be opened for reading") }
-        defer { try? handle.close() }
+        var info = stat()
+        guard stat(url.path, &info) == 0 else { throw WeightFileError(url, "cannot be read: \(String(cString: strerror(errno)))") }
         let digest = Digest(algorithm)
-        while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { digest.update(chunk) }
+        if info.st_size > 0 {  // an empty file cannot be mapped; its digest is the empty message's
+            let file = try MappedFile(url)
+            file.adviseSequential()
+            digest.update(file.bytes)
+        }
         return digest.hexDigest()
     }
 }

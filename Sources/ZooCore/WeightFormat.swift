@@ -12,13 +12,15 @@ public protocol WeightFormat: NamedPlugin {
     func sniff(_ probe: FileProbe) -> Bool
     func read(_ url: URL) throws -> WeightBundle
     var canWrite: Bool { get }
-    /// Writes atomically: a temporary file in the target's folder, renamed into place when complete.
-    func write(_ bundle: WeightBundle, to url: URL) throws
+    /// Writes atomically (`writeAtomically`): a temporary file in the target's folder, flushed to disk and renamed into
+    /// place when complete.
+    @discardableResult
+    func write(_ bundle: WeightBundle, to url: URL) throws -> WrittenFile
 }
 
 extension WeightFormat {
     public var canWrite: Bool { false }
-    public func write(_ bundle: WeightBundle, to url: URL) throws {
+    public func write(_ bundle: WeightBundle, to url: URL) throws -> WrittenFile {
         throw WeightFileError(url, "the \(name) format is read-only here")
     }
 }

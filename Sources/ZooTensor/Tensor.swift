@@ -55,6 +55,14 @@ public struct Tensor: @unchecked Sendable {
         storage = TensorStorage(reservedZerosCount: shape.reduce(1, *))
     }
 
+    /// A tensor over memory that `owner` keeps alive, without a copy: for values in a copy-on-write file mapping, so
+    /// that writing to the tensor never reaches the file. The pointer must be aligned for Float.
+    public init(shape: [Int], borrowing pointer: UnsafeMutablePointer<Float>, owner: AnyObject) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "tensor dimensions must not be negative: \(describe(shape: shape))")
+        self.shape = shape
+        storage = TensorStorage(borrowing: pointer, count: shape.reduce(1, *), owner: owner)
+    }
+
     /// A tensor whose elements the caller is about to overwrite, every one of them.
     init(uninitialized shape: [Int]) {
         self.shape = shape

@@ -11,8 +11,11 @@ public final class TensorStorage: @unchecked Sendable {
     public let identity: UInt64
     public private(set) var version: UInt64 = 0
 
-    /// Whether the buffer is an anonymous mapping of its own (see `init(reservedZerosCount:)`).
-    private let mapped: Bool
+    /// Who frees the buffer: the buffer pool, `munmap` (an anonymous mapping of its own), or an owner that lends it.
+    private enum Release {
+        case pool, unmap, owner(AnyObject)
+    }
+    private let release: Release
 
     init(count: Int) {
         precondition(count >= 0, "a tensor cannot have a negative element count")
@@ -20,7 +23,7 @@ public final class TensorStorage: @unchecked Sendable {
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        mapped = false
+        release = .pool
     }
 
     /// Zeros from a fresh anonymous mapping: the kernel hands out zero pages and commits memory only where written,
@@ -33,7 +36,15 @@ public final class TensorStorage: @unchecked Sendable {
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
-        mapped = true
+        release = .unmap
+    }
+
+    /// Memory that `owner` keeps alive for as long as this storage exists (a copy-on-write file mapping).
+    init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = pointer
+        self.count = count
+        identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
+        release = .owner(owner)
     }
 
     convenience init(copying other: TensorStorage) {
@@ -45,6 +56,10 @@ public final class TensorStorage: @unchecked Sendable {
 
     deinit {
         let byteCount = max(count, 1) * MemoryLayout<Float>.stride
-        if mapped { munmap(UnsafeMutableRawPointer(pointer), byteCount) } else { BufferPool.shared.release(UnsafeMutableRawPointer(pointer), byteCount: byteCount) }
+        switch release {
+        case .pool: BufferPool.shared.release(UnsafeMutableRawPointer(pointer), byteCount: byteCount)
+        case .unmap: munmap(UnsafeMutableRawPointer(pointer), byteCount)
+        case .owner: break
+        }
     }
 }

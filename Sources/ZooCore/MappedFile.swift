@@ -1,0 +1,31 @@
+import Foundation
+
+/// A whole file mapped copy-on-write: reads come straight from the page cache, and a write changes this process's
+/// copy of the page, never the file. Tensors can borrow its memory (`Tensor(shape:borrowing:owner:)`) and keep the
+/// mapping alive. Like every mapping, it assumes nobody truncates the file meanwhile: replace files by renaming.
+public final class MappedFile: @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let size: Int
+
+    public init(_ url: URL) throws {
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw WeightFileError(url, "cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw WeightFileError(url, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw WeightFileError(url, "is not a regular file") }
+        size = Int(info.st_size)
+        guard size > 0 else { throw WeightFileError(url, "is empty (0 bytes)") }
+        guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
+            throw WeightFileError(url, "cannot map: \(String(cString: strerror(errno)))")
+        }
+        pointer = mapped
+    }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: pointer, count: size) }
+
+    /// Tells the kernel the file will be read front to back, so that it reads ahead.
+    public func adviseSequential() { madvise(pointer, size, MADV_SEQUENTIAL) }
+
+    deinit { munmap(pointer, size) }
+}
