@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "ZooConverters", targets: ["ZooConverters"]),
         .library(name: "ZooModels", targets: ["ZooModels"]),
         .library(name: "ZooImaging", targets: ["ZooImaging"]),
+        .library(name: "ZooTransfer", targets: ["ZooTransfer"]),
         .library(name: "Zoo", targets: ["Zoo"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
@@ -27,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
@@ -37,7 +39,8 @@ let package = Package(
             path: "converters"),
         .target(name: "ZooModels", dependencies: ["ZooCore", "ZooNN", "ZooTensor"], path: "zoo"),
         .target(name: "ZooImaging", dependencies: ["CJPEG", "CPNG", "ZooCore", "ZooTensor"]),
-        .target(name: "Zoo", dependencies: ["ZooTensor", "ZooNN", "ZooCore", "ZooConverters", "ZooModels", "ZooImaging"]),
+        .target(name: "ZooTransfer", dependencies: ["CGzip", "ZooCore", "ZooImaging", "ZooNN", "ZooTensor"]),
+        .target(name: "Zoo", dependencies: ["ZooTensor", "ZooNN", "ZooCore", "ZooConverters", "ZooModels", "ZooImaging", "ZooTransfer"]),
         .executableTarget(
             name: "ZooCLI",
             dependencies: ["Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -50,5 +53,6 @@ let package = Package(
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters"]),
+        .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooImaging"]),
     ]
 )

@@ -5,6 +5,7 @@
 @_exported import ZooModels
 @_exported import ZooNN
 @_exported import ZooTensor
+@_exported import ZooTransfer
 
 /// The registries `zoo` uses, filled with the built-in backbones and weight formats. Register a plugin here and the
 /// command line and the library see it alike.
