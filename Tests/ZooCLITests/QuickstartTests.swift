@@ -15,21 +15,11 @@ import Testing
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.copyItem(at: repository.appendingPathComponent("examples"), to: folder.appendingPathComponent("examples"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-euo", "pipefail", "-c", try quickstart()]
-        process.currentDirectoryURL = folder
         var environment = ProcessInfo.processInfo.environment
         environment["PATH"] = zooExecutable().deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(stderr)")
+        let (status, stdout, stderr) = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-euo", "pipefail", "-c", try quickstart()],
+                                                      environment: environment, in: folder)
+        #expect(status == 0, "\(stderr)")
         #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("examples/lenet5_fashion_0-4.safetensors").path))
 
         // The oracle is Fashion-MNIST's own labels, which the image names carry ("3-dress-2.png" is class 3).

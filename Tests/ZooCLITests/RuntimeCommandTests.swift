@@ -11,10 +11,16 @@ func zooExecutable() -> URL {
 
 /// Runs the built `zoo` executable.
 func runZoo(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runProcess(zooExecutable(), arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+}
+
+/// Runs a program to its end and returns its exit status and output.
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String], in folder: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = zooExecutable()
+    process.executableURL = executable
     process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    process.environment = environment
+    if let folder { process.currentDirectoryURL = folder }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
