@@ -16,6 +16,8 @@ public final class Weight {
     public let name: String
     public let variable: Variable
     public let isTrainableKind: Bool
+    /// Scales the optimizer's learning rate for this weight (below 1 for a pre-trained backbone under a new head).
+    public var learningRateMultiplier: Float = 1
 
     public init(_ name: String, _ value: Tensor, trainable: Bool = true) {
         self.name = name

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import ZooNN
+import ZooTensor
+
+/// Keras 3.15.1's optimizers applied to one weight for four steps (tools/keras/make_optimizer_fixtures.py).
+struct OptimizerFixtures: Decodable {
+    struct Case: Decodable {
+        let after_each_step: [[Float]]
+    }
+    let shape: [Int]
+    let start: [Float]
+    let gradients: [[Float]]
+    let cases: [String: Case]
+
+    static let shared: OptimizerFixtures = {
+        let url = Bundle.module.url(forResource: "keras_optimizers", withExtension: "json", subdirectory: "Fixtures")!
+        return try! JSONDecoder().decode(OptimizerFixtures.self, from: Data(contentsOf: url))
+    }()
+}
+
+@Suite struct OptimizerTests {
+    static let optimizers: [(String, @Sendable () -> Optimizer)] = [
+        ("sgd", { SGD(learningRate: 0.1) }),
+        ("sgd_momentum", { SGD(learningRate: 0.1, momentum: 0.9) }),
+        ("sgd_nesterov", { SGD(learningRate: 0.1, momentum: 0.9, nesterov: true) }),
+        ("sgd_weight_decay", { SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 0.01) }),
+        ("adam", { Adam(learningRate: 0.01) }),
+        ("adam_weight_decay", { Adam(learningRate: 0.01, weightDecay: 0.05) }),
+        ("rmsprop", { RMSProp(learningRate: 0.01) }),
+        ("rmsprop_momentum", { RMSProp(learningRate: 0.01, rho: 0.8, momentum: 0.5) }),
+        ("adagrad", { AdaGrad(learningRate: 0.1) }),
+    ]
+
+    /// Runs `steps` updates of the fixture's gradients, starting from step `from`.
+    func run(_ optimizer: Optimizer, on weight: Weight, steps: Range<Int>) throws -> [[Float]] {
+        let fixtures = OptimizerFixtures.shared
+        var trajectory: [[Float]] = []
+        for step in steps {
+            weight.variable.grad = try Tensor(shape: fixtures.shape, scalars: fixtures.gradients[step])
+            optimizer.step([weight])
+            trajectory.append(weight.value.scalars)
+        }
+        return trajectory
+    }
+
+    @Test(arguments: optimizers.map(\.0))
+    func matchesKeras(_ name: String) throws {
+        let fixtures = OptimizerFixtures.shared
+        let make = try #require(Self.optimizers.first { $0.0 == name }?.1)
+        let weight = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let ours = try run(make(), on: weight, steps: 0..<4)
+        let keras = try #require(fixtures.cases[name]).after_each_step
+        for (step, (a, b)) in zip(ours, keras).enumerated() {
+            let deviation = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+            #expect(deviation < 1e-5, "\(name) step \(step + 1): deviation \(deviation)")
+        }
+    }
+
+    @Test(arguments: optimizers.map(\.0))
+    func resumesFromSavedState(_ name: String) throws {
+        let fixtures = OptimizerFixtures.shared
+        let make = try #require(Self.optimizers.first { $0.0 == name }?.1)
+        let straight = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let expected = try run(make(), on: straight, steps: 0..<4)
+
+        let weight = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let first = make()
+        _ = try run(first, on: weight, steps: 0..<2)
+        let saved = first.state.export([("dense/kernel", weight)])
+        let second = make()
+        try second.state.restore(tensors: saved.tensors, steps: saved.steps, [("dense/kernel", weight)], initial: second.initialSlots)
+        #expect(try run(second, on: weight, steps: 2..<4) == Array(expected[2...]), "bit-identical after a restore")
+
+        #expect(throws: OptimizerStateError.self) {
+            try make().state.restore(tensors: saved.tensors, steps: saved.steps, [("other/kernel", weight)], initial: second.initialSlots)
+        }
+    }
+
+    @Test func learningRateMultiplierScalesTheRate() throws {
+        let fixtures = OptimizerFixtures.shared
+        let slow = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        slow.learningRateMultiplier = 0.1
+        let reference = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let a = try run(SGD(learningRate: 0.1, momentum: 0.9), on: slow, steps: 0..<4)
+        let b = try run(SGD(learningRate: 0.01, momentum: 0.9), on: reference, steps: 0..<4)
+        for (x, y) in zip(a.joined(), b.joined()) { #expect(abs(x - y) < 1e-6) }
+    }
+}
