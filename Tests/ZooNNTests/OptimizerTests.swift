@@ -12,6 +12,7 @@ struct OptimizerFixtures: Decodable {
     let start: [Float]
     let gradients: [[Float]]
     let cases: [String: Case]
+    let schedules: [String: [Float]]
 
     static let shared: OptimizerFixtures = {
         let url = Bundle.module.url(forResource: "keras_optimizers", withExtension: "json", subdirectory: "Fixtures")!
@@ -85,5 +86,31 @@ struct OptimizerFixtures: Decodable {
         let a = try run(SGD(learningRate: 0.1, momentum: 0.9), on: slow, steps: 0..<4)
         let b = try run(SGD(learningRate: 0.01, momentum: 0.9), on: reference, steps: 0..<4)
         for (x, y) in zip(a.joined(), b.joined()) { #expect(abs(x - y) < 1e-6) }
+    }
+}
+
+@Suite struct LearningRateScheduleTests {
+    @Test func piecewiseFollowsLeNetsSchedule() throws {
+        let schedule = try LearningRateSchedule.parse("piecewise:2=5e-4,5=2e-4,9=5e-5,1e-5", epochs: 20)
+        // LeCun et al. 1998: 5e-4 for the first two passes, 2e-4 for the next three, 5e-5 for the next four, then 1e-5.
+        let expected: [Float] = [5e-4, 5e-4, 2e-4, 2e-4, 2e-4, 5e-5, 5e-5, 5e-5, 5e-5, 1e-5, 1e-5]
+        #expect((0..<11).map { schedule.rate(epoch: $0) } == expected)
+        #expect(try LearningRateSchedule.parse("step:0.1,every=3,factor=0.5", epochs: 9).rate(epoch: 7) == 0.1 * 0.25)
+        #expect(try LearningRateSchedule.parse("0.01", epochs: 1) == .constant(0.01))
+        for bad in ["piecewise:5=1e-3,2=1e-4,1e-5", "piecewise:2=1e-3", "step:0.1", "cosine:", "linear:0.1", "-1", "fast"] {
+            #expect(throws: ScheduleError.self, "\(bad)") { try LearningRateSchedule.parse(bad, epochs: 5) }
+        }
+    }
+
+    @Test func cosineMatchesKerasCosineDecay() throws {
+        let keras = try #require(OptimizerFixtures.shared.schedules["cosine_0.01_10_alpha_0.1"])
+        let schedule = try LearningRateSchedule.parse("cosine:0.01,alpha=0.1", epochs: 10)
+        for (step, expected) in keras.enumerated() {
+            #expect(abs(schedule.rate(epoch: step) - expected) < 1e-8, "epoch \(step)")
+        }
+        // Within an epoch the rate moves with progress; warm-up rises linearly to the schedule's value.
+        #expect(schedule.rate(epoch: 4, progress: 0.5) < schedule.rate(epoch: 4) && schedule.rate(epoch: 4, progress: 0.5) > schedule.rate(epoch: 5))
+        let warm = LearningRateSchedule.warmup(epochs: 2, then: .constant(0.1))
+        #expect(warm.rate(epoch: 0, progress: 0.5) == 0.025 && warm.rate(epoch: 1, progress: 0.5) == 0.075 && warm.rate(epoch: 2) == 0.1)
     }
 }

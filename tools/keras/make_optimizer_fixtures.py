@@ -40,6 +40,10 @@ for name, make in configurations.items():
     cases[name] = {"config": {k: v for k, v in optimizer.get_config().items() if isinstance(v, (int, float, bool)) and k != "name"},
                    "after_each_step": steps}
 
+# Learning-rate schedules at steps 0…12 (Zoo counts epochs where Keras counts steps; the formulas are the same).
+cosine = keras.optimizers.schedules.CosineDecay(0.01, decay_steps=10, alpha=0.1)
+schedules = {"cosine_0.01_10_alpha_0.1": [float(cosine(step)) for step in range(13)]}
+
 with open(sys.argv[1], "w") as f:
     json.dump({"keras": keras.__version__, "shape": list(shape), "start": start.reshape(-1).tolist(),
-               "gradients": [g.reshape(-1).tolist() for g in gradients], "cases": cases}, f, indent=1)
+               "gradients": [g.reshape(-1).tolist() for g in gradients], "cases": cases, "schedules": schedules}, f, indent=1)
