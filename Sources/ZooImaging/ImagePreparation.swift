@@ -25,11 +25,16 @@ public struct ImagePreparation: Sendable {
     /// The image at the input's size and channel count: the shorter side resized to the crop's side divided by the
     /// crop fraction, then the centre cut out.
     public func resizedAndCropped(_ image: Image) -> Image {
+        resizedForCropping(image).centerCropped(width: width, height: height)
+    }
+
+    /// The image at the input's channel count, its shorter side resized to the crop's side divided by the crop
+    /// fraction: what a centre crop or ten crops are cut from.
+    public func resizedForCropping(_ image: Image) -> Image {
         let image = image.converted(toChannels: channels)
         let scale = max(Double(height) / Double(image.height), Double(width) / Double(image.width)) / cropFraction
-        let resized = image.resized(width: max(width, Int((Double(image.width) * scale).rounded())),
-                                    height: max(height, Int((Double(image.height) * scale).rounded())))
-        return resized.centerCropped(width: width, height: height)
+        return image.resized(width: max(width, Int((Double(image.width) * scale).rounded())),
+                             height: max(height, Int((Double(image.height) * scale).rounded())))
     }
 
     /// A batch of images already at the input's size, normalized, as an NHWC tensor.
