@@ -112,8 +112,7 @@ extension Registry where Plugin == any Backbone {
     public func backbone(named name: String) throws -> any Backbone {
         if let found = find(name) { return found }
         let names = all.flatMap { [$0.name] + $0.aliases }
-        let nearest = names.sorted { editDistance(Self.normalize($0), Self.normalize(name)) < editDistance(Self.normalize($1), Self.normalize(name)) }
-        throw BackboneError.unknown(name, nearest: Array(nearest.prefix(3)))
+        throw BackboneError.unknown(name, nearest: nearestNames(to: name, among: names, normalizedBy: Self.normalize))
     }
 
     private static func normalize(_ name: String) -> String { name.lowercased().filter { $0 != "-" && $0 != "_" } }
@@ -129,6 +128,13 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
         case let .invalidOptions(message): message
         }
     }
+}
+
+/// The names closest to `name` by edit distance (after `normalize`), closest first: suggestions for a typo.
+public func nearestNames(to name: String, among names: [String], count: Int = 3, normalizedBy normalize: (String) -> String = { $0 }) -> [String] {
+    let key = normalize(name)
+    let ranked = names.map { ($0, editDistance(normalize($0), key)) }.enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }
+    return ranked.prefix(count).map(\.element.0)
 }
 
 /// Levenshtein distance, for suggesting names.

@@ -40,6 +40,7 @@ import ZooTensor
         let a = random([2, 3, 3, 2], seed: 1), b = random([2, 3, 3, 4], seed: 2), c = random([2, 3, 3, 1], seed: 3)
         try expectGradientsMatch("concatenate", [a, b, c], tolerance: 1e-4) { v in try concatenate(v) }
         try expectGradientsMatch("add", [a, random([2, 3, 3, 2], seed: 4)], tolerance: 1e-4) { v in try v[0] + v[1] }
+        try expectGradientsMatch("scaled", [a], tolerance: 1e-3) { v in scaled(v[0], by: 0.3) }
         try expectGradientsMatch("zeroPad2d", [a], tolerance: 1e-4) { v in try zeroPad2d(v[0], top: 1, bottom: 2, left: 0, right: 3) }
         try expectGradientsMatch("flatten", [a], tolerance: 1e-4) { v in try flatten(v[0]) }
         try expectGradientsMatch("reshape", [a], tolerance: 1e-4) { v in try reshape(v[0], [3, -1]) }

@@ -6,6 +6,11 @@ public func add(_ a: Variable, _ b: Variable) throws -> Variable {
 
 public func + (lhs: Variable, rhs: Variable) throws -> Variable { try add(lhs, rhs) }
 
+/// `x` times a constant (weighting a loss term, such as GoogLeNet's auxiliary losses at 0.3).
+public func scaled(_ x: Variable, by factor: Float) -> Variable {
+    Variable.result(x.value.scaled(by: factor), [x]) { dy in [dy.scaled(by: factor)] }
+}
+
 /// Concatenation along the last (channel) axis; every other dimension must agree.
 public func concatenate(_ inputs: [Variable]) throws -> Variable {
     guard let first = inputs.first else { throw ShapeError("concatenate", "needs at least one input") }
