@@ -39,7 +39,7 @@ let package = Package(
             path: "converters"),
         .target(name: "ZooModels", dependencies: ["ZooCore", "ZooNN", "ZooTensor"], path: "zoo"),
         .target(name: "ZooImaging", dependencies: ["CJPEG", "CPNG", "ZooCore", "ZooTensor"]),
-        .target(name: "ZooTransfer", dependencies: ["CGzip", "ZooCore", "ZooImaging", "ZooNN", "ZooTensor"]),
+        .target(name: "ZooTransfer", dependencies: ["CGzip", "ZooConverters", "ZooCore", "ZooImaging", "ZooNN", "ZooTensor"]),
         .target(name: "Zoo", dependencies: ["ZooTensor", "ZooNN", "ZooCore", "ZooConverters", "ZooModels", "ZooImaging", "ZooTransfer"]),
         .executableTarget(
             name: "ZooCLI",

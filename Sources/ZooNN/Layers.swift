@@ -139,8 +139,14 @@ public enum Layers {
     }
 }
 
+/// A layer that draws random numbers in training; a trainer reseeds it every step from the run's seed and position,
+/// so that a resumed run draws what the uninterrupted one would have.
+public protocol Reseedable: Layer {
+    func reseed(_ seed: UInt64)
+}
+
 /// Keras Dropout with its own seeded generator, so runs repeat exactly.
-public final class Dropout: Layer {
+public final class Dropout: Reseedable {
     public let name: String
     public let rate: Float
     private var generator: SeededGenerator
@@ -155,6 +161,8 @@ public final class Dropout: Layer {
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
         try dropout(x, rate: rate, training: training, generator: &generator)
     }
+
+    public func reseed(_ seed: UInt64) { generator = SeededGenerator(seed: seed) }
 }
 
 /// Layers applied in order.

@@ -76,7 +76,7 @@ final class BatchPipeline: @unchecked Sendable {
         self.augmentation = augmentation
         self.strict = strict
         self.prefetch = prefetch
-        var generator = SeededGenerator(seed: Self.mix(seed, UInt64(epoch), 0x5EED))
+        var generator = SeededGenerator(seed: mixSeeds(seed, UInt64(epoch), 0x5EED))
         order = shuffle ? Array(0..<dataset.count).shuffled(using: &generator) : Array(0..<dataset.count)
         batchCount = (dataset.count + batchSize - 1) / batchSize
         nextToProduce = min(max(0, firstBatch), batchCount)
@@ -161,17 +161,15 @@ final class BatchPipeline: @unchecked Sendable {
     private func prepareSample(_ index: Int) throws -> Image {
         let image = preparation.resizedAndCropped(try dataset.samples[index].image())
         if augmentation.isNone { return image }
-        var generator = SeededGenerator(seed: Self.mix(seed, UInt64(epoch), UInt64(index)))
+        var generator = SeededGenerator(seed: mixSeeds(seed, UInt64(epoch), UInt64(index)))
         return augmentation.apply(image, using: &generator)
     }
+}
 
-    /// One 64-bit seed from several numbers (SplitMix-style finalizer over a running combination).
-    static func mix(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
-        var generator = SeededGenerator(seed: a)
-        var x = generator.next() ^ b
-        generator = SeededGenerator(seed: x)
-        x = generator.next() ^ c
-        generator = SeededGenerator(seed: x)
+/// One 64-bit seed from several numbers, each changing every bit of the result (SplitMix finalizer, chained).
+func mixSeeds(_ numbers: UInt64...) -> UInt64 {
+    numbers.reduce(0x2545_F491_4F6C_DD1D) { state, number in
+        var generator = SeededGenerator(seed: state ^ number)
         return generator.next()
     }
 }

@@ -32,7 +32,7 @@ public final class Variable {
     /// The result of an op: records `pullback` (gradient of the output → gradients of `inputs`, nil where an input
     /// needs none) only when some input needs a gradient.
     static func result(_ value: Tensor, _ inputs: [Variable], _ pullback: @escaping (Tensor) throws -> [Tensor?]) -> Variable {
-        guard inputs.contains(where: \.requiresGrad) else { return Variable(value) }
+        guard Gradients.recorded, inputs.contains(where: \.requiresGrad) else { return Variable(value) }
         return Variable(value: value, parents: inputs, pullback: pullback)
     }
 
@@ -72,4 +72,13 @@ public final class Variable {
 
     /// Drops the accumulated gradient.
     public func zeroGrad() { grad = nil }
+}
+
+/// Whether ops record how to back-propagate. Inference (evaluation, feature extraction, prediction) turns it off,
+/// so no activations are kept for a backward pass that never comes.
+public enum Gradients {
+    @TaskLocal public static var recorded = true
+
+    /// Runs `body` without recording gradients.
+    public static func off<R>(_ body: () throws -> R) rethrows -> R { try $recorded.withValue(false) { try body() } }
 }

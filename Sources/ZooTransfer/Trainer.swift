@@ -1,0 +1,150 @@
+import Foundation
+import ZooNN
+import ZooTensor
+
+/// How long and how fast to train.
+public struct TrainingPlan: Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var schedule: LearningRateSchedule
+    public var seed: UInt64
+    /// Stop when the validation loss has not improved for this many epochs.
+    public var patience: Int?
+    /// Weight of each auxiliary classifier's loss (GoogLeNet's 0.3).
+    public var auxiliaryLossWeight: Float
+
+    public init(epochs: Int, batchSize: Int, schedule: LearningRateSchedule, seed: UInt64 = 0, patience: Int? = nil,
+                auxiliaryLossWeight: Float = 0.3) {
+        self.epochs = epochs; self.batchSize = batchSize; self.schedule = schedule; self.seed = seed
+        self.patience = patience; self.auxiliaryLossWeight = auxiliaryLossWeight
+    }
+}
+
+/// Where a training step stands, for progress bars.
+public struct TrainingProgress: Sendable {
+    public let epoch, epochs, batch, batches: Int
+    public let imagesPerSecond: Double
+    public let loss: Double
+}
+
+public enum TrainingOutcome: Sendable, Equatable {
+    case finished
+    case stoppedEarly(afterEpoch: Int)
+    /// `shouldStop` asked to stop; the checkpoint (if any) holds the position.
+    case interrupted
+}
+
+/// Trains a model that outputs logits (auxiliary heads' logits after the main ones) with sparse categorical
+/// cross-entropy. Frozen layers are whatever the model says (`FreezePolicy`).
+public final class Trainer {
+    public let model: Model
+    public let optimizer: Optimizer
+    public let plan: TrainingPlan
+    public private(set) var state: TrainingState
+    /// Written after every epoch and on interruption.
+    public var checkpoint: URL?
+    public var onProgress: ((TrainingProgress) -> Void)?
+    public var onEpoch: ((EpochRecord) -> Void)?
+    /// Polled after every batch (Ctrl-C sets it).
+    public var shouldStop: () -> Bool = { false }
+    /// Samples the last epoch left out (unreadable images).
+    public private(set) var skipped: [(sample: String, reason: String)] = []
+
+    public init(model: Model, optimizer: Optimizer, plan: TrainingPlan, identity: String) {
+        self.model = model; self.optimizer = optimizer; self.plan = plan
+        state = TrainingState(identity: identity)
+    }
+
+    /// Continues from a checkpoint written by a run of the same model.
+    public func resume(from url: URL) throws {
+        state = try Checkpoint.restore(url, model: model, optimizer: optimizer, identity: state.identity)
+    }
+
+    public func fit(_ training: TrainingData, validation: TrainingData? = nil) throws -> TrainingOutcome {
+        while state.epoch < plan.epochs {
+            if let patience = plan.patience, state.epochsWithoutImprovement >= patience { return .stoppedEarly(afterEpoch: state.epoch) }
+            let epoch = state.epoch
+            let stream = training.batches(size: plan.batchSize, shuffle: true, seed: plan.seed, epoch: epoch,
+                                          startingAt: state.nextBatch, training: true)
+            var metrics = state.partial ?? ClassificationMetrics()
+            let start = Date()
+            var images = 0
+            while let batch = try stream.next() {
+                if !batch.indices.isEmpty {
+                    optimizer.learningRate = plan.schedule.rate(epoch: epoch, progress: Double(batch.number) / Double(stream.batchCount))
+                    try step(batch, epoch: epoch, metrics: &metrics)
+                    images += batch.indices.count
+                }
+                state.nextBatch = batch.number + 1
+                state.partial = metrics
+                let elapsed = Date().timeIntervalSince(start)
+                onProgress?(TrainingProgress(epoch: epoch, epochs: plan.epochs, batch: batch.number + 1, batches: stream.batchCount,
+                                             imagesPerSecond: elapsed > 0 ? Double(images) / elapsed : 0, loss: metrics.loss))
+                if shouldStop() {
+                    try saveCheckpoint()
+                    return .interrupted
+                }
+            }
+            skipped = stream.skipped
+            let seconds = Date().timeIntervalSince(start)
+            let scores = try validation.map { try evaluate($0) }
+            let record = EpochRecord(epoch: epoch + 1, learningRate: plan.schedule.rate(epoch: epoch),
+                                     trainLoss: metrics.loss, trainTop1: metrics.top1, trainTop5: metrics.top5,
+                                     validationLoss: scores?.loss, validationTop1: scores?.top1, validationTop5: scores?.top5,
+                                     seconds: seconds, imagesPerSecond: seconds > 0 ? Double(images) / seconds : 0)
+            state.history.append(record)
+            state.epoch += 1
+            state.nextBatch = 0
+            state.partial = nil
+            if let loss = scores?.loss {
+                if loss < (state.bestValidationLoss ?? .infinity) {
+                    state.bestValidationLoss = loss
+                    state.epochsWithoutImprovement = 0
+                } else {
+                    state.epochsWithoutImprovement += 1
+                }
+            }
+            try saveCheckpoint()
+            onEpoch?(record)
+        }
+        return .finished
+    }
+
+    /// Loss, top-1, top-5 and the confusion matrix of the model (in inference mode) on `data`.
+    public func evaluate(_ data: TrainingData) throws -> ClassificationMetrics {
+        try Self.evaluate(model, on: data, batchSize: plan.batchSize)
+    }
+
+    public static func evaluate(_ model: Model, on data: TrainingData, batchSize: Int) throws -> ClassificationMetrics {
+        var metrics = ClassificationMetrics(classes: data.classNames.count)
+        let stream = data.batches(size: batchSize, shuffle: false, seed: 0, epoch: 0, startingAt: 0, training: false)
+        while let batch = try stream.next() {
+            if batch.indices.isEmpty { continue }
+            try Gradients.off {
+                let logits = try model(Variable(batch.images), training: false).main
+                let l = try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: batch.labels)
+                metrics.add(logits: logits.value, labels: batch.labels, meanLoss: l.value.scalars[0])
+            }
+        }
+        return metrics
+    }
+
+    private func step(_ batch: Batch, epoch: Int, metrics: inout ClassificationMetrics) throws {
+        // Dropout draws from the run's seed and position, so a resumed run draws the same masks.
+        for (i, layer) in model.layers.enumerated() {
+            (layer as? Reseedable)?.reseed(mixSeeds(plan.seed, UInt64(epoch), UInt64(batch.number), UInt64(i)))
+        }
+        let outputs = try model(Variable(batch.images), training: true).outputs
+        let losses = try outputs.map { try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: $0, targets: batch.labels) }
+        var total = losses[0]
+        for auxiliary in losses.dropFirst() { total = try total + scaled(auxiliary, by: plan.auxiliaryLossWeight) }
+        try total.backward()
+        optimizer.step(model.weights)
+        metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])
+    }
+
+    private func saveCheckpoint() throws {
+        guard let checkpoint else { return }
+        try Checkpoint.save(checkpoint, model: model, optimizer: optimizer, state: state)
+    }
+}

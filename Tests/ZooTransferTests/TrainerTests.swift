@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import ZooCore
+import ZooImaging
+import ZooNN
+import ZooTensor
+import ZooTransfer
+
+/// Images whose class is where a bright square sits (left, middle, right), with noise.
+func squares(count: Int, seed: UInt64) throws -> Dataset {
+    var generator = SeededGenerator(seed: seed)
+    let samples = (0..<count).map { i -> Sample in
+        let label = i % 3
+        var pixels = (0..<(8 * 12)).map { _ in UInt8(generator.next() % 60) }
+        for y in 2..<6 { for x in (label * 4)..<(label * 4 + 4) { pixels[y * 12 + x] = 200 + UInt8(generator.next() % 50) } }
+        return Sample(.image(Image(width: 12, height: 8, channels: 1, pixels: pixels)), label: label)
+    }
+    return try Dataset(name: "squares", classNames: ["left", "middle", "right"], samples: samples)
+}
+
+let squaresPreparation = ImagePreparation(height: 8, width: 12, channels: 1, cropFraction: 1, preprocessing: .unit)
+
+/// A small CNN with BatchNorm and Dropout, so that resuming must restore moving statistics and dropout masks.
+func smallModel(seed: UInt64 = 4) -> Model {
+    var g = SeededGenerator(seed: seed)
+    let model = Model.sequential(name: "small", inputShape: [8, 12, 1], layers: [
+        Conv2D("conv", inputChannels: 1, filters: 4, kernelSize: (3, 3), padding: .same, generator: &g),
+        BatchNormalization("bn", channels: 4),
+        Layers.activation("relu", .relu),
+        Layers.maxPooling("pool", size: (2, 2)),
+        Layers.flatten("flatten"),
+        Dropout("dropout", rate: 0.2),
+        Dense("predictions", inputs: 4 * 6 * 4, units: 3, generator: &g),
+    ], tapNames: ["pool"])
+    model.classifierLayers = ["predictions"]
+    return model
+}
+
+@Suite struct TrainerTests {
+    let plan = TrainingPlan(epochs: 3, batchSize: 8, schedule: .piecewise([.init(1, 0.05)], after: 0.02), seed: 11)
+
+    @Test func learnsAndScores() throws {
+        let training = ImageData(try squares(count: 60, seed: 1), preparation: squaresPreparation)
+        let validation = ImageData(try squares(count: 30, seed: 2), preparation: squaresPreparation)
+        let trainer = Trainer(model: smallModel(), optimizer: SGD(learningRate: 0.05, momentum: 0.9), plan: plan, identity: "small")
+        var seen: [EpochRecord] = []
+        trainer.onEpoch = { seen.append($0) }
+        #expect(try trainer.fit(training, validation: validation) == .finished)
+        #expect(seen.map(\.epoch) == [1, 2, 3] && seen.map(\.learningRate) == [0.05, 0.02, 0.02])
+        #expect(seen.last!.validationTop1! > 0.9, "\(seen)")
+        #expect(seen.last!.validationLoss! < seen.first!.trainLoss)
+        let scores = try trainer.evaluate(validation)
+        #expect(scores.count == 30 && scores.top5 == 1)
+        #expect(scores.confusion!.map { $0.reduce(0, +) } == [10, 10, 10], "rows are the true classes")
+        #expect(Double((0..<3).map { scores.confusion![$0][$0] }.reduce(0, +)) / 30 == scores.top1)
+    }
+
+    @Test func resumesExactlyAfterAnInterruption() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let training = ImageData(try squares(count: 60, seed: 1), preparation: squaresPreparation,
+                                 augmentation: Augmentation(padding: 1, horizontalFlip: true))
+        let straight = Trainer(model: smallModel(), optimizer: Adam(learningRate: 0.01), plan: plan, identity: "small")
+        #expect(try straight.fit(training) == .finished)
+
+        // Stopped after batch 4 of epoch 2, then continued by a new process's worth of objects.
+        let checkpoint = folder.appendingPathComponent("checkpoint.safetensors")
+        let first = Trainer(model: smallModel(), optimizer: Adam(learningRate: 0.01), plan: plan, identity: "small")
+        first.checkpoint = checkpoint
+        var batches = 0
+        first.shouldStop = { batches += 1; return batches == 8 + 4 }
+        #expect(try first.fit(training) == .interrupted)
+        let second = Trainer(model: smallModel(seed: 99), optimizer: Adam(learningRate: 0.01), plan: plan, identity: "small")
+        try second.resume(from: checkpoint)
+        #expect(second.state.epoch == 1 && second.state.nextBatch == 4)
+        #expect(try second.fit(training) == .finished)
+
+        for (a, b) in zip(straight.model.weights, second.model.weights) { #expect(a.value == b.value, "\(a.name) differs after resuming") }
+        #expect(straight.state.history.map(\.trainLoss) == second.state.history.map(\.trainLoss))
+
+        let other = Trainer(model: smallModel(), optimizer: Adam(learningRate: 0.01), plan: plan, identity: "lenet5, 5 classes")
+        expectError("was written for small; this run is lenet5, 5 classes") { try other.resume(from: checkpoint) }
+        let sgd = Trainer(model: smallModel(), optimizer: SGD(learningRate: 0.01, momentum: 0.9), plan: plan, identity: "small")
+        expectError("another optimizer") { try sgd.resume(from: checkpoint) }
+    }
+
+    @Test func stopsEarlyWhenValidationStopsImproving() throws {
+        let data = ImageData(try squares(count: 30, seed: 1), preparation: squaresPreparation)
+        // At rate 0 nothing changes: the first epoch's validation loss stays the best, and two epochs later it stops.
+        let plan = TrainingPlan(epochs: 20, batchSize: 10, schedule: .constant(0), seed: 1, patience: 2)
+        let trainer = Trainer(model: smallModel(), optimizer: SGD(learningRate: 0), plan: plan, identity: "small")
+        #expect(try trainer.fit(data, validation: data) == .stoppedEarly(afterEpoch: 3))
+    }
+
+    @Test func metricsCountTopKAgainstBruteForce() throws {
+        var generator = SeededGenerator(seed: 3)
+        let logits = Tensor.normal([50, 7], using: &generator)
+        let labels = Tensor(shape: [50]) { for i in $0.indices { $0[i] = Float(i % 7) } }
+        var metrics = ClassificationMetrics(classes: 7)
+        metrics.add(logits: logits, labels: labels, meanLoss: 1)
+        let rows = (0..<50).map { Array(logits.scalars[($0 * 7)..<($0 * 7 + 7)]) }
+        func inTopK(_ row: [Float], _ truth: Int, _ k: Int) -> Bool { row.enumerated().sorted { $0.element > $1.element }.prefix(k).contains { $0.offset == truth } }
+        #expect(metrics.top1Correct == (0..<50).filter { inTopK(rows[$0], $0 % 7, 1) }.count)
+        #expect(metrics.top5Correct == (0..<50).filter { inTopK(rows[$0], $0 % 7, 5) }.count)
+        #expect(metrics.confusion!.flatMap { $0 }.reduce(0, +) == 50)
+    }
+}
