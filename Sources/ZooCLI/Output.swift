@@ -64,7 +64,8 @@ final class ProgressBar: @unchecked Sendable {
         update(done)
     }
 
-    func update(_ done: Int) {
+    /// `detail` follows the counts (a running loss, images per second).
+    func update(_ done: Int, detail: String = "") {
         guard enabled, Date().timeIntervalSince(lastDraw) > 0.1 || done >= total else { return }
         lastDraw = Date()
         let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 0
@@ -74,7 +75,7 @@ final class ProgressBar: @unchecked Sendable {
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let eta = rate > 0 && total > done ? String(format: " ETA %.0fs", Double(total - done) / rate) : ""
         let amount = unit == .bytes ? "\(Output.bytes(done))/\(Output.bytes(total))" : "\(done)/\(total)"
-        FileHandle.standardError.write(Data("\r\(label) \(bar) \(amount)\(eta)\u{1B}[K".utf8))
+        FileHandle.standardError.write(Data("\r\(label) \(bar) \(amount)\(eta)\(detail.isEmpty ? "" : "  " + detail)\u{1B}[K".utf8))
     }
 
     func finish() {

@@ -13,13 +13,16 @@ struct ZooCommand: ParsableCommand {
               zoo runtime --check    one network on both backends, compared
             """,
         version: "0.1.0",
-        subcommands: [ListCommand.self, InfoCommand.self, InspectCommand.self, ConvertCommand.self, PredictCommand.self, PullCommand.self, RuntimeCommand.self])
+        subcommands: [ListCommand.self, InfoCommand.self, InspectCommand.self, ConvertCommand.self, PredictCommand.self, PullCommand.self,
+                      FinetuneCommand.self, ExtractCommand.self, EvaluateCommand.self, RuntimeCommand.self])
 
     /// Exit codes: 0 success, 1 invalid or mismatched input, 2 usage.
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let exit as ExitCode where exit.rawValue > 2 {
+            Foundation.exit(exit.rawValue)  // 130 after Ctrl-C
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)

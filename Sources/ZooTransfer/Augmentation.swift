@@ -1,4 +1,6 @@
+import Foundation
 import ZooImaging
+import ZooNN
 import ZooTensor
 
 /// Random changes to a training image at the input's size, each drawn from the generator it is given (so a seed
@@ -69,5 +71,52 @@ public enum TenCrop {
             image.cropped(x: $0.0, y: $0.1, width: width, height: height)
         }
         return five + five.map { $0.flippedHorizontally() }
+    }
+}
+
+/// Scores a classifier with ten crops per image: the predicted probabilities are averaged over the crops.
+public struct TenCropEvaluation {
+    public let model: Model
+    public let preparation: ImagePreparation
+    public var batchSize: Int
+    public var strict: Bool
+
+    public init(model: Model, preparation: ImagePreparation, batchSize: Int = 32, strict: Bool = false) {
+        self.model = model; self.preparation = preparation; self.batchSize = max(1, batchSize / 10); self.strict = strict
+    }
+
+    /// `progress` gets the number of images done.
+    public func evaluate(_ dataset: Dataset, progress: ((Int) -> Void)? = nil) throws -> ClassificationMetrics {
+        var metrics = ClassificationMetrics(classes: dataset.classNames.count)
+        for start in stride(from: 0, to: dataset.count, by: batchSize) {
+            var crops: [Image] = [], labels: [Float] = []
+            for index in start..<min(start + batchSize, dataset.count) {
+                let image: Image
+                do { image = try dataset.samples[index].image() } catch {
+                    if strict { throw DatasetError(dataset.samples[index].describe(index: index), "cannot be used: \(error)") }
+                    continue
+                }
+                crops += TenCrop.crops(preparation.resizedForCropping(image), width: preparation.width, height: preparation.height)
+                labels.append(Float(dataset.samples[index].label))
+            }
+            progress?(min(start + batchSize, dataset.count))
+            guard !labels.isEmpty else { continue }
+            let probabilities = try Gradients.off { try softmax(model(Variable(preparation.tensor(crops)), training: false).main).value }
+            let classes = probabilities.count / crops.count
+            var lossSum: Float = 0
+            let averaged = Tensor(shape: [labels.count, classes]) { out in
+                probabilities.withUnsafeBufferPointer { p in
+                    for i in labels.indices {
+                        for k in 0..<classes {
+                            let mean = (0..<10).reduce(Float(0)) { $0 + p[((i * 10) + $1) * classes + k] } / 10
+                            out[i * classes + k] = log(max(mean, .leastNormalMagnitude))  // log-probabilities rank like logits
+                        }
+                        lossSum -= out[i * classes + Int(labels[i])]
+                    }
+                }
+            }
+            metrics.add(logits: averaged, labels: try Tensor(shape: [labels.count], scalars: labels), meanLoss: lossSum / Float(labels.count))
+        }
+        return metrics
     }
 }

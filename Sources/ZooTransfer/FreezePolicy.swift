@@ -43,7 +43,7 @@ public enum FreezePolicy: Sendable, Equatable, CustomStringConvertible {
         case .backbone: frozen = { _, layer in !head.contains(layer.name) }
         case .through(let name):
             guard let last = model.layers.firstIndex(where: { $0.name == name }) else {
-                throw FreezeError.unknownLayer(name, model: model.name, stages: model.tapNames,
+                throw FreezeError.unknownLayer(option: "--freeze", name, model: model.name, stages: model.tapNames,
                                                nearest: nearestNames(to: name, among: model.layers.map(\.name)))
             }
             frozen = { i, _ in i <= last }
@@ -67,14 +67,15 @@ public enum FreezePolicy: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum FreezeError: Error, CustomStringConvertible, Equatable {
-    case unknownLayer(String, model: String, stages: [String], nearest: [String])
+    /// `option` names where the layer was asked for (`--freeze`, `--tap`).
+    case unknownLayer(option: String, String, model: String, stages: [String], nearest: [String])
     case noMatch(String, model: String, stages: [String])
     case nothingToTrain(String, model: String)
 
     public var description: String {
         switch self {
-        case let .unknownLayer(name, model, stages, nearest):
-            "--freeze: \(model) has no layer named '\(name)'; did you mean \(nearest.joined(separator: ", "))? Its stages: \(stages.joined(separator: ", ")) (zoo info \(model) lists every layer)"
+        case let .unknownLayer(option, name, model, stages, nearest):
+            "\(option): \(model) has no layer named '\(name)'; did you mean \(nearest.joined(separator: ", "))? Its stages: \(stages.joined(separator: ", ")) (zoo info \(model) lists every layer)"
         case let .noMatch(pattern, model, stages):
             "--freeze: no layer of \(model) matches '\(pattern)'; its stages: \(stages.joined(separator: ", ")) (zoo info \(model) lists every layer)"
         case let .nothingToTrain(policy, model):

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import Zoo
+
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Transfer a pre-trained backbone to new classes: feature extraction or fine-tuning.",
+        discussion: """
+            --mode features runs the frozen backbone once per image (inference mode) and trains a new head on its \
+            features, cached under $ZOO_CACHE/features so that a second run with another head takes seconds. \
+            --mode finetune gives the backbone a new classifier and trains it with the layers --freeze leaves free; \
+            frozen BatchNorm layers stay in inference mode. --mode scratch trains the same architecture from random \
+            weights, the baseline to beat.
+
+            --freeze takes none, backbone (the default: everything but the new classifier), a layer name (that \
+            layer and everything before it, e.g. a stage's end such as conv4_block6_out), or a pattern such as \
+            'conv[1-3]_*'. --lr takes a rate or a schedule: piecewise:2=5e-4,5=2e-4,9=5e-5,1e-5 (rates through \
+            epochs 2, 5, 9, then 1e-5), step:0.1,every=30,factor=0.1, cosine:0.01[,alpha=0].
+
+            The output folder gets weights.safetensors and weights.h5 (Keras HDF5), checkpoint.safetensors (written \
+            every epoch and on Ctrl-C; --resume continues from it exactly), log.csv, curves.png and confusion.txt.
+
+            Examples:
+              zoo finetune --arch lenet5 --weights lenet5_fashion_0-4.safetensors --data fashion-mnist \\
+                  --classes 5-9 --per-class 50 --freeze c5 --epochs 30 --out runs/lenet-finetune
+              zoo finetune --arch resnet50 --weights resnet50_notop.h5 --data photos/ --mode features --head mlp
+              zoo finetune --arch resnet50 --weights resnet50.h5 --data photos/ --freeze conv4_block6_out \\
+                  --optimizer sgd --lr cosine:0.01 --backbone-lr 0.1 --augment flip,crop=16
+              zoo finetune --out runs/lenet-finetune --resume ...the same options...
+            """)
+
+    @Option(help: "The backbone (see zoo list).") var arch: String
+    @Option(help: "Pre-trained weights for --arch (native or any Keras format); not used with --mode scratch.") var weights: String?
+    @OptionGroup var data: DataOptions
+    @Option(help: "features, finetune or scratch.") var mode: String = "finetune"
+    @Option(help: "Layers to keep as loaded (finetune): none, backbone, a layer name, or a pattern.") var freeze: String = "backbone"
+    @Option(name: .customLong("backbone-lr"), help: "Learning-rate multiplier for the backbone layers left trainable.") var backboneLR: Float = 1
+    @Option(help: "Features from this layer instead of the final pooling (features mode).") var tap: String?
+    @Option(help: "The new head on the features: linear or mlp.") var head: String = "linear"
+    @Option(help: "Hidden units of the mlp head.") var hidden = 256
+    @Option(help: "Passes over the training data.") var epochs = 10
+    @Option(help: "Images per step.") var batch = 32
+    @Option(help: "sgd, adam, rmsprop or adagrad.") var optimizer: String = "adam"
+    @Option(help: "A learning rate or a schedule (see above).") var lr: String = "1e-3"
+    @Option(help: "Epochs of linear warm-up before the schedule.") var warmup: Double = 0
+    @Option(help: "SGD momentum.") var momentum: Float = 0.9
+    @Flag(help: "Nesterov momentum (SGD).") var nesterov = false
+    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay.") var weightDecay: Float = 0
+    @Option(help: "Share of each class held out for validation.") var validation: Double = 0.1
+    @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
+    @Option(help: "Augmentation for training: flip, crop=PIXELS, jitter=SIGMA (comma-separated).") var augment: String?
+    @Option(help: "Input size HxW (default: the backbone's).") var input: InputSize?
+    @Option(help: "Output folder.") var out: String = "zoo-run"
+    @Flag(help: "Continue from the output folder's checkpoint.") var resume = false
+    @Flag(help: "Print the summary as JSON.") var json = false
+
+    func validate() throws {
+        guard TransferConfiguration.Mode(rawValue: mode) != nil else { throw ValidationError("--mode is features, finetune or scratch, got '\(mode)'") }
+        guard TransferHead.Kind(rawValue: head) != nil else { throw ValidationError("--head is linear or mlp, got '\(head)'") }
+        guard OptimizerChoice.Kind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer is sgd, adam, rmsprop or adagrad, got '\(optimizer)'") }
+        guard epochs > 0, batch > 0, hidden > 0 else { throw ValidationError("--epochs, --batch and --hidden must be positive") }
+        guard validation >= 0, validation < 1 else { throw ValidationError("--validation is a share in [0, 1)") }
+        if mode != "scratch" && weights == nil { throw ValidationError("--mode \(mode) needs --weights (pre-trained weights)") }
+        _ = try augmentation()
+    }
+
+    func augmentation() throws -> Augmentation {
+        var result = Augmentation()
+        for item in (augment ?? "").split(separator: ",") {
+            let kv = item.split(separator: "=", maxSplits: 1)
+            switch (kv[0], kv.count == 2 ? kv[1] : nil) {
+            case ("flip", nil): result.horizontalFlip = true
+            case ("crop", let v?) where Int(v).map({ $0 > 0 }) == true: result.padding = Int(v)!
+            case ("jitter", let v?) where Float(v).map({ $0 > 0 }) == true: result.colorJitter = Float(v)!
+            default: throw ValidationError("--augment: cannot read '\(item)'; use flip, crop=PIXELS, jitter=SIGMA")
+            }
+        }
+        return result
+    }
+
+    func run() throws {
+        let backbone = try Plugins.backbones.backbone(named: arch)
+        let all = try data.dataset()
+        let (training, held) = validation > 0 ? all.split(validationFraction: validation, seed: data.seed) : (all, nil)
+        let schedule = try LearningRateSchedule.parse(lr, epochs: epochs)
+        let plan = TrainingPlan(epochs: epochs, batchSize: batch, schedule: warmup > 0 ? .warmup(epochs: warmup, then: schedule) : schedule,
+                                seed: data.seed, patience: patience)
+        var configuration = TransferConfiguration(
+            mode: TransferConfiguration.Mode(rawValue: mode)!, backbone: backbone, weights: weights.map { URL(fileURLWithPath: $0) },
+            training: training, validation: held.flatMap { $0.count > 0 ? $0 : nil }, plan: plan,
+            optimizer: OptimizerChoice(OptimizerChoice.Kind(rawValue: optimizer)!, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay),
+            output: URL(fileURLWithPath: out))
+        configuration.inputSize = input?.pair
+        configuration.freeze = FreezePolicy(freeze)
+        configuration.backboneRateMultiplier = backboneLR
+        configuration.head = TransferHead.Kind(rawValue: head)!
+        configuration.hidden = hidden
+        configuration.tap = tap
+        configuration.augmentation = try augmentation()
+        configuration.strict = data.strict
+
+        let job = TransferJob(configuration, formats: Plugins.weightFormats)
+        let interruption = Interruption()
+        job.shouldStop = { interruption.isRequested }
+        let extraction = ProgressBar("features", total: 1)
+        job.onExtraction = { done, total in extraction.update(done, total: total) }
+        var bar: ProgressBar?
+        job.onProgress = { p in
+            if bar == nil { bar = ProgressBar("epoch \(p.epoch + 1)/\(p.epochs)", total: p.batches) }
+            bar!.update(p.batch, detail: String(format: "loss %.4f  %.0f img/s", p.loss, p.imagesPerSecond))
+        }
+        job.onEpoch = { record in
+            bar?.finish()
+            bar = nil
+            if !json { print(Self.line(record)) }
+        }
+        job.onMessage = { if !json { Output.message($0) } }
+        if !json {
+            Output.message("\(configuration.mode.rawValue): \(backbone.name) on \(training.name), \(training.classNames.count) classes, "
+                + "\(training.count) training and \(held?.count ?? 0) validation images")
+        }
+        let result: TransferResult
+        do { result = try job.run(resume: resume) } catch let error as DatasetError {
+            throw CLIError(error.description)
+        }
+        extraction.finish()
+        bar?.finish()
+        if !result.skipped.isEmpty {
+            Output.message("skipped \(result.skipped.count) unreadable image\(result.skipped.count == 1 ? "" : "s"), e.g. \(result.skipped[0].sample): \(result.skipped[0].reason)")
+        }
+        if result.outcome == .interrupted {
+            Output.message("stopped; the checkpoint is \(job.checkpointURL.path); continue with the same command and --resume")
+            throw ExitCode(130)
+        }
+        try report(result, classNames: training.classNames)
+    }
+
+    static func line(_ r: EpochRecord) -> String {
+        var text = String(format: "epoch %3d  lr %.2g  loss %.4f  top-1 %5.1f%%  top-5 %5.1f%%", r.epoch, r.learningRate, r.trainLoss, 100 * r.trainTop1, 100 * r.trainTop5)
+        if let loss = r.validationLoss, let top1 = r.validationTop1, let top5 = r.validationTop5 {
+            text += String(format: "  │ val loss %.4f  top-1 %5.1f%%  top-5 %5.1f%%", loss, 100 * top1, 100 * top5)
+        }
+        return text + String(format: "  │ %.1f s, %.0f img/s", r.seconds, r.imagesPerSecond)
+    }
+
+    func report(_ result: TransferResult, classNames: [String]) throws {
+        var summary: [String: Any] = ["mode": mode, "architecture": arch, "epochs": result.history.count,
+                                      "files": result.files.map(\.path), "features_cached": result.featuresCached]
+        if case .stoppedEarly(let epoch) = result.outcome { summary["stopped_early_after_epoch"] = epoch }
+        if let v = result.validation {
+            summary["validation"] = ["loss": v.loss, "top1": v.top1, "top5": v.top5, "images": v.count, "confusion": v.confusion ?? []]
+        }
+        if let last = result.history.last { summary["train"] = ["loss": last.trainLoss, "top1": last.trainTop1, "top5": last.trainTop5] }
+        if json { return try Output.json(summary) }
+        if case .stoppedEarly(let epoch) = result.outcome { print("stopped early after epoch \(epoch): validation loss did not improve") }
+        if let v = result.validation, let confusion = v.confusion {
+            print(String(format: "\nvalidation: loss %.4f, top-1 %.1f%%, top-5 %.1f%% on %d images", v.loss, 100 * v.top1, 100 * v.top5, v.count))
+            print(TrainingLog.confusion(confusion, classNames: classNames), terminator: "")
+        }
+        print("\nwrote " + result.files.map { $0.lastPathComponent }.joined(separator: ", ") + " to \(out)")
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import ZooConverters
+import ZooCore
+import ZooImaging
+import ZooNN
+import ZooTensor
+
+/// Runs a frozen backbone once over a data set, in inference mode, and keeps its features: the expensive half of
+/// feature extraction, after which heads train in seconds.
+public struct FeatureExtractor {
+    public let backbone: Model
+    public let tap: String?
+    public let preparation: ImagePreparation
+    public var batchSize = 32
+    public var strict = false
+
+    public init(backbone: Model, tap: String?, preparation: ImagePreparation) {
+        self.backbone = backbone; self.tap = tap; self.preparation = preparation
+    }
+
+    /// Features of every readable image (unreadable ones are skipped, or stop the run when `strict`), in data-set
+    /// order. `progress` gets (images done, images in all).
+    public func extract(_ dataset: Dataset, progress: ((Int, Int) -> Void)? = nil) throws -> (features: FeatureData, skipped: [(sample: String, reason: String)]) {
+        let loader = BatchLoader(dataset, preparation: preparation, batchSize: batchSize, shuffle: false, strict: strict)
+        var rows: [Tensor] = [], labels: [Int] = [], done = 0
+        while let batch = try loader.next() {
+            done += batch.indices.count
+            if batch.indices.isEmpty { continue }
+            let features = try Gradients.off {
+                try TransferHead.features(of: backbone, Variable(batch.images), tap: tap, training: false).value
+            }
+            rows.append(features)
+            labels += batch.indices.map { dataset.samples[$0].label }
+            progress?(done, dataset.count)
+        }
+        let width = rows.first?.shape[1] ?? 0
+        let all = Tensor(uninitializedShape: [labels.count, width]) { out in
+            var offset = 0
+            for row in rows {
+                row.withUnsafeBufferPointer { UnsafeMutableBufferPointer(rebasing: out[offset..<(offset + $0.count)]).update(fromContentsOf: $0) }
+                offset += row.count
+            }
+        }
+        return (FeatureData(features: all, labels: labels, classNames: dataset.classNames, name: dataset.name), loader.skipped)
+    }
+}
+
+/// Features on disk in the native format, named by everything that decides them: the backbone, the weights' hash,
+/// the tap, the preparation, and the exact samples (file names, sizes and dates, or the pixels themselves).
+public struct FeatureCache {
+    public let folder: URL
+
+    public init(folder: URL) { self.folder = folder }
+
+    /// `$ZOO_CACHE/features`, by default `~/.cache/zoo/features`.
+    public static var standard: FeatureCache {
+        let environment = ProcessInfo.processInfo.environment
+        let root = environment["ZOO_CACHE"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/zoo")
+        return FeatureCache(folder: root.appendingPathComponent("features"))
+    }
+
+    public static func key(backbone: String, weightsSHA256: String, tap: String?, preparation: ImagePreparation, dataset: Dataset) -> String {
+        let digest = Digest(.sha256)
+        let header = [backbone, weightsSHA256, tap ?? "(pooled)", "\(preparation.height)x\(preparation.width)x\(preparation.channels)",
+                      "\(preparation.cropFraction)", preparation.preprocessing.rawValue, dataset.classNames.joined(separator: "\u{1F}")]
+        digest.update(Array(header.joined(separator: "\u{1E}").utf8))
+        for sample in dataset.samples {
+            digest.update(Array("\u{1E}\(sample.label):".utf8))
+            switch sample.content {
+            case .image(let image):
+                digest.update(Array("\(image.width)x\(image.height)x\(image.channels)".utf8))
+                digest.update(image.pixels)
+            case .file(let url):
+                let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+                let size = attributes?[.size] as? Int ?? -1
+                let date = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+                digest.update(Array("\(url.path)|\(size)|\(date)".utf8))
+            }
+        }
+        return digest.hexDigest()
+    }
+
+    public func url(for key: String) -> URL { folder.appendingPathComponent("\(key).safetensors") }
+
+    public func load(_ key: String) throws -> FeatureData? {
+        let url = url(for: key)
+        return FileManager.default.fileExists(atPath: url.path) ? try FeatureData(contentsOf: url) : nil
+    }
+
+    public func store(_ data: FeatureData, _ key: String) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try data.write(to: url(for: key))
+    }
+}
+
+extension FeatureData {
+    /// A features file: `features/features` [count, width], `features/labels` [count], class names in the metadata.
+    public init(contentsOf url: URL) throws {
+        let bundle = try SafetensorsFormat().read(url)
+        guard let layer = bundle.layer(named: "features"), layer.arrays.count == 2,
+              let names = bundle.metadata["class_names"].flatMap({ try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }) else {
+            throw WeightFileError(url, "is not a Zoo features file (features/features, features/labels and class_names)")
+        }
+        self.init(features: try layer.arrays[0].tensor(), labels: try layer.arrays[1].tensor().scalars.map { Int($0) },
+                  classNames: names, name: bundle.metadata["dataset"] ?? url.lastPathComponent)
+    }
+
+    public func write(to url: URL) throws {
+        let labels = Tensor(shape: [count]) { for i in $0.indices { $0[i] = Float(self.labels[i]) } }
+        let bundle = WeightBundle(format: "zoo", metadata: ["class_names": String(decoding: try JSONEncoder().encode(classNames), as: UTF8.self),
+                                                            "dataset": name],
+                                  layers: [LayerWeights(name: "features", arrays: [
+                                      WeightArray(name: "features", shape: features.shape, tensor: features),
+                                      WeightArray(name: "labels", shape: [count], tensor: labels),
+                                  ])])
+        try SafetensorsFormat().write(bundle, to: url)
+    }
+}
