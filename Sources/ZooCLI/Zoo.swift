@@ -18,6 +18,8 @@ struct ZooCommand: ParsableCommand {
 
     /// Exit codes: 0 success, 1 invalid or mismatched input, 2 usage.
     static func main() {
+        // A file-size limit (ulimit -f) should fail a write with an error naming the file, not kill the process.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()

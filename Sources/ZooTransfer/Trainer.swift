@@ -145,6 +145,9 @@ public final class Trainer {
 
     private func saveCheckpoint() throws {
         guard let checkpoint else { return }
-        try Checkpoint.save(checkpoint, model: model, optimizer: optimizer, state: state)
+        do { try Checkpoint.save(checkpoint, model: model, optimizer: optimizer, state: state) } catch {
+            throw CheckpointError("cannot save the checkpoint after epoch \(state.epoch), batch \(state.nextBatch): \(error); "
+                + "the previous checkpoint is unchanged")
+        }
     }
 }

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+import Zoo
+
+/// The example LeNet-5 (Keras, Fashion-MNIST classes 0–4) converted to the native format, once per test.
+func exampleLeNet(in folder: URL) throws -> URL {
+    let native = folder.appendingPathComponent("lenet5.safetensors")
+    let result = try runZoo(["convert", repository.appendingPathComponent("examples/lenet5_fashion_0-4.h5").path, "-o", native.path])
+    #expect(result.status == 0, "\(result.stderr)")
+    return native
+}
+
+/// zoo finetune on 10 Fashion-MNIST images per class of 5–9, with the given extra arguments.
+func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runZoo(["finetune", "--arch", "lenet5", "--data", "fashion-mnist", "--classes", "5-9", "--per-class", "10", "--validation", "0.2",
+                "--out", out.path] + (weights.map { ["--weights", $0.path] } ?? []) + extra, environment: ["ZOO_CACHE": cache.path])
+}
+
+@Suite struct TransferCommandTests {
+    @Test func finetunesEvaluatesAndWritesEverything() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let weights = try exampleLeNet(in: folder), out = folder.appendingPathComponent("run")
+        let result = try finetune(weights, out: out, ["--freeze", "c5", "--epochs", "3", "--lr", "1e-2", "--json"], cache: folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        let summary = try #require(try json(result.stdout) as? [String: Any])
+        #expect(summary["epochs"] as? Int == 3)
+        for file in ["weights.safetensors", "weights.h5", "checkpoint.safetensors", "log.csv", "curves.png", "confusion.txt"] {
+            #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "\(file)")
+        }
+        let log = try String(contentsOf: out.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(log.count == 4 && log[0].hasPrefix("epoch,learning_rate,train_loss"))
+        #expect(try ImageCodec.decode(contentsOf: out.appendingPathComponent("curves.png")).width == 720)
+
+        // The frozen layers are the Keras file's, bit for bit; the new classifier is not.
+        let before = try Plugins.weightFormats.read(weights), after = try Plugins.weightFormats.read(out.appendingPathComponent("weights.safetensors"))
+        for layer in ["c1", "c3", "c5"] {
+            #expect(try before.layer(named: layer)!.arrays.map { try $0.tensor() } == after.layer(named: layer)!.arrays.map { try $0.tensor() }, "\(layer)")
+        }
+        #expect(try before.layer(named: "f6")!.arrays[0].tensor() != after.layer(named: "f6")!.arrays[0].tensor())
+
+        // Both outputs score the same on the test split, and the Keras file is what Keras can read back.
+        for file in ["weights.safetensors", "weights.h5"] {
+            let scored = try runZoo(["evaluate", "--arch", "lenet5", "--weights", out.appendingPathComponent(file).path, "--data", "fashion-mnist",
+                                     "--split", "test", "--classes", "5-9", "--per-class", "40", "--json"])
+            #expect(scored.status == 0, "\(scored.stderr)")
+            let scores = try #require(try json(scored.stdout) as? [String: Any])
+            #expect(scores["images"] as? Int == 200 && (scores["top1"] as! Double) > 0.5, "\(scores)")
+            #expect((scores["confusion"] as? [[Int]])?.map { $0.reduce(0, +) } == [40, 40, 40, 40, 40])
+        }
+        let wrongClasses = try runZoo(["evaluate", "--weights", out.appendingPathComponent("weights.safetensors").path, "--data", "fashion-mnist",
+                                       "--split", "test", "--classes", "5-8"])
+        #expect(wrongClasses.status == 1 && wrongClasses.stderr.contains("classifies 5 classes"), "\(wrongClasses.stderr)")
+    }
+
+    @Test func featureExtractionCachesFeatures() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let weights = try exampleLeNet(in: folder)
+        let first = try finetune(weights, out: folder.appendingPathComponent("a"), ["--mode", "features", "--epochs", "2", "--json"], cache: folder)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect((try json(first.stdout) as? [String: Any])?["features_cached"] as? Bool == false)
+        let cached = try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent("features").path)
+        #expect(cached.count == 2, "training and validation features: \(cached)")
+        let second = try finetune(weights, out: folder.appendingPathComponent("b"), ["--mode", "features", "--head", "mlp", "--epochs", "2", "--json"], cache: folder)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect((try json(second.stdout) as? [String: Any])?["features_cached"] as? Bool == true)
+        let scored = try runZoo(["evaluate", "--weights", folder.appendingPathComponent("b/weights.safetensors").path, "--data", "fashion-mnist",
+                                 "--split", "test", "--classes", "5-9", "--per-class", "20"])
+        #expect(scored.status == 0 && scored.stdout.contains("100 images"), "\(scored.stderr)")
+
+        let features = folder.appendingPathComponent("f.safetensors")
+        let extracted = try runZoo(["extract", "--arch", "lenet5", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "5-9",
+                                    "--per-class", "4", "--tap", "s4", "-o", features.path, "--json"])
+        #expect(extracted.status == 0, "\(extracted.stderr)")
+        let data = try FeatureData(contentsOf: features)
+        #expect(data.features.shape == [20, 16] && data.labels.count == 20 && data.classNames.first == "Sandal")
+    }
+
+    @Test func stopsOnCtrlCOrKillAndResumesExactly() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let weights = try exampleLeNet(in: folder)
+        // Enough epochs that Ctrl-C lands in the middle of the run.
+        let arguments = ["--freeze", "s4", "--epochs", "150", "--batch", "4", "--lr", "1e-3", "--augment", "flip,crop=2"]
+        let straight = try finetune(weights, out: folder.appendingPathComponent("straight"), arguments, cache: folder)
+        #expect(straight.status == 0, "\(straight.stderr)")
+
+        // Stopped once an epoch is logged (Ctrl-C, which saves mid-epoch; or SIGKILL, which leaves the last epoch's
+        // checkpoint), then continued by the same command with --resume: the result must be the uninterrupted run's.
+        for (name, stop) in [("interrupted", SIGINT), ("killed", SIGKILL)] {
+            let out = folder.appendingPathComponent(name)
+            let process = Process()
+            process.executableURL = zooExecutable()
+            process.arguments = ["finetune", "--arch", "lenet5", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "5-9",
+                                 "--per-class", "10", "--validation", "0.2", "--out", out.path] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(["ZOO_CACHE": folder.path]) { $1 }
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var seen = ""
+            while !seen.contains("epoch   2") {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            kill(process.processIdentifier, stop)
+            _ = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == (stop == SIGINT ? 130 : SIGKILL), "\(name): \(seen)")
+            #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("weights.safetensors").path), "\(name): no final weights yet")
+            let state = try #require(try Plugins.weightFormats.read(out.appendingPathComponent("checkpoint.safetensors")).metadata["zoo.training_state"])
+            let epoch = try #require((try json(state) as? [String: Any])?["epoch"] as? Int)
+            #expect(epoch >= 1 && epoch < 150, "\(name): stopped at epoch \(epoch)")
+
+            let resumed = try finetune(weights, out: out, arguments + ["--resume"], cache: folder)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            let a = try Plugins.weightFormats.read(folder.appendingPathComponent("straight/weights.safetensors"))
+            let b = try Plugins.weightFormats.read(out.appendingPathComponent("weights.safetensors"))
+            for (x, y) in zip(a.layers, b.layers) {
+                #expect(try x.arrays.map { try $0.tensor() } == y.arrays.map { try $0.tensor() }, "\(name): \(x.name) after resuming")
+            }
+            let logA = try String(contentsOf: folder.appendingPathComponent("straight/log.csv"), encoding: .utf8)
+            let logB = try String(contentsOf: out.appendingPathComponent("log.csv"), encoding: .utf8)
+            let scores = { (log: String) in log.split(separator: "\n").map { $0.split(separator: ",").prefix(8).joined(separator: ",") } }
+            #expect(scores(logA) == scores(logB), "\(name): the same losses and accuracies epoch by epoch")
+        }
+    }
+
+    @Test func explainsBadInput() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let weights = try exampleLeNet(in: folder)
+        let out = folder.appendingPathComponent("run")
+
+        let freeze = try finetune(weights, out: out, ["--freeze", "c4"], cache: folder)
+        #expect(freeze.status == 1 && freeze.stderr.contains("lenet5 has no layer named 'c4'") && freeze.stderr.contains("stages: s2, s4, c5"), "\(freeze.stderr)")
+        let pattern = try finetune(weights, out: out, ["--freeze", "conv*"], cache: folder)
+        #expect(pattern.status == 1 && pattern.stderr.contains("no layer of lenet5 matches 'conv*'"), "\(pattern.stderr)")
+        let tap = try finetune(weights, out: out, ["--mode", "features", "--tap", "pool9"], cache: folder)
+        #expect(tap.status == 1 && tap.stderr.contains("--tap: lenet5 has no layer named 'pool9'"), "\(tap.stderr)")
+        let noCheckpoint = try finetune(weights, out: out, ["--resume"], cache: folder)
+        #expect(noCheckpoint.status == 1 && noCheckpoint.stderr.contains("there is no checkpoint"), "\(noCheckpoint.stderr)")
+
+        // A checkpoint of another run (here: the features head) refused by a fine-tuning run.
+        #expect(try finetune(weights, out: out, ["--mode", "features", "--epochs", "1"], cache: folder).status == 0)
+        let other = try finetune(weights, out: out, ["--epochs", "2", "--resume"], cache: folder)
+        #expect(other.status == 1 && other.stderr.contains("was written for lenet5 features, 5 classes, linear head; this run is lenet5 finetune"), "\(other.stderr)")
+
+        // A checkpoint that cannot be written (a file-size limit standing in for a full disk) leaves the last one intact.
+        let run = folder.appendingPathComponent("limited")
+        #expect(try finetune(weights, out: run, ["--freeze", "c5", "--epochs", "1"], cache: folder).status == 0)
+        let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
+        let before = try Data(contentsOf: checkpoint)
+        let command = ([zooExecutable().path, "finetune", "--arch", "lenet5", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "5-9",
+                        "--per-class", "10", "--validation", "0.2", "--out", run.path, "--freeze", "c5", "--epochs", "2", "--resume"])
+            .map { "'\($0)'" }.joined(separator: " ")
+        let limited = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", "ulimit -f 200; exec \(command)"],
+                                     environment: ProcessInfo.processInfo.environment.merging(["ZOO_CACHE": folder.path]) { $1 })
+        #expect(limited.status == 1 && limited.stderr.contains("cannot save the checkpoint after epoch 2")
+                && limited.stderr.contains("File too large") && limited.stderr.contains("the previous checkpoint is unchanged"), "\(limited.stderr)")
+        #expect(try Data(contentsOf: checkpoint) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run.path).allSatisfy { !$0.hasSuffix(".partial") })
+    }
+
+    @Test func reportsBadDataFolders() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let weights = try exampleLeNet(in: folder)
+        let images = folder.appendingPathComponent("images")
+        for name in ["boots", "sandals"] {
+            try FileManager.default.createDirectory(at: images.appendingPathComponent(name), withIntermediateDirectories: true)
+            for i in 0..<3 {
+                let image = Image(width: 28, height: 28, channels: 1, pixels: (0..<784).map { UInt8(($0 * (i + 1) + (name == "boots" ? 0 : 99)) % 256) })
+                try ImageCodec.encodePNG(image).write(to: images.appendingPathComponent("\(name)/\(i).png"))
+            }
+        }
+        try Data("broken".utf8).write(to: images.appendingPathComponent("boots/broken.jpg"))
+        func run(_ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            try runZoo(["finetune", "--arch", "lenet5", "--weights", weights.path, "--data", images.path, "--validation", "0", "--epochs", "1",
+                        "--out", folder.appendingPathComponent("run").path] + extra, environment: ["ZOO_CACHE": folder.path])
+        }
+        let skipping = try run([])
+        #expect(skipping.status == 0 && skipping.stderr.contains("skipped 1 unreadable image") && skipping.stderr.contains("boots/broken.jpg"), "\(skipping.stderr)")
+        let strict = try run(["--strict"])
+        #expect(strict.status == 1 && strict.stderr.contains("boots/broken.jpg"), "\(strict.stderr)")
+
+        try FileManager.default.createDirectory(at: images.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        let empty = try run([])
+        #expect(empty.status == 1 && empty.stderr.contains("class 'empty' has no JPEG or PNG images"), "\(empty.stderr)")
+
+        let idx = folder.appendingPathComponent("idx")
+        try FileManager.default.createDirectory(at: idx, withIntermediateDirectories: true)
+        try Data([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28] + [UInt8](repeating: 0, count: 100)).write(to: idx.appendingPathComponent("train-images-idx3-ubyte"))
+        try Data([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]).write(to: idx.appendingPathComponent("train-labels-idx1-ubyte"))
+        let short = try runZoo(["finetune", "--arch", "lenet5", "--weights", weights.path, "--data", idx.path, "--out", folder.appendingPathComponent("run").path])
+        #expect(short.status == 1 && short.stderr.contains("the header says 2×28×28 = 1568 values, the file holds 100"), "\(short.stderr)")
+    }
+}
