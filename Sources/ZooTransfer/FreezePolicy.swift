@@ -34,9 +34,11 @@ public enum FreezePolicy: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Freezes the chosen layers and unfreezes the others; returns the names of the frozen layers that have weights.
+    /// The classifier layers and `fresh` (layers the weights did not provide) always train: frozen random weights
+    /// would only add noise.
     @discardableResult
-    public func apply(to model: Model) throws(FreezeError) -> [String] {
-        let head = Set(model.classifierLayers)
+    public func apply(to model: Model, fresh: Set<String> = []) throws(FreezeError) -> [String] {
+        let head = Set(model.classifierLayers).union(fresh)
         let frozen: (Int, Layer) -> Bool
         switch self {
         case .nothing: frozen = { _, _ in false }
@@ -55,7 +57,7 @@ public enum FreezePolicy: Sendable, Equatable, CustomStringConvertible {
         }
         var names: [String] = []
         for (i, layer) in model.layers.enumerated() where !layer.weights.isEmpty {
-            let freeze = frozen(i, layer)
+            let freeze = frozen(i, layer) && !head.contains(layer.name)
             layer.trainable = !freeze
             if freeze { names.append(layer.name) }
         }

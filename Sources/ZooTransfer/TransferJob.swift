@@ -145,7 +145,7 @@ public final class TransferJob {
             let (model, fresh) = try TransferModels.fineTuning(c.backbone, weights: pretrained, classes: classes,
                                                                inputSize: c.inputSize, seed: c.plan.seed)
             if c.mode == .finetune {
-                let frozen = try c.freeze.apply(to: model)
+                let frozen = try c.freeze.apply(to: model, fresh: Set(fresh))
                 let head = Set(fresh)
                 for layer in model.layers where !head.contains(layer.name) {
                     for weight in layer.weights { weight.learningRateMultiplier = c.backboneRateMultiplier }

@@ -198,3 +198,43 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
         #expect(short.status == 1 && short.stderr.contains("the header says 2×28×28 = 1568 values, the file holds 100"), "\(short.stderr)")
     }
 }
+
+@Suite struct GoogLeNetFineTuningTests {
+    /// GoogLeNet with its auxiliary classifiers, fine-tuned from inception_5a on for a few steps on a generated folder
+    /// of two classes (reddish and bluish noise): the loss falls, and every frozen layer keeps its loaded weights.
+    @Test func auxiliaryHeadsTrainAndFrozenLayersStayBitIdentical() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pretrained = folder.appendingPathComponent("googlenet.safetensors")
+        let source = try GoogLeNet().build(BackboneOptions(classes: 7, auxiliaryClassifiers: true, seed: 3))
+        try SafetensorsFormat().write(source.weightBundle(), to: pretrained)
+        var generator = SeededGenerator(seed: 5)
+        for (name, channel) in [("red", 0), ("blue", 2)] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("images/\(name)"), withIntermediateDirectories: true)
+            for i in 0..<4 {
+                let pixels = (0..<(64 * 64 * 3)).map { p in UInt8(p % 3 == channel ? 150 + Int(generator.next() % 100) : Int(generator.next() % 90)) }
+                try ImageCodec.encodePNG(Image(width: 64, height: 64, channels: 3, pixels: pixels))
+                    .write(to: folder.appendingPathComponent("images/\(name)/\(i).png"))
+            }
+        }
+        let out = folder.appendingPathComponent("run")
+        let result = try runZoo(["finetune", "--arch", "googlenet", "--weights", pretrained.path, "--data", folder.appendingPathComponent("images").path,
+                                 "--freeze", "inception_4e_output", "--epochs", "3", "--batch", "4", "--validation", "0",
+                                 "--optimizer", "sgd", "--lr", "0.01", "--out", out.path], environment: ["ZOO_CACHE": folder.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let log = try String(contentsOf: out.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
+        let losses = log.map { Double($0.split(separator: ",")[2])! }
+        #expect(losses.count == 3 && losses.last! < losses.first!, "training loss by epoch: \(losses)")
+
+        let before = try SafetensorsFormat().read(pretrained), after = try SafetensorsFormat().read(out.appendingPathComponent("weights.safetensors"))
+        let fresh: Set<String> = ["loss1_classifier", "loss2_classifier", "loss3_classifier"]
+        let last = try #require(source.layers.firstIndex { $0.name == "inception_4e_output" })
+        let frozenNames = source.layers[...last].filter { !$0.weights.isEmpty && !fresh.contains($0.name) }.map(\.name)
+        #expect(frozenNames.contains("conv1_7x7_s2") && frozenNames.contains("loss1_fc") && frozenNames.contains("inception_4e_pool_proj"))
+        for name in frozenNames {
+            #expect(try before.layer(named: name)!.arrays.map { try $0.tensor() } == after.layer(named: name)!.arrays.map { try $0.tensor() }, "\(name) changed")
+        }
+        #expect(try before.layer(named: "inception_5b_1x1")!.arrays[0].tensor() != after.layer(named: "inception_5b_1x1")!.arrays[0].tensor())
+        #expect(after.layer(named: "loss1_classifier")!.arrays[0].shape == [1024, 2], "the auxiliary classifiers got the new classes")
+    }
+}

@@ -105,3 +105,26 @@ func smallModel(seed: UInt64 = 4) -> Model {
         #expect(metrics.confusion!.flatMap { $0 }.reduce(0, +) == 50)
     }
 }
+
+@Suite struct AuxiliaryLossTests {
+    /// Two heads on shared features, the second an auxiliary output: one SGD step moves the auxiliary head by exactly
+    /// the weight given to its loss (0.3 for GoogLeNet) times what its own loss alone would move it.
+    @Test func auxiliaryLossesCountWithTheirWeight() throws {
+        func step(auxiliaryWeight: Float) throws -> (main: Tensor, auxiliary: Tensor) {
+            var g = SeededGenerator(seed: 2)
+            let main = Dense("predictions", inputs: 4, units: 3, generator: &g), auxiliary = Dense("aux_classifier", inputs: 4, units: 3, generator: &g)
+            let model = Model(name: "two-heads", inputShape: [4], layers: [main, auxiliary], tapNames: []) { context, x in
+                [try context.call(main, x), try context.call(auxiliary, x)]
+            }
+            let data = FeatureData(features: Tensor.normal([6, 4], using: &g), labels: [0, 1, 2, 0, 1, 2], classNames: ["a", "b", "c"], name: "toy")
+            let plan = TrainingPlan(epochs: 1, batchSize: 6, schedule: .constant(1), auxiliaryLossWeight: auxiliaryWeight)
+            let before = auxiliary.weights[0].value
+            _ = try Trainer(model: model, optimizer: SGD(learningRate: 1), plan: plan, identity: "toy").fit(data)
+            return (main.weights[0].value, auxiliary.weights[0].value.combined(1, before, -1))
+        }
+        let weighted = try step(auxiliaryWeight: 0.3), full = try step(auxiliaryWeight: 1)
+        #expect(weighted.main == full.main, "the main head's update does not depend on the auxiliary weight")
+        let ratio = zip(weighted.auxiliary.scalars, full.auxiliary.scalars).map { $0 / $1 }
+        #expect(ratio.allSatisfy { abs($0 - 0.3) < 1e-4 }, "\(ratio)")
+    }
+}
