@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// README's section under `heading`: its text, and its first shell block.
+func readmeSection(_ heading: String) throws -> (text: String, commands: String) {
+    let readme = try String(contentsOf: repository.appendingPathComponent("README.md"), encoding: .utf8)
+    let section = try #require(readme.components(separatedBy: "\n## \(heading)\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+    let block = try #require(section.components(separatedBy: "```sh\n").dropFirst().first?.components(separatedBy: "```").first)
+    return (section, block)
+}
+
+/// Runs README commands verbatim with bash in a scratch folder holding a copy of examples/, the built `zoo` first on
+/// PATH and the caches inside the folder.
+func runReadmeCommands(_ commands: String, in folder: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+    try FileManager.default.copyItem(at: repository.appendingPathComponent("examples"), to: folder.appendingPathComponent("examples"))
+    var environment = ProcessInfo.processInfo.environment
+    environment["PATH"] = zooExecutable().deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+    environment["ZOO_CACHE"] = folder.appendingPathComponent("cache").path
+    return try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-euo", "pipefail", "-c", commands], environment: environment, in: folder)
+}
+
+@Suite struct ReadmeTests {
+    @Test func quickstartRunsAsWrittenAndPredictsTheTrueClasses() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (status, stdout, stderr) = try runReadmeCommands(try readmeSection("Quickstart").commands, in: folder)
+        #expect(status == 0, "\(stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("examples/lenet5_fashion_0-4.safetensors").path))
+
+        // The oracle is Fashion-MNIST's own labels, which the image names carry ("3-dress-2.png" is class 3).
+        let lines = stdout.split(separator: "\n").map(String.init)
+        var scored = 0, correct = 0
+        for (i, line) in lines.enumerated() where line.hasSuffix(".png") && i + 1 < lines.count {
+            let truth = try #require(Int(String(line.split(separator: "/").last!.prefix(1))))
+            scored += 1
+            if lines[i + 1].hasSuffix("(\(truth))") { correct += 1 }
+        }
+        #expect(scored == 10)
+        #expect(correct >= 8, "\(stdout)")
+    }
+
+    /// The transfer example's commands reproduce the accuracies README reports for them (to a point: thread timing
+    /// may change the last digits), the three runs on one machine.
+    @Test func transferExampleReproducesItsNumbers() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (text, commands) = try readmeSection("Transfer learning")
+        let (status, stdout, stderr) = try runReadmeCommands(commands, in: folder)
+        #expect(status == 0, "\(stderr)")
+        let measured = stdout.split(separator: "\n").filter { $0.contains("on fashion-mnist test") }.compactMap { line in
+            line.components(separatedBy: "top-1 ").dropFirst().first.flatMap { Double($0.prefix { $0 != "%" }) }
+        }
+        let reported = text.split(separator: "\n").filter { $0.hasPrefix("| (") }.compactMap { row in
+            row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.dropFirst(2).first.flatMap { Double($0.dropLast()) }
+        }
+        #expect(measured.count == 3 && reported.count == 3, "\(stdout)")
+        for (run, (m, r)) in zip(["features", "finetune", "scratch"], zip(measured, reported)) {
+            #expect(abs(m - r) <= 1, "\(run): measured \(m)%, README says \(r)%")
+        }
+    }
+}
