@@ -46,7 +46,7 @@ let package = Package(
             dependencies: ["Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "ZooBench",
-            dependencies: ["ZooTensor", "ZooModels", "ZooConverters", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI", "Zoo"], exclude: ["weights_server.py"]),

@@ -3,7 +3,9 @@ import Foundation
 import ZooConverters
 import ZooCore
 import ZooModels
+import ZooNN
 import ZooTensor
+import ZooTransfer
 
 /// Times Zoo's kernels for tools/bench: one JSON object per measurement on stdout.
 @main
@@ -21,7 +23,10 @@ struct ZooBench: ParsableCommand {
 
     @Option(help: "Instead: time reading this weight file and loading it into --arch's model (tools/bench/convert).")
     var load: String?
-    @Option(help: "The backbone for --load.") var arch = "resnet50"
+    @Option(help: "The backbone for --load and --transfer.") var arch = "resnet50"
+
+    @Flag(help: "Instead: images/s of feature extraction and of fine-tuning steps for --arch at --batch (tools/bench/transfer).")
+    var transfer = false
 
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "Comma-separated backends: dnnl, reference.") var backend = "dnnl"
@@ -52,6 +57,7 @@ struct ZooBench: ParsableCommand {
     mutating func run() throws {
         if let models { return try benchmarkModels(URL(fileURLWithPath: models)) }
         if let load { return try benchmarkLoad(URL(fileURLWithPath: load)) }
+        if transfer { return try benchmarkTransfer() }
         guard let shapes else { throw ValidationError("give --shapes FILE or --models FOLDER") }
         let list = try JSONDecoder().decode(Shapes.self, from: Data(contentsOf: URL(fileURLWithPath: shapes))).shapes
         for name in backend.split(separator: ",") {
@@ -104,6 +110,45 @@ struct ZooBench: ParsableCommand {
         }
         let result: [String: Any] = ["file": file.path, "seconds": ready, "seconds_touched": touched]
         print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// Transfer learning's two costs on random weights and images at the default input: a feature-extraction batch
+    /// (the backbone without its top, pooled, inference mode, no gradients), and a fine-tuning step (forward in
+    /// training mode, cross-entropy, backward, SGD with momentum) with nothing frozen, and frozen through the stage
+    /// ResNets end their fourth block with.
+    func benchmarkTransfer() throws {
+        let backbone = try builtInBackbones().backbone(named: arch)
+        var generator = SeededGenerator(seed: 1)
+        let (h, w) = backbone.defaultInputSize
+        let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)
+        let labels = Tensor(shape: [batch]) { for i in $0.indices { $0[i] = Float(i % 10) } }
+        func report(_ name: String, _ seconds: Double) throws {
+            let result: [String: Any] = ["arch": backbone.name, "batch": batch, "measurement": name, "seconds": seconds,
+                                         "images_per_second": Double(batch) / seconds]
+            print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        }
+        let features = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
+        try report("features", try median(of: {
+            _ = try Gradients.off { try features(Variable(images), training: false).main }
+        }, minimumRuns: 3))
+        var freezes: [(String, FreezePolicy)] = [("finetune, nothing frozen", .nothing)]
+        if backbone.name.hasPrefix("resnet") { freezes.append(("finetune, frozen through conv4 (conv4_block*_out)", .through(Self.lastConv4(backbone)))) }
+        for (name, policy) in freezes {
+            let model = try backbone.build(BackboneOptions(classes: 10, classifierActivation: nil))
+            try policy.apply(to: model)
+            let optimizer = SGD(learningRate: 1e-4, momentum: 0.9)
+            try report(name, try median(of: {
+                let logits = try model(Variable(images), training: true).main
+                try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels).backward()
+                optimizer.step(model.weights)
+            }, minimumRuns: 3))
+        }
+    }
+
+    /// The last layer of a ResNet's fourth stage (conv4_block6_out for ResNet-50).
+    static func lastConv4(_ backbone: any Backbone) -> String {
+        let layers = (try? backbone.skeleton(BackboneOptions()).layers.map(\.name)) ?? []
+        return layers.last { $0.hasPrefix("conv4_") && $0.hasSuffix("_out") } ?? "conv4_block6_out"
     }
 
     /// Median wall time of `body` after one warm-up run.
