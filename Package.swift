@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Zoo", targets: ["Zoo"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
+        .executable(name: "transfer-example", targets: ["TransferExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,9 +48,10 @@ let package = Package(
         .executableTarget(
             name: "ZooBench",
             dependencies: ["ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "TransferExample", dependencies: ["Zoo"], path: "docs/examples/transfer"),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI", "Zoo"], exclude: ["weights_server.py"]),
+        .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI", "TransferExample", "Zoo"], exclude: ["weights_server.py"]),
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters"]),

@@ -58,4 +58,25 @@ func runReadmeCommands(_ commands: String, in folder: URL) throws -> (status: In
             #expect(abs(m - r) <= 1, "\(run): measured \(m)%, README says \(r)%")
         }
     }
+
+    /// docs/examples/transfer, the library's runnable example, does what the command line does: the same numbers for
+    /// the same protocol as README's table.
+    @Test func libraryExampleMatchesTheCommandLine() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let example = zooExecutable().deletingLastPathComponent().appendingPathComponent("transfer-example")
+        let (status, stdout, stderr) = try runProcess(example, [folder.path], environment: ProcessInfo.processInfo.environment, in: repository)
+        #expect(status == 0, "\(stderr)")
+        let measured = stdout.split(separator: "\n").compactMap { line in
+            line.components(separatedBy: "top-1 ").dropFirst().first.flatMap { Double($0.prefix { $0 != "%" }) }
+        }
+        let reported = try readmeSection("Transfer learning").text.split(separator: "\n").filter { $0.hasPrefix("| (") }.compactMap { row in
+            row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.dropFirst(2).first.flatMap { Double($0.dropLast()) }
+        }
+        #expect(measured.count == 2 && reported.count == 3, "\(stdout)")
+        for (m, r) in zip(measured, reported) { #expect(abs(m - r) <= 1, "library \(m)%, README \(r)%") }
+        for mode in ["features", "finetune"] {
+            #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("\(mode)/weights.h5").path))
+        }
+    }
 }
