@@ -48,6 +48,9 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
             #expect(scores["images"] as? Int == 200 && (scores["top1"] as! Double) > 0.5, "\(scores)")
             #expect((scores["confusion"] as? [[Int]])?.map { $0.reduce(0, +) } == [40, 40, 40, 40, 40])
         }
+        let tenCrop = try runZoo(["evaluate", "--weights", out.appendingPathComponent("weights.safetensors").path, "--data", "fashion-mnist",
+                                  "--split", "test", "--classes", "5-9", "--per-class", "10", "--ten-crop"])
+        #expect(tenCrop.status == 0 && tenCrop.stdout.contains("(50 images, ten crops)"), "\(tenCrop.stdout)\(tenCrop.stderr)")
         let wrongClasses = try runZoo(["evaluate", "--weights", out.appendingPathComponent("weights.safetensors").path, "--data", "fashion-mnist",
                                        "--split", "test", "--classes", "5-8"])
         #expect(wrongClasses.status == 1 && wrongClasses.stderr.contains("classifies 5 classes"), "\(wrongClasses.stderr)")

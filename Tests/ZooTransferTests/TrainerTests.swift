@@ -128,3 +128,37 @@ func smallModel(seed: UInt64 = 4) -> Model {
         #expect(ratio.allSatisfy { abs($0 - 0.3) < 1e-4 }, "\(ratio)")
     }
 }
+
+@Suite struct TenCropEvaluationTests {
+    /// Scores from ten crops against the average of the model's probabilities on each crop, taken one by one.
+    @Test func averagesProbabilitiesOverTheTenCrops() throws {
+        let model = smallModel()
+        let data = try squares(count: 9, seed: 4)
+        let preparation = ImagePreparation(height: 8, width: 12, channels: 1, cropFraction: 0.75, preprocessing: .unit)
+        let metrics = try TenCropEvaluation(model: model, preparation: preparation, batchSize: 40)
+            .evaluate(try Dataset(name: "squares", classNames: data.classNames, samples: data.samples.map {
+                Sample(.image(try $0.image()), label: $0.label)
+            }))
+        // The oracle: the image resized so the crop covers 75% of its shorter side, cut at the corners and the centre
+        // by hand, mirrored, each crop run alone.
+        var lossSum = 0.0, correct = 0
+        for sample in data.samples {
+            let image = try sample.image()
+            let scale = max(8.0 / Double(image.height), 12.0 / Double(image.width)) / 0.75
+            let big = image.resized(width: Int((Double(image.width) * scale).rounded()), height: Int((Double(image.height) * scale).rounded()))
+            let (right, bottom) = (big.width - 12, big.height - 8)
+            #expect(right > 0 && bottom > 0)
+            var crops = [(0, 0), (right, 0), (0, bottom), (right, bottom), (right / 2, bottom / 2)].map { big.cropped(x: $0.0, y: $0.1, width: 12, height: 8) }
+            crops += crops.map { $0.flippedHorizontally() }
+            var mean = [Double](repeating: 0, count: 3)
+            for crop in crops {
+                let p = try Gradients.off { try softmax(model(Variable(preparation.tensor([crop])), training: false).main).value.scalars }
+                for k in 0..<3 { mean[k] += Double(p[k]) / 10 }
+            }
+            lossSum -= log(mean[sample.label])
+            if mean.indices.max(by: { mean[$0] < mean[$1] }) == sample.label { correct += 1 }
+        }
+        #expect(metrics.count == 9 && metrics.top1Correct == correct)
+        #expect(abs(metrics.loss - lossSum / 9) < 1e-4, "\(metrics.loss) against \(lossSum / 9)")
+    }
+}
