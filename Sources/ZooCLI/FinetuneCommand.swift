@@ -27,7 +27,7 @@ struct FinetuneCommand: ParsableCommand {
               zoo finetune --arch resnet50 --weights resnet50_notop.h5 --data photos/ --mode features --head mlp
               zoo finetune --arch resnet50 --weights resnet50.h5 --data photos/ --freeze conv4_block6_out \\
                   --optimizer sgd --lr cosine:0.01 --backbone-lr 0.1 --augment flip,crop=16
-              zoo finetune --out runs/lenet-finetune --resume ...the same options...
+              zoo finetune [the options of the stopped run] --resume   (continues after Ctrl-C or a crash)
             """)
 
     @Option(help: "The backbone (see zoo list).") var arch: String

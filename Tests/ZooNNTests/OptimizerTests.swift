@@ -33,6 +33,13 @@ struct OptimizerFixtures: Decodable {
         ("adagrad", { AdaGrad(learningRate: 0.1) }),
     ]
 
+    /// A weight at the fixture's starting values, and a fresh optimizer of the named configuration.
+    func start(_ name: String) throws -> (weight: Weight, make: @Sendable () -> Optimizer) {
+        let fixtures = OptimizerFixtures.shared
+        let make = try #require(Self.optimizers.first { $0.0 == name }?.1)
+        return (Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start)), make)
+    }
+
     /// Runs `steps` updates of the fixture's gradients, starting from step `from`.
     func run(_ optimizer: Optimizer, on weight: Weight, steps: Range<Int>) throws -> [[Float]] {
         let fixtures = OptimizerFixtures.shared
@@ -47,11 +54,9 @@ struct OptimizerFixtures: Decodable {
 
     @Test(arguments: optimizers.map(\.0))
     func matchesKeras(_ name: String) throws {
-        let fixtures = OptimizerFixtures.shared
-        let make = try #require(Self.optimizers.first { $0.0 == name }?.1)
-        let weight = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let (weight, make) = try start(name)
         let ours = try run(make(), on: weight, steps: 0..<4)
-        let keras = try #require(fixtures.cases[name]).after_each_step
+        let keras = try #require(OptimizerFixtures.shared.cases[name]).after_each_step
         for (step, (a, b)) in zip(ours, keras).enumerated() {
             let deviation = zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max()!
             #expect(deviation < 1e-5, "\(name) step \(step + 1): deviation \(deviation)")
@@ -60,12 +65,10 @@ struct OptimizerFixtures: Decodable {
 
     @Test(arguments: optimizers.map(\.0))
     func resumesFromSavedState(_ name: String) throws {
-        let fixtures = OptimizerFixtures.shared
-        let make = try #require(Self.optimizers.first { $0.0 == name }?.1)
-        let straight = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let (straight, make) = try start(name)
         let expected = try run(make(), on: straight, steps: 0..<4)
 
-        let weight = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let weight = try start(name).weight
         let first = make()
         _ = try run(first, on: weight, steps: 0..<2)
         let saved = first.state.export([("dense/kernel", weight)])
@@ -79,10 +82,8 @@ struct OptimizerFixtures: Decodable {
     }
 
     @Test func learningRateMultiplierScalesTheRate() throws {
-        let fixtures = OptimizerFixtures.shared
-        let slow = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
+        let slow = try start("sgd").weight, reference = try start("sgd").weight
         slow.learningRateMultiplier = 0.1
-        let reference = Weight("kernel", try Tensor(shape: fixtures.shape, scalars: fixtures.start))
         let a = try run(SGD(learningRate: 0.1, momentum: 0.9), on: slow, steps: 0..<4)
         let b = try run(SGD(learningRate: 0.01, momentum: 0.9), on: reference, steps: 0..<4)
         for (x, y) in zip(a.joined(), b.joined()) { #expect(abs(x - y) < 1e-6) }
