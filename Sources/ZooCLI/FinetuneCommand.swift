@@ -101,6 +101,9 @@ struct FinetuneCommand: ParsableCommand {
         configuration.strict = data.strict
 
         let job = TransferJob(configuration, formats: Plugins.weightFormats)
+        if !resume, FileManager.default.fileExists(atPath: job.checkpointURL.path) {
+            Output.message("note: \(out) holds a checkpoint; this run starts afresh and replaces it (--resume continues it instead)")
+        }
         let interruption = Interruption()
         job.shouldStop = { interruption.isRequested }
         let extraction = ProgressBar("features", total: 1)

@@ -8,17 +8,19 @@ struct PredictCommand: ParsableCommand {
         abstract: "Classify images with a backbone and its weights.",
         discussion: """
             Images (JPEG or PNG) are resized, centre-cropped and normalized as the backbone's plugin says (see zoo \
-            info NAME). Weights with 1000 classes are labelled with the ImageNet class names Zoo ships; others need \
-            --labels, a text file with one class name per line in class order. An image that cannot be decoded is \
-            reported and skipped; the exit status is then 1.
+            info NAME). Weights with 1000 classes are labelled with the ImageNet class names Zoo ships, and what zoo \
+            finetune wrote with the class names it recorded; others need --labels, a text file with one class name \
+            per line in class order. An image that cannot be decoded is reported and skipped; the exit status is \
+            then 1.
 
             Examples:
               zoo predict --arch resnet50 --weights resnet50.safetensors cat.jpg dog.png
               zoo predict --arch lenet5 --weights lenet5.safetensors --labels classes.txt --top 3 images/*.png
               zoo predict --arch vgg16 --weights vgg16.h5 --json photo.jpg
+              zoo predict --weights runs/lenet-finetune/weights.safetensors images/*.png
             """)
 
-    @Option(help: "The backbone the weights are for (see zoo list).") var arch: String
+    @Option(help: "The backbone the weights are for (see zoo list); not needed for what zoo finetune wrote.") var arch: String?
     @Option(help: "A weight file with the classifier (native or any Keras format).") var weights: String
     @Option(help: "Class names, one per line (default: ImageNet's for 1000 classes).") var labels: String?
     @Option(help: "How many classes to show per image.") var top = 5
@@ -33,22 +35,17 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let backbone = try Plugins.backbones.backbone(named: arch)
         let weightsURL = URL(fileURLWithPath: weights)
         let bundle = try Plugins.weightFormats.read(weightsURL)
-        let match: ArchitectureMatch
-        do { match = try Plugins.backbones.fit(backbone, bundle) } catch let error as LoadError {
+        // Any classifier: a Keras or native file of the backbone, or what zoo finetune wrote (backbone and new head).
+        let trained: TrainedClassifier
+        do { trained = try TrainedClassifier(bundle, file: weightsURL.path, backbones: Plugins.backbones, arch: arch) } catch let error as LoadError {
             throw CLIError("\(weightsURL.path): " + error.description)
         }
-        guard match.options.includeTop else {
-            throw CLIError("\(weightsURL.path) has no classifier (it is a notop file); predict needs weights with the top")
-        }
-        // Auxiliary classifiers, when the file has them, load too; they only run in training.
-        let options = match.options
-        let model = match.model
-        try model.load(bundle)
-        let names = try classNames(count: options.classes)
-        let preparation = ImagePreparation(for: backbone)
+        let model = trained.model
+        let classes = model.layer(named: model.classifierLayers.first ?? "")?.weights.last?.shape.last ?? 0
+        let names = try classNames(count: classes, recorded: trained.classNames)
+        let preparation = ImagePreparation(for: trained.backbone, inputSize: trained.inputSize)
 
         var results: [[String: Any]] = []
         var failures = 0
@@ -64,8 +61,7 @@ struct PredictCommand: ParsableCommand {
             }
             if !decoded.isEmpty {
                 let input = preparation.batch(decoded.map(\.1))
-                let probabilities = try model(Variable(input)).main.value
-                let classes = options.classes
+                let probabilities = try Gradients.off { try softmax(model(Variable(input)).main).value }
                 probabilities.withUnsafeBufferPointer { values in
                     for (row, (path, _)) in decoded.enumerated() {
                         let scores = values[(row * classes)..<((row + 1) * classes)]
@@ -90,8 +86,10 @@ struct PredictCommand: ParsableCommand {
         if failures > 0 { throw CLIError("\(failures) of \(images.count) image\(images.count == 1 ? "" : "s") could not be read") }
     }
 
-    func classNames(count: Int) throws -> [String] {
+    /// --labels, else the names a zoo finetune run recorded, else ImageNet's for 1000 classes.
+    func classNames(count: Int, recorded: [String]?) throws -> [String] {
         guard let labels else {
+            if let recorded, recorded.count == count { return recorded }
             guard count == 1000 else {
                 throw CLIError("the weights have \(count) classes; give their names with --labels FILE (one per line)")
             }

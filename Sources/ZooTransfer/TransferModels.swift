@@ -90,7 +90,7 @@ public struct TrainedClassifier {
         } else {
             let match = try named.map { try backbones.fit($0, bundle) } ?? backbones.match(bundle, file: file)
             guard match.options.includeTop else {
-                throw WeightFileError(file: file, location: nil, message: "has no classifier (a notop file); scoring needs weights with the top")
+                throw WeightFileError(file: file, location: nil, message: "has no classifier (it is a notop file); predicting and scoring need weights with the top")
             }
             var options = match.options
             options.classifierActivation = nil

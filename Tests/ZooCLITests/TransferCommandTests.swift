@@ -48,6 +48,12 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
             #expect(scores["images"] as? Int == 200 && (scores["top1"] as! Double) > 0.5, "\(scores)")
             #expect((scores["confusion"] as? [[Int]])?.map { $0.reduce(0, +) } == [40, 40, 40, 40, 40])
         }
+        // zoo predict takes the run's output as it is: no --arch, and the class names the run recorded.
+        let predicted = try runZoo(["predict", "--weights", out.appendingPathComponent("weights.safetensors").path, "--json",
+                                    repository.appendingPathComponent("examples/images/7-sneaker-1.png").path])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let top = try #require((try json(predicted.stdout) as? [[String: Any]])?.first?["top"] as? [[String: Any]])
+        #expect(Set(top.compactMap { $0["label"] as? String }) == ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"])
         let tenCrop = try runZoo(["evaluate", "--weights", out.appendingPathComponent("weights.safetensors").path, "--data", "fashion-mnist",
                                   "--split", "test", "--classes", "5-9", "--per-class", "10", "--ten-crop"])
         #expect(tenCrop.status == 0 && tenCrop.stdout.contains("(50 images, ten crops)"), "\(tenCrop.stdout)\(tenCrop.stderr)")
@@ -71,6 +77,11 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
         let scored = try runZoo(["evaluate", "--weights", folder.appendingPathComponent("b/weights.safetensors").path, "--data", "fashion-mnist",
                                  "--split", "test", "--classes", "5-9", "--per-class", "20"])
         #expect(scored.status == 0 && scored.stdout.contains("100 images"), "\(scored.stderr)")
+        let predicted = try runZoo(["predict", "--weights", folder.appendingPathComponent("b/weights.safetensors").path, "--top", "1",
+                                    repository.appendingPathComponent("examples/images/8-bag-1.png").path])
+        let line = predicted.stdout.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
+        #expect(predicted.status == 0 && ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"].contains { line.contains($0) },
+                "the head on features predicts too: \(predicted.stdout)\(predicted.stderr)")
 
         let features = folder.appendingPathComponent("f.safetensors")
         let extracted = try runZoo(["extract", "--arch", "lenet5", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "5-9",
