@@ -26,20 +26,15 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: weights)
-        let bundle = try Plugins.weightFormats.read(url)
-        let trained: TrainedClassifier
-        do { trained = try TrainedClassifier(bundle, file: url.path, backbones: Plugins.backbones, arch: arch) } catch let error as LoadError {
-            throw CLIError("\(url.path): " + error.description)
-        }
+        let trained = try TrainedClassifier.open(weights, arch: arch)
         let dataset = try data.dataset()
-        let classes = trained.model.layer(named: trained.model.classifierLayers.first ?? "").flatMap { $0.weights.last?.shape.last }
-        if let classes, classes != dataset.classNames.count {
-            throw CLIError("\(url.path) classifies \(classes) classes, \(dataset.name) has \(dataset.classNames.count) after --classes; select the classes it was trained on")
+        if trained.classes != dataset.classNames.count {
+            throw CLIError("\(url.path) classifies \(trained.classes) classes, \(dataset.name) has \(dataset.classNames.count) after --classes; select the classes it was trained on")
         }
         if let names = trained.classNames, names != dataset.classNames {
             Output.message("note: the weights were trained on classes named \(names.joined(separator: ", ")); the data's are \(dataset.classNames.joined(separator: ", "))")
         }
-        let preparation = ImagePreparation(for: trained.backbone, inputSize: trained.inputSize)
+        let preparation = trained.preparation
         let progress = ProgressBar("evaluate", total: dataset.count)
         let metrics = try tenCrop
             ? TenCropEvaluation(model: trained.model, preparation: preparation, batchSize: batch, strict: data.strict)

@@ -35,17 +35,11 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let weightsURL = URL(fileURLWithPath: weights)
-        let bundle = try Plugins.weightFormats.read(weightsURL)
-        // Any classifier: a Keras or native file of the backbone, or what zoo finetune wrote (backbone and new head).
-        let trained: TrainedClassifier
-        do { trained = try TrainedClassifier(bundle, file: weightsURL.path, backbones: Plugins.backbones, arch: arch) } catch let error as LoadError {
-            throw CLIError("\(weightsURL.path): " + error.description)
-        }
+        let trained = try TrainedClassifier.open(weights, arch: arch)
         let model = trained.model
-        let classes = model.layer(named: model.classifierLayers.first ?? "")?.weights.last?.shape.last ?? 0
+        let classes = trained.classes
         let names = try classNames(count: classes, recorded: trained.classNames)
-        let preparation = ImagePreparation(for: trained.backbone, inputSize: trained.inputSize)
+        let preparation = trained.preparation
 
         var results: [[String: Any]] = []
         var failures = 0
@@ -100,5 +94,17 @@ struct PredictCommand: ParsableCommand {
             throw CLIError("\(labels) names \(names.count) classes, but the weights have \(count)")
         }
         return names
+    }
+}
+
+extension TrainedClassifier {
+    /// The classifier in a weight file, for `predict` and `evaluate`: a Keras or native file of a backbone, or what
+    /// zoo finetune wrote (backbone and new head); weights that do not fit become one message naming the file.
+    static func open(_ path: String, arch: String?) throws -> TrainedClassifier {
+        let url = URL(fileURLWithPath: path)
+        let bundle = try Plugins.weightFormats.read(url)
+        do { return try TrainedClassifier(bundle, file: url.path, backbones: Plugins.backbones, arch: arch) } catch let error as LoadError {
+            throw CLIError("\(url.path): " + error.description)
+        }
     }
 }

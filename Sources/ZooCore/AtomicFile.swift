@@ -1,4 +1,5 @@
 import Foundation
+import ZooTensor
 
 /// A file a writer finished: where it is, how long, and the SHA-256 of its bytes (provenance for summaries and
 /// metadata, computed while the file was written or flushed, so it costs no extra pass).
@@ -93,7 +94,7 @@ public final class FileOutput {
             digest.update(bytes)
             return try writeAll(bytes)
         }
-        let digest = UncheckedBox(digest)
+        let digest = UncheckedSendable(digest)
         let hashing = Concurrently { digest.value.update(bytes) }
         defer { try? hashing.wait() }  // the bytes must outlive the hashing
         try writeAll(bytes)

@@ -1,4 +1,5 @@
 import Foundation
+import ZooTensor
 
 /// Work started on a thread of its own, for overlapping I/O with computing (hashing a file while it is read or
 /// flushed). `wait` returns the result or rethrows the error; wait before anything the work uses goes away.
@@ -8,7 +9,7 @@ public final class Concurrently<Value>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     public init(_ work: @escaping () throws -> Value) {
-        let work = UncheckedBox(work)
+        let work = UncheckedSendable(work)
         Thread.detachNewThread { [self] in
             result = Result { try work.value() }
             done.signal()
@@ -24,10 +25,4 @@ public final class Concurrently<Value>: @unchecked Sendable {
         }
         return try result!.get()
     }
-}
-
-/// Hands a value to another thread where the caller guarantees the access is safe (read-only, or joined before use).
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

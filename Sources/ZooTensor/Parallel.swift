@@ -26,7 +26,9 @@ public func parallelFor(_ count: Int, minimumPerChunk: Int = 1, _ body: (Range<I
     }
 }
 
-private struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+/// Hands a value to other threads where the caller guarantees the access is safe (read-only, disjoint parts, or
+/// joined before the value is used again).
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+    public let value: Value
+    public init(_ value: Value) { self.value = value }
 }

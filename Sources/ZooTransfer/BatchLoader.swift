@@ -136,7 +136,7 @@ final class BatchPipeline: @unchecked Sendable {
         let outcomes = UnsafeMutableBufferPointer<Result<Image, Error>?>.allocate(capacity: members.count)
         outcomes.initialize(repeating: nil)
         defer { outcomes.deinitialize(); outcomes.deallocate() }
-        let shared = UncheckedPointer(outcomes)
+        let shared = UncheckedSendable(outcomes)
         DispatchQueue.concurrentPerform(iterations: members.count) { i in
             shared.value[i] = Result { try prepareSample(members[i]) }
         }
@@ -172,9 +172,4 @@ func mixSeeds(_ numbers: UInt64...) -> UInt64 {
         var generator = SeededGenerator(seed: state ^ number)
         return generator.next()
     }
-}
-
-private struct UncheckedPointer<Element>: @unchecked Sendable {
-    let value: UnsafeMutableBufferPointer<Element>
-    init(_ value: UnsafeMutableBufferPointer<Element>) { self.value = value }
 }

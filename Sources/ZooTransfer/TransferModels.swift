@@ -1,5 +1,6 @@
 import Foundation
 import ZooCore
+import ZooImaging
 import ZooNN
 import ZooTensor
 
@@ -66,6 +67,12 @@ public struct TrainedClassifier {
     /// The class names the run recorded, when it did.
     public let classNames: [String]?
     public let inputSize: (Int, Int)?
+
+    /// How many classes the classifier outputs.
+    public var classes: Int { model.layer(named: model.classifierLayers.first ?? "")?.weights.last?.shape.last ?? 0 }
+
+    /// How images become the network's input: the backbone's preparation at the size it was trained at.
+    public var preparation: ImagePreparation { ImagePreparation(for: backbone, inputSize: inputSize) }
 
     /// Rebuilds what `TransferJob` wrote from its metadata; any other file is matched against `arch` (or every
     /// registered backbone) as `zoo predict` does, with its classifier's activation left off.
