@@ -28,6 +28,10 @@ struct ZooBench: ParsableCommand {
     @Flag(help: "Instead: images/s of feature extraction and of fine-tuning steps for --arch at --batch (tools/bench/transfer).")
     var transfer = false
 
+    @Flag(help: "Instead: backbones forward and fine-tuning on --threads threads at once for --seconds each, checked bit for bit against serial runs (tools/stress).")
+    var stress = false
+    @Option(help: "Comma-separated thread counts for --stress.") var threads = "1,2,4,8"
+
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "Comma-separated backends: dnnl, reference.") var backend = "dnnl"
     @Option(help: "Seconds to spend timing each measurement after warm-up (at least 3 runs; 1 on the reference backend).")
@@ -58,6 +62,7 @@ struct ZooBench: ParsableCommand {
         if let models { return try benchmarkModels(URL(fileURLWithPath: models)) }
         if let load { return try benchmarkLoad(URL(fileURLWithPath: load)) }
         if transfer { return try benchmarkTransfer() }
+        if stress { return try runStress() }
         guard let shapes else { throw ValidationError("give --shapes FILE or --models FOLDER") }
         let list = try JSONDecoder().decode(Shapes.self, from: Data(contentsOf: URL(fileURLWithPath: shapes))).shapes
         for name in backend.split(separator: ",") {
@@ -142,6 +147,21 @@ struct ZooBench: ParsableCommand {
                 try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels).backward()
                 optimizer.step(model.weights)
             }, minimumRuns: 3))
+        }
+    }
+
+    /// A table of throughput per thread count; exits non-zero (by throwing) when any concurrent run differs.
+    func runStress() throws {
+        let counts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw ValidationError("--threads takes positive counts, e.g. 1,2,4,8") }
+        let rounds = try StressTest.stress(threadCounts: counts, seconds: seconds) {
+            FileHandle.standardError.write(Data("stress: \($0)\n".utf8))
+        }
+        print("| threads | runs | seconds | runs per job | single-thread seconds of work per second |")
+        print("| ---: | ---: | ---: | --- | ---: |")
+        for round in rounds {
+            let perJob = round.runs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            print("| \(round.threads) | \(round.total) | \(String(format: "%.1f", round.seconds)) | \(perJob) | \(String(format: "%.2f", round.throughput)) |")
         }
     }
 

@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// A oneDNN call failed: names the call and oneDNN's status.
 public struct DNNLError: Error, CustomStringConvertible {
@@ -40,31 +41,54 @@ struct MemoryDescriptor {
     }
 }
 
-/// The CPU engine and one in-order stream.
+/// The CPU engine, the attributes every primitive is built with, and a pool of streams.
+///
+/// Primitives are cached and run on whichever thread asks next, and several threads may run them at once. oneDNN's
+/// default scratchpad does not allow either: it is one buffer per thread, owned by the thread that *built* the
+/// primitive but looked up on the thread that *runs* it, so a primitive run on another thread writes into that
+/// thread's buffer (too small, or null: a crash) or into one another primitive is using. Every primitive here is
+/// built with a user-managed scratchpad instead and gets its own scratch memory on each run.
 final class DNNLEngine: @unchecked Sendable {
     let engine: dnnl_engine_t
-    let stream: dnnl_stream_t
+    let attributes: dnnl_primitive_attr_t
+    private let lock = NSLock()
+    private var idleStreams: [dnnl_stream_t] = []
 
     init() throws(DNNLError) {
         var engine: dnnl_engine_t?
         try check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")
-        var stream: dnnl_stream_t?
-        try check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream_create")
+        var attributes: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
+        try check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "primitive_attr_set_scratchpad_mode")
         self.engine = engine!
-        self.stream = stream!
+        self.attributes = attributes!
     }
 
     deinit {
-        dnnl_stream_destroy(stream)
+        for stream in idleStreams { dnnl_stream_destroy(stream) }
+        dnnl_primitive_attr_destroy(attributes)
         dnnl_engine_destroy(engine)
+    }
+
+    /// OpenMP's thread count is a per-thread setting: every thread that calls into oneDNN sets it before the call.
+    static func sizeThreadPool() { omp_set_num_threads(Int32(Threads.count)) }
+
+    /// Runs `body` with a stream no other thread is using.
+    func withStream<R>(_ body: (dnnl_stream_t) throws(DNNLError) -> R) throws(DNNLError) -> R {
+        Self.sizeThreadPool()
+        var stream = lock.withLock { idleStreams.popLast() }
+        if stream == nil { try check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream_create") }
+        defer { lock.withLock { idleStreams.append(stream!) } }
+        return try body(stream!)
     }
 }
 
 /// A primitive descriptor and the primitive built from it.
-final class DNNLPrimitive {
+final class DNNLPrimitive: @unchecked Sendable {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
     let name: String
+    private let scratchpad: MemoryDescriptor
 
     /// Takes ownership of `pd` and builds its primitive.
     init(adopting pd: dnnl_primitive_desc_t, name: String) throws(DNNLError) {
@@ -75,13 +99,24 @@ final class DNNLPrimitive {
         self.descriptor = pd
         self.primitive = primitive!
         self.name = name
+        scratchpad = MemoryDescriptor(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee)
     }
 
     /// `opDescriptor` points to an initialized oneDNN operation descriptor.
     convenience init(_ name: String, _ opDescriptor: UnsafeRawPointer, engine: DNNLEngine, hint: DNNLPrimitive? = nil) throws(DNNLError) {
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pd, opDescriptor, nil, engine.engine, hint?.descriptor), "\(name) primitive_desc_create")
+        try check(dnnl_primitive_desc_create(&pd, opDescriptor, engine.attributes, engine.engine, hint?.descriptor),
+                  "\(name) primitive_desc_create")
         try self.init(adopting: pd!, name: name)
+    }
+
+    /// A reorder from `source` to `target`.
+    convenience init(reorderFrom source: MemoryDescriptor, to target: MemoryDescriptor, engine: DNNLEngine) throws(DNNLError) {
+        var pd: dnnl_primitive_desc_t?
+        var (src, dst) = (source.raw, target.raw)
+        try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine.engine, &dst, engine.engine, engine.attributes),
+                  "reorder primitive_desc_create")
+        try self.init(adopting: pd!, name: "reorder")
     }
 
     deinit {
@@ -93,32 +128,38 @@ final class DNNLPrimitive {
         MemoryDescriptor(dnnl_primitive_desc_query_md(descriptor, query, index).pointee)
     }
 
-    /// Runs the primitive with each argument's memory wrapped around the given buffer, and waits for it.
+    /// Runs the primitive with each argument's memory wrapped around the given buffer, and waits for it. Safe to call
+    /// from several threads at once: each run has its own scratch memory and stream.
     func execute(_ engine: DNNLEngine, _ arguments: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer?)]) throws(DNNLError) {
+        let scratch = scratchpad.byteCount > 0 ? AlignedBuffer(byteCount: scratchpad.byteCount) : nil
         var memories: [dnnl_memory_t?] = []
         defer { for memory in memories { dnnl_memory_destroy(memory) } }
         var args: [dnnl_exec_arg_t] = []
-        for (index, descriptor, pointer) in arguments {
+        for (index, descriptor, pointer) in arguments + (scratch.map { [(DNNL_ARG_SCRATCHPAD, scratchpad, $0.pointer)] } ?? []) {
             var memory: dnnl_memory_t?
             var md = descriptor.raw
             try check(dnnl_memory_create(&memory, &md, engine.engine, pointer), "\(name) memory_create")
             memories.append(memory)
             args.append(dnnl_exec_arg_t(arg: index, memory: memory))
         }
-        try check(dnnl_primitive_execute(primitive, engine.stream, Int32(args.count), args), "\(name) execute")
-        try check(dnnl_stream_wait(engine.stream), "\(name) stream_wait")
+        try engine.withStream { stream throws(DNNLError) in
+            try check(dnnl_primitive_execute(primitive, stream, Int32(args.count), args), "\(name) execute")
+            try check(dnnl_stream_wait(stream), "\(name) stream_wait")
+        }
+        withExtendedLifetime(scratch) {}
     }
 }
 
-/// A 64-byte-aligned scratch buffer owned by a cache entry.
-final class AlignedBuffer {
+/// A 64-byte-aligned scratch buffer (reordered weights, workspaces, scratchpads); large ones come from the buffer pool,
+/// since the same sizes recur on every run.
+final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
 
     init(byteCount: Int) {
-        self.byteCount = byteCount
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 64), alignment: 64)
+        self.byteCount = max(byteCount, 64)
+        pointer = BufferPool.shared.allocate(byteCount: self.byteCount)
     }
 
-    deinit { pointer.deallocate() }
+    deinit { BufferPool.shared.release(pointer, byteCount: byteCount) }
 }

@@ -4,6 +4,9 @@ import Foundation
 /// oneDNN (v2 C API) for convolution, pooling, batch normalization, LRN, matrix products and activations; everything
 /// else falls back to the reference kernels. Activations stay plain NHWC; each weight is reordered once into the
 /// layout its primitive prefers and kept until the weight changes.
+///
+/// Any number of threads may call it at once: the caches sit behind a lock held only to look up or insert, and
+/// primitives run outside it (see `DNNLEngine` for what makes that safe).
 public final class DNNLBackend: Backend, @unchecked Sendable {
     public let name = "dnnl"
     let engine: DNNLEngine
@@ -14,7 +17,6 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     public init() throws {
         engine = try DNNLEngine()
-        omp_set_num_threads(Int32(Threads.count))
     }
 
     /// oneDNN's version, e.g. "2.6.3".
@@ -46,7 +48,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     final class ReorderedWeights {
         weak var storage: TensorStorage?
-        var version: UInt64
+        let version: UInt64
         let buffer: AlignedBuffer
 
         init(storage: TensorStorage, buffer: AlignedBuffer) {
@@ -56,11 +58,15 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         }
     }
 
+    /// The cached primitive for `key`, built on first use. Two threads may both build it; the first to finish wins.
     private func primitive(_ key: PrimitiveKey, _ make: () throws -> DNNLPrimitive) rethrows -> DNNLPrimitive {
-        if let cached = primitives[key] { return cached }
+        if let cached = locked({ primitives[key] }) { return cached }
         let made = try make()
-        primitives[key] = made
-        return made
+        return locked {
+            if let raced = primitives[key] { return raced }
+            primitives[key] = made
+            return made
+        }
     }
 
     private func locked<R>(_ body: () throws -> R) rethrows -> R {
@@ -74,31 +80,37 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     private func reorderPrimitive(_ key: PrimitiveKey, argument: Int32, from source: MemoryDescriptor, to target: MemoryDescriptor,
                                   toUser: Bool) throws -> DNNLPrimitive {
         try primitive(.reorder(key, argument: argument, toUser: toUser)) {
-            var pd: dnnl_primitive_desc_t?
-            var src = source.raw, dst = target.raw
-            try check(dnnl_reorder_primitive_desc_create(&pd, &src, engine.engine, &dst, engine.engine, nil), "reorder primitive_desc_create")
-            return try DNNLPrimitive(reorder: pd!)
+            try DNNLPrimitive(reorderFrom: source, to: target, engine: engine)
         }
+    }
+
+    /// A weight's memory in the layout a primitive wants; `owner` keeps a reordered copy alive while it is used.
+    struct WeightMemory {
+        let pointer: UnsafeMutableRawPointer
+        let owner: AlignedBuffer?
     }
 
     /// The weight in the layout the primitive wants: the tensor itself when layouts agree, otherwise a cached reorder.
     private func weights(_ tensor: Tensor, user: MemoryDescriptor, wanted: MemoryDescriptor, for key: PrimitiveKey,
-                         argument: Int32) throws -> UnsafeMutableRawPointer {
+                         argument: Int32) throws -> WeightMemory {
         let raw = UnsafeMutableRawPointer(tensor.storage.pointer)
-        if wanted.equals(user) { return raw }
+        if wanted.equals(user) { return WeightMemory(pointer: raw, owner: nil) }
         let reorderKey = ReorderKey(storage: tensor.storage.identity, primitive: key, argument: argument)
-        if let entry = reorders[reorderKey], entry.storage === tensor.storage, entry.version == tensor.storage.version {
-            return entry.buffer.pointer
+        let cached = locked { reorders[reorderKey] }
+        if let cached, cached.storage === tensor.storage, cached.version == tensor.storage.version {
+            return WeightMemory(pointer: cached.buffer.pointer, owner: cached.buffer)
         }
         let entry = ReorderedWeights(storage: tensor.storage, buffer: AlignedBuffer(byteCount: wanted.byteCount))
         let reorder = try reorderPrimitive(key, argument: argument, from: user, to: wanted, toUser: false)
         try reorder.execute(engine, [(DNNL_ARG_FROM, user, raw), (DNNL_ARG_TO, wanted, entry.buffer.pointer)])
-        reorders[reorderKey] = entry
-        if reorders.count > reorderPurgeThreshold {
-            reorders = reorders.filter { $0.value.storage != nil }
-            reorderPurgeThreshold = max(64, reorders.count * 2)
+        locked {
+            reorders[reorderKey] = entry
+            if reorders.count > reorderPurgeThreshold {
+                reorders = reorders.filter { $0.value.storage != nil }
+                reorderPurgeThreshold = max(64, reorders.count * 2)
+            }
         }
-        return entry.buffer.pointer
+        return WeightMemory(pointer: entry.buffer.pointer, owner: entry.buffer)
     }
 
     // MARK: Convolution
@@ -181,14 +193,15 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     private func convolve(_ x: Tensor, _ kernel: Tensor, bias: Tensor?, _ g: ConvolutionGeometry) throws -> Tensor {
-        return try locked {
-            let d = try ConvolutionDescriptors(g)
-            let key = PrimitiveKey.convolution(g, bias: bias != nil)
-            let p = try convolutionForward(g, d, bias: bias != nil)
-            let wanted = p.memoryDescriptor(dnnl_query_weights_md)
-            let w = try weights(kernel, user: d.userWeights, wanted: wanted, for: key, argument: DNNL_ARG_WEIGHTS)
-            return try produce(g.outputShape) { y in
-                var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_WEIGHTS, wanted, w), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))]
+        let d = try ConvolutionDescriptors(g)
+        let key = PrimitiveKey.convolution(g, bias: bias != nil)
+        let p = try convolutionForward(g, d, bias: bias != nil)
+        let wanted = p.memoryDescriptor(dnnl_query_weights_md)
+        let w = try weights(kernel, user: d.userWeights, wanted: wanted, for: key, argument: DNNL_ARG_WEIGHTS)
+        return try withExtendedLifetime(w.owner) {
+            try produce(g.outputShape) { y in
+                var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_WEIGHTS, wanted, w.pointer),
+                            (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))]
                 if let bias { args.append((DNNL_ARG_BIAS, d.bias, mutable(bias))) }
                 try p.execute(engine, args)
             }
@@ -196,57 +209,55 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public func conv2dBackwardData(_ dy: Tensor, _ kernel: Tensor, _ g: ConvolutionGeometry) throws -> Tensor {
-        try locked {
-            let d = try ConvolutionDescriptors(g)
-            let key = PrimitiveKey.convolutionBackwardData(g)
-            let forward = try convolutionForward(g, d, bias: false)
-            let p = try primitive(key) {
-                var desc = dnnl_convolution_desc_t()
-                var (diffSrc, weights, diffDst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
-                try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
-                                                                           d.strides, d.dilates, d.paddingLeft, d.paddingRight),
-                          "convolution_backward_data_desc_init")
-                return try DNNLPrimitive("convolution backward data", &desc, engine: engine, hint: forward)
-            }
-            let wanted = p.memoryDescriptor(dnnl_query_weights_md)
-            let w = try weights(kernel, user: d.userWeights, wanted: wanted, for: key, argument: DNNL_ARG_WEIGHTS)
-            return try produce(g.inputShape) { dx in
-                try p.execute(engine, [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_WEIGHTS, wanted, w),
+        let d = try ConvolutionDescriptors(g)
+        let key = PrimitiveKey.convolutionBackwardData(g)
+        let forward = try convolutionForward(g, d, bias: false)
+        let p = try primitive(key) {
+            var desc = dnnl_convolution_desc_t()
+            var (diffSrc, weights, diffDst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
+            try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+                                                                       d.strides, d.dilates, d.paddingLeft, d.paddingRight),
+                      "convolution_backward_data_desc_init")
+            return try DNNLPrimitive("convolution backward data", &desc, engine: engine, hint: forward)
+        }
+        let wanted = p.memoryDescriptor(dnnl_query_weights_md)
+        let w = try weights(kernel, user: d.userWeights, wanted: wanted, for: key, argument: DNNL_ARG_WEIGHTS)
+        return try withExtendedLifetime(w.owner) {
+            try produce(g.inputShape) { dx in
+                try p.execute(engine, [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_WEIGHTS, wanted, w.pointer),
                                        (DNNL_ARG_DIFF_SRC, d.source, UnsafeMutableRawPointer(dx))])
             }
         }
     }
 
     public func conv2dBackwardWeights(_ dy: Tensor, _ x: Tensor, _ g: ConvolutionGeometry, withBias: Bool) throws -> (kernel: Tensor, bias: Tensor?) {
-        try locked {
-            let d = try ConvolutionDescriptors(g)
-            let key = PrimitiveKey.convolutionBackwardWeights(g, bias: withBias)
-            let forward = try convolutionForward(g, d, bias: withBias)
-            let p = try primitive(key) {
-                var desc = dnnl_convolution_desc_t()
-                var (src, diffWeights, diffDst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
-                var diffBias = withBias ? d.bias.raw : dnnl_memory_desc_t()
-                try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWeights, &diffBias,
-                                                                              &diffDst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
-                          "convolution_backward_weights_desc_init")
-                return try DNNLPrimitive("convolution backward weights", &desc, engine: engine, hint: forward)
-            }
-            let produced = p.memoryDescriptor(dnnl_query_diff_weights_md)
-            let sameLayout = produced.equals(d.userWeights)
-            let scratch = sameLayout ? nil : AlignedBuffer(byteCount: produced.byteCount)
-            var bias = withBias ? Tensor(zeros: [g.outputChannels]) : nil
-            let kernel = try produce(g.kernelShape) { dw in
-                var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DIFF_DST, d.destination, mutable(dy)),
-                            (DNNL_ARG_DIFF_WEIGHTS, produced, scratch?.pointer ?? UnsafeMutableRawPointer(dw))]
-                if bias != nil { args.append((DNNL_ARG_DIFF_BIAS, d.bias, bias!.withUnsafeMutableBufferPointer { UnsafeMutableRawPointer($0.baseAddress!) })) }
-                try p.execute(engine, args)
-                if let scratch {
-                    let back = try reorderPrimitive(key, argument: DNNL_ARG_DIFF_WEIGHTS, from: produced, to: d.userWeights, toUser: true)
-                    try back.execute(engine, [(DNNL_ARG_FROM, produced, scratch.pointer), (DNNL_ARG_TO, d.userWeights, UnsafeMutableRawPointer(dw))])
-                }
-            }
-            return (kernel, bias)
+        let d = try ConvolutionDescriptors(g)
+        let key = PrimitiveKey.convolutionBackwardWeights(g, bias: withBias)
+        let forward = try convolutionForward(g, d, bias: withBias)
+        let p = try primitive(key) {
+            var desc = dnnl_convolution_desc_t()
+            var (src, diffWeights, diffDst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
+            var diffBias = withBias ? d.bias.raw : dnnl_memory_desc_t()
+            try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWeights, &diffBias,
+                                                                          &diffDst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
+                      "convolution_backward_weights_desc_init")
+            return try DNNLPrimitive("convolution backward weights", &desc, engine: engine, hint: forward)
         }
+        let produced = p.memoryDescriptor(dnnl_query_diff_weights_md)
+        let sameLayout = produced.equals(d.userWeights)
+        let scratch = sameLayout ? nil : AlignedBuffer(byteCount: produced.byteCount)
+        var bias = withBias ? Tensor(zeros: [g.outputChannels]) : nil
+        let kernel = try produce(g.kernelShape) { dw in
+            var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DIFF_DST, d.destination, mutable(dy)),
+                        (DNNL_ARG_DIFF_WEIGHTS, produced, scratch?.pointer ?? UnsafeMutableRawPointer(dw))]
+            if bias != nil { args.append((DNNL_ARG_DIFF_BIAS, d.bias, bias!.withUnsafeMutableBufferPointer { UnsafeMutableRawPointer($0.baseAddress!) })) }
+            try p.execute(engine, args)
+            if let scratch {
+                let back = try reorderPrimitive(key, argument: DNNL_ARG_DIFF_WEIGHTS, from: produced, to: d.userWeights, toUser: true)
+                try back.execute(engine, [(DNNL_ARG_FROM, produced, scratch.pointer), (DNNL_ARG_TO, d.userWeights, UnsafeMutableRawPointer(dw))])
+            }
+        }
+        return (kernel, bias)
     }
 
     /// The input pixels a strided 1×1 convolution reads: rows and columns 0, s, 2s, …
@@ -274,6 +285,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         return try produce([m, n]) { c in
             guard m > 0, n > 0 else { return }
             if k == 0 { return }
+            DNNLEngine.sizeThreadPool()
             try check(dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), 1,
                                  ptr(a), Int64(transposeA ? m : k), ptr(b), Int64(transposeB ? k : n), 0, c, Int64(n)), "sgemm")
         }
@@ -300,30 +312,26 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     public func activation(_ kind: Activation, _ x: Tensor) throws -> Tensor {
         guard x.count > 0 else { return x }
-        return try locked {
-            let md = try MemoryDescriptor([x.count], dnnl_a)
-            let p = try eltwiseForward(kind, md, count: x.count)
-            return try produce(x.shape) { y in
-                try p.execute(engine, [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DST, md, UnsafeMutableRawPointer(y))])
-            }
+        let md = try MemoryDescriptor([x.count], dnnl_a)
+        let p = try eltwiseForward(kind, md, count: x.count)
+        return try produce(x.shape) { y in
+            try p.execute(engine, [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DST, md, UnsafeMutableRawPointer(y))])
         }
     }
 
     public func activationBackward(_ kind: Activation, _ dy: Tensor, x: Tensor, y: Tensor) throws -> Tensor {
         guard x.count > 0 else { return x }
-        return try locked {
-            let md = try MemoryDescriptor([x.count], dnnl_a)
-            let forward = try eltwiseForward(kind, md, count: x.count)
-            let p = try primitive(.eltwiseBackward(kind, count: x.count)) {
-                var desc = dnnl_eltwise_desc_t()
-                var (diff, data) = (md.raw, md.raw)
-                try check(dnnl_eltwise_backward_desc_init(&desc, Self.algorithm(kind), &diff, &data, 0, 0), "eltwise_backward_desc_init")
-                return try DNNLPrimitive("\(kind) backward", &desc, engine: engine, hint: forward)
-            }
-            let saved = kind == .relu ? (DNNL_ARG_SRC, md, mutable(x)) : (DNNL_ARG_DST, md, mutable(y))
-            return try produce(x.shape) { dx in
-                try p.execute(engine, [saved, (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))])
-            }
+        let md = try MemoryDescriptor([x.count], dnnl_a)
+        let forward = try eltwiseForward(kind, md, count: x.count)
+        let p = try primitive(.eltwiseBackward(kind, count: x.count)) {
+            var desc = dnnl_eltwise_desc_t()
+            var (diff, data) = (md.raw, md.raw)
+            try check(dnnl_eltwise_backward_desc_init(&desc, Self.algorithm(kind), &diff, &data, 0, 0), "eltwise_backward_desc_init")
+            return try DNNLPrimitive("\(kind) backward", &desc, engine: engine, hint: forward)
+        }
+        let saved = kind == .relu ? (DNNL_ARG_SRC, md, mutable(x)) : (DNNL_ARG_DST, md, mutable(y))
+        return try produce(x.shape) { dx in
+            try p.execute(engine, [saved, (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))])
         }
     }
 
@@ -358,33 +366,29 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public func pool2d(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> Tensor {
-        try locked {
-            let d = try PoolingDescriptors(kind, g)
-            let p = try poolingForward(kind, g, d, training: false)
-            return try produce(g.outputShape) { y in
-                try p.execute(engine, [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))])
-            }
+        let d = try PoolingDescriptors(kind, g)
+        let p = try poolingForward(kind, g, d, training: false)
+        return try produce(g.outputShape) { y in
+            try p.execute(engine, [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))])
         }
     }
 
     /// Max pooling's backward needs the forward's workspace (where each maximum was): the forward runs again to get it.
     public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, x: Tensor, _ g: PoolingGeometry) throws -> Tensor {
-        try locked {
-            let d = try PoolingDescriptors(kind, g)
-            let forward = try poolingForward(kind, g, d, training: true)
-            let p = try primitive(.poolingBackward(kind, g)) {
-                var desc = dnnl_pooling_desc_t()
-                var (diffSrc, diffDst) = (d.source.raw, d.destination.raw)
-                try check(dnnl_pooling_backward_desc_init(&desc, d.algorithm, &diffSrc, &diffDst, d.strides, d.kernel,
-                                                          d.paddingLeft, d.paddingRight), "pooling_backward_desc_init")
-                return try DNNLPrimitive("\(kind) pooling backward", &desc, engine: engine, hint: forward)
-            }
-            let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, d.source, mutable(x))], output: (DNNL_ARG_DST, d.destination))
-            return try produce(g.inputShape) { dx in
-                var args = [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_DIFF_SRC, d.source, UnsafeMutableRawPointer(dx))]
-                if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
-                try p.execute(engine, args)
-            }
+        let d = try PoolingDescriptors(kind, g)
+        let forward = try poolingForward(kind, g, d, training: true)
+        let p = try primitive(.poolingBackward(kind, g)) {
+            var desc = dnnl_pooling_desc_t()
+            var (diffSrc, diffDst) = (d.source.raw, d.destination.raw)
+            try check(dnnl_pooling_backward_desc_init(&desc, d.algorithm, &diffSrc, &diffDst, d.strides, d.kernel,
+                                                      d.paddingLeft, d.paddingRight), "pooling_backward_desc_init")
+            return try DNNLPrimitive("\(kind) pooling backward", &desc, engine: engine, hint: forward)
+        }
+        let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, d.source, mutable(x))], output: (DNNL_ARG_DST, d.destination))
+        return try produce(g.inputShape) { dx in
+            var args = [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_DIFF_SRC, d.source, UnsafeMutableRawPointer(dx))]
+            if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
+            try p.execute(engine, args)
         }
     }
 
@@ -424,32 +428,28 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public func lrn(_ x: Tensor, _ p: LRNParameters) throws -> Tensor {
-        try locked {
-            let md = try channelsLastMemory(x)
-            let forward = try lrnDescriptor(p, md, training: false)
-            return try produce(x.shape) { y in
-                try forward.execute(engine, [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DST, md, UnsafeMutableRawPointer(y))])
-            }
+        let md = try channelsLastMemory(x)
+        let forward = try lrnDescriptor(p, md, training: false)
+        return try produce(x.shape) { y in
+            try forward.execute(engine, [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DST, md, UnsafeMutableRawPointer(y))])
         }
     }
 
     public func lrnBackward(_ dy: Tensor, x: Tensor, _ p: LRNParameters) throws -> Tensor {
-        try locked {
-            let md = try channelsLastMemory(x)
-            let forward = try lrnDescriptor(p, md, training: true)
-            let backward = try primitive(.lrnBackward(p, shape: dims(md))) {
-                var desc = dnnl_lrn_desc_t()
-                var (diff, data) = (md.raw, md.raw)
-                try check(dnnl_lrn_backward_desc_init(&desc, dnnl_lrn_across_channels, &diff, &data, Int64(p.size),
-                                                      p.alpha * Float(p.size), p.beta, p.k), "lrn_backward_desc_init")
-                return try DNNLPrimitive("lrn backward", &desc, engine: engine, hint: forward)
-            }
-            let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, md, mutable(x))], output: (DNNL_ARG_DST, md))
-            return try produce(x.shape) { dx in
-                var args = [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))]
-                if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
-                try backward.execute(engine, args)
-            }
+        let md = try channelsLastMemory(x)
+        let forward = try lrnDescriptor(p, md, training: true)
+        let backward = try primitive(.lrnBackward(p, shape: dims(md))) {
+            var desc = dnnl_lrn_desc_t()
+            var (diff, data) = (md.raw, md.raw)
+            try check(dnnl_lrn_backward_desc_init(&desc, dnnl_lrn_across_channels, &diff, &data, Int64(p.size),
+                                                  p.alpha * Float(p.size), p.beta, p.k), "lrn_backward_desc_init")
+            return try DNNLPrimitive("lrn backward", &desc, engine: engine, hint: forward)
+        }
+        let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, md, mutable(x))], output: (DNNL_ARG_DST, md))
+        return try produce(x.shape) { dx in
+            var args = [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))]
+            if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
+            try backward.execute(engine, args)
         }
     }
 
@@ -469,57 +469,51 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) throws -> Tensor {
         let (positions, channels) = x.positionsAndChannels
         guard positions > 0 else { return x }
-        return try locked {
-            let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
-            let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: true, data)
-            return try produce(x.shape) { y in
-                try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
-                                       (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
-                                       (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))])
-            }
+        let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
+        let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: true, data)
+        return try produce(x.shape) { y in
+            try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
+                                   (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
+                                   (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))])
         }
     }
 
     public func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor) {
         let channels = x.positionsAndChannels.channels
-        return try locked {
-            let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
-            let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: false, data)
-            var mean = Tensor(zeros: [channels]), variance = Tensor(zeros: [channels])
-            let y = try produce(x.shape) { y in
-                try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
-                                       (DNNL_ARG_MEAN, vector, writable(&mean)), (DNNL_ARG_VARIANCE, vector, writable(&variance)),
-                                       (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))])
-            }
-            return (y, mean, variance)
+        let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
+        let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: false, data)
+        var mean = Tensor(zeros: [channels]), variance = Tensor(zeros: [channels])
+        let y = try produce(x.shape) { y in
+            try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
+                                   (DNNL_ARG_MEAN, vector, writable(&mean)), (DNNL_ARG_VARIANCE, vector, writable(&variance)),
+                                   (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))])
         }
+        return (y, mean, variance)
     }
 
     public func batchNormBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, variance: Tensor, epsilon: Float,
                                   batchStatistics: Bool, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
         let channels = x.positionsAndChannels.channels
-        return try locked {
-            let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
-            let forward = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics, data)
-            let p = try primitive(.batchNormBackward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics)) {
-                var desc = dnnl_batch_normalization_desc_t()
-                var (diff, md) = (data.raw, data.raw)
-                let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (batchStatistics ? 0 : dnnl_use_global_stats.rawValue)
-                try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &md, epsilon, flags),
-                          "batch_normalization_backward_desc_init")
-                return try DNNLPrimitive("batch normalization backward", &desc, engine: engine, hint: forward)
-            }
-            var dgamma = Tensor(zeros: [channels]), dbeta = Tensor(zeros: [channels])
-            var unusedShift = Tensor(zeros: [channels])  // oneDNN asks for it; gradients do not depend on it
-            let dx = try produce(x.shape) { dx in
-                try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DIFF_DST, data, mutable(dy)),
-                                       (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
-                                       (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, writable(&unusedShift)),
-                                       (DNNL_ARG_DIFF_SRC, data, UnsafeMutableRawPointer(dx)),
-                                       (DNNL_ARG_DIFF_SCALE, vector, writable(&dgamma)), (DNNL_ARG_DIFF_SHIFT, vector, writable(&dbeta))])
-            }
-            return (inputGradient ? dx : nil, dgamma, dbeta)
+        let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
+        let forward = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics, data)
+        let p = try primitive(.batchNormBackward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics)) {
+            var desc = dnnl_batch_normalization_desc_t()
+            var (diff, md) = (data.raw, data.raw)
+            let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (batchStatistics ? 0 : dnnl_use_global_stats.rawValue)
+            try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &md, epsilon, flags),
+                      "batch_normalization_backward_desc_init")
+            return try DNNLPrimitive("batch normalization backward", &desc, engine: engine, hint: forward)
         }
+        var dgamma = Tensor(zeros: [channels]), dbeta = Tensor(zeros: [channels])
+        var unusedShift = Tensor(zeros: [channels])  // oneDNN asks for it; gradients do not depend on it
+        let dx = try produce(x.shape) { dx in
+            try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DIFF_DST, data, mutable(dy)),
+                                   (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
+                                   (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, writable(&unusedShift)),
+                                   (DNNL_ARG_DIFF_SRC, data, UnsafeMutableRawPointer(dx)),
+                                   (DNNL_ARG_DIFF_SCALE, vector, writable(&dgamma)), (DNNL_ARG_DIFF_SHIFT, vector, writable(&dbeta))])
+        }
+        return (inputGradient ? dx : nil, dgamma, dbeta)
     }
 }
 
@@ -529,11 +523,4 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 /// The buffer of a tensor about to be written by a primitive (unique, so no copy-on-write happens later).
 @inline(__always) private func writable(_ t: inout Tensor) -> UnsafeMutableRawPointer {
     t.withUnsafeMutableBufferPointer { UnsafeMutableRawPointer($0.baseAddress!) }
-}
-
-extension DNNLPrimitive {
-    /// Wraps a reorder's primitive descriptor.
-    convenience init(reorder pd: dnnl_primitive_desc_t) throws(DNNLError) {
-        try self.init(adopting: pd, name: "reorder")
-    }
 }
