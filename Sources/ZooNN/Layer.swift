@@ -7,6 +7,8 @@ public protocol Layer: AnyObject {
     var kind: String { get }
     /// Every weight in the order Keras stores them (e.g. kernel, bias; gamma, beta, moving_mean, moving_variance).
     var weights: [Weight] { get }
+    /// What the layer computes at inference, for plans; `opaque` by default.
+    var computation: LayerComputation { get }
     func callAsFunction(_ x: Variable, training: Bool) throws -> Variable
 }
 
@@ -35,6 +37,7 @@ public final class Weight {
 
 extension Layer {
     public var kind: String { String(describing: type(of: self)) }
+    public var computation: LayerComputation { .opaque }
 
     /// Freezes (false) or unfreezes (true) every trainable weight of the layer.
     public var trainable: Bool {

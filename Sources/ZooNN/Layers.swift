@@ -102,11 +102,14 @@ public final class BatchNormalization: Layer {
 public final class Lambda: Layer {
     public let name: String
     public let kind: String
+    public let computation: LayerComputation
     private let body: (Variable, Bool) throws -> Variable
 
-    public init(_ name: String, kind: String = "Lambda", _ body: @escaping (Variable, Bool) throws -> Variable) {
+    public init(_ name: String, kind: String = "Lambda", computation: LayerComputation = .opaque,
+                _ body: @escaping (Variable, Bool) throws -> Variable) {
         self.name = name
         self.kind = kind
+        self.computation = computation
         self.body = body
     }
 
@@ -116,26 +119,38 @@ public final class Lambda: Layer {
 
 /// Factories for the weightless Keras layers.
 public enum Layers {
-    public static func activation(_ name: String, _ kind: Activation) -> Lambda { Lambda(name, kind: "Activation") { x, _ in try ZooTensor.activation(kind, x) } }
-    public static func softmax(_ name: String) -> Lambda { Lambda(name, kind: "Softmax") { x, _ in try ZooTensor.softmax(x) } }
-    public static func flatten(_ name: String) -> Lambda { Lambda(name, kind: "Flatten") { x, _ in try ZooTensor.flatten(x) } }
+    public static func activation(_ name: String, _ kind: Activation) -> Lambda {
+        Lambda(name, kind: "Activation", computation: .activation(kind)) { x, _ in try ZooTensor.activation(kind, x) }
+    }
+    public static func softmax(_ name: String) -> Lambda { Lambda(name, kind: "Softmax", computation: .softmax) { x, _ in try ZooTensor.softmax(x) } }
+    public static func flatten(_ name: String) -> Lambda { Lambda(name, kind: "Flatten", computation: .flatten) { x, _ in try ZooTensor.flatten(x) } }
 
     public static func maxPooling(_ name: String, size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Lambda {
-        Lambda(name, kind: "MaxPooling2D") { x, _ in try maxPool2d(x, size: size, strides: strides, padding: padding) }
+        Lambda(name, kind: "MaxPooling2D", computation: .pooling(.max, size: size, strides: strides ?? size, padding: padding)) { x, _ in
+            try maxPool2d(x, size: size, strides: strides, padding: padding)
+        }
     }
 
     public static func averagePooling(_ name: String, size: (Int, Int), strides: (Int, Int)? = nil, padding: Padding = .valid) -> Lambda {
-        Lambda(name, kind: "AveragePooling2D") { x, _ in try averagePool2d(x, size: size, strides: strides, padding: padding) }
+        Lambda(name, kind: "AveragePooling2D", computation: .pooling(.average, size: size, strides: strides ?? size, padding: padding)) { x, _ in
+            try averagePool2d(x, size: size, strides: strides, padding: padding)
+        }
     }
 
-    public static func globalAveragePooling(_ name: String) -> Lambda { Lambda(name, kind: "GlobalAveragePooling2D") { x, _ in try globalAveragePool2d(x) } }
-    public static func globalMaxPooling(_ name: String) -> Lambda { Lambda(name, kind: "GlobalMaxPooling2D") { x, _ in try globalMaxPool2d(x) } }
+    public static func globalAveragePooling(_ name: String) -> Lambda {
+        Lambda(name, kind: "GlobalAveragePooling2D", computation: .globalPooling(.average)) { x, _ in try globalAveragePool2d(x) }
+    }
+    public static func globalMaxPooling(_ name: String) -> Lambda {
+        Lambda(name, kind: "GlobalMaxPooling2D", computation: .globalPooling(.max)) { x, _ in try globalMaxPool2d(x) }
+    }
     public static func lrn(_ name: String, _ parameters: LRNParameters = LRNParameters()) -> Lambda {
-        Lambda(name, kind: "LRN") { x, _ in try ZooTensor.lrn(x, parameters) }
+        Lambda(name, kind: "LRN", computation: .lrn(parameters)) { x, _ in try ZooTensor.lrn(x, parameters) }
     }
 
     public static func zeroPadding(_ name: String, top: Int, bottom: Int, left: Int, right: Int) -> Lambda {
-        Lambda(name, kind: "ZeroPadding2D") { x, _ in try zeroPad2d(x, top: top, bottom: bottom, left: left, right: right) }
+        Lambda(name, kind: "ZeroPadding2D", computation: .zeroPadding(top: top, bottom: bottom, left: left, right: right)) { x, _ in
+            try zeroPad2d(x, top: top, bottom: bottom, left: left, right: right)
+        }
     }
 }
 

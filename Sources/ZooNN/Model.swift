@@ -27,6 +27,7 @@ public final class ForwardContext {
     let wantedTaps: Set<String>
     fileprivate(set) var taps: [String: Variable] = [:]
     fileprivate var profile: [LayerProfile]?
+    fileprivate var recorder: GraphRecorder?
 
     init(training: Bool, auxiliaryOutputs: Bool? = nil, taps: Set<String>, profiling: Bool) {
         self.training = training
@@ -38,6 +39,7 @@ public final class ForwardContext {
     /// Calls `layer`, recording its output as a tap when asked for and in the profile when profiling.
     public func call(_ layer: Layer, _ x: Variable) throws -> Variable {
         let y = try layer(x, training: training)
+        try recorder?.record(layer, [x], y)
         record(layer, y)
         return y
     }
@@ -45,6 +47,7 @@ public final class ForwardContext {
     /// Calls a layer with several inputs.
     public func call(_ merge: Merge, _ inputs: [Variable]) throws -> Variable {
         let y = try merge(inputs)
+        try recorder?.record(merge, inputs, y)
         record(merge, y)
         return y
     }
@@ -79,6 +82,7 @@ public final class Model {
     public var legacyBatchNormEpsilon: Float?
     /// The Dense layers that classify (main and auxiliary heads).
     public var classifierLayers: [String] = []
+    private let plans = InferencePlanCache()
 
     /// Gives every classifier head `classes` outputs, freshly initialized (transfer learning); the rest is untouched.
     public func resetClassifier(classes: Int, seed: UInt64 = 0) throws {
@@ -107,13 +111,37 @@ public final class Model {
 
     /// Runs the model on an NHWC batch; `taps` names layers whose outputs to return too (see `tapNames`). Auxiliary
     /// heads run in training unless `auxiliaryOutputs` says otherwise (to evaluate them without dropout).
+    ///
+    /// Inference on oneDNN with gradients off runs through an inference plan compiled for the input's shape (see
+    /// `plan(for:taps:)`); everything else, and `ZOO_PLANS=0`, runs eagerly layer by layer.
     public func callAsFunction(_ x: Variable, training: Bool = false, auxiliaryOutputs: Bool? = nil, taps: Set<String> = []) throws -> ModelOutput {
         let known = Set(layers.map(\.name))
         if let unknown = taps.sorted().first(where: { !known.contains($0) }) {
             throw ShapeError(name, "no layer named '\(unknown)' to tap; feature taps: " + tapNames.joined(separator: ", "))
         }
+        if !training, auxiliaryOutputs != true, !Gradients.recorded, InferencePlanCache.enabled, Runtime.backend is DNNLBackend,
+           x.shape.count == 4 {
+            let result = try plan(for: x.shape, taps: taps).run(x.value)
+            return ModelOutput(outputs: result.outputs.map { Variable($0) }, taps: result.taps.mapValues { Variable($0) })
+        }
         let context = ForwardContext(training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
         return ModelOutput(outputs: try body(context, x), taps: context.taps)
+    }
+
+    /// Runs an inference pass (no gradients, inference mode) on a batch of images: the main output.
+    public func predict(_ images: Tensor) throws -> Tensor {
+        try Gradients.off { try self(Variable(images)).main.value }
+    }
+
+    /// The inference plan for input batches of `shape` (NHWC) with `taps` kept, compiled on first use and again
+    /// when a weight has changed since.
+    public func plan(for shape: [Int], taps: Set<String> = []) throws -> InferencePlan {
+        guard case let backend as DNNLBackend = Runtime.backend else {
+            throw ShapeError(name, "inference plans run on oneDNN; the current backend is \(Runtime.backend.name)")
+        }
+        return try plans.plan(for: shape, taps: taps) {
+            try InferencePlan(trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps), on: backend)
+        }
     }
 
     public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
@@ -130,6 +158,19 @@ public final class Model {
         let context = ForwardContext(training: false, taps: [], profiling: true)
         _ = try Runtime.using(ShapeOnlyBackend()) { try body(context, Variable(Tensor(reservedZeros: [1, h, w, inputShape[2]]))) }
         return context.profile!
+    }
+
+    /// The layer graph of an inference pass over `batch` images of `size` (default: the model's input size), with
+    /// `taps` as extra outputs. Traced on the shape-only backend with one image (every layer treats images
+    /// independently), so it costs what a profile costs.
+    public func trace(batch: Int, size: (Int, Int)? = nil, taps: Set<String> = []) throws -> LayerGraph {
+        let (h, w) = size ?? (inputShape[0], inputShape[1])
+        let input = Variable(Tensor(reservedZeros: [1, h, w, inputShape[2]]))
+        let recorder = GraphRecorder(input: input)
+        let context = ForwardContext(training: false, auxiliaryOutputs: false, taps: taps, profiling: false)
+        context.recorder = recorder
+        let outputs = try Runtime.using(ShapeOnlyBackend()) { try Gradients.off { try body(context, input) } }
+        return try recorder.graph(batch: batch, outputs: outputs, taps: context.taps)
     }
 
     /// A Keras-style table: layer, output shape, parameters; then the totals.

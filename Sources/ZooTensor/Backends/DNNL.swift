@@ -70,6 +70,23 @@ final class DNNLEngine: @unchecked Sendable {
         dnnl_engine_destroy(engine)
     }
 
+    /// The shared attributes plus post-ops; the caller destroys them.
+    func attributes(with postOps: [PostOp]) throws(DNNLError) -> dnnl_primitive_attr_t {
+        var copy: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_clone(&copy, attributes), "primitive_attr_clone")
+        var ops: dnnl_post_ops_t?
+        try check(dnnl_post_ops_create(&ops), "post_ops_create")
+        defer { dnnl_post_ops_destroy(ops) }
+        for op in postOps {
+            switch op {
+            case .sum: try check(dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum")
+            case .activation(let kind): try check(dnnl_post_ops_append_eltwise(ops, 1, kind.dnnlAlgorithm, 0, 0), "post_ops_append_eltwise")
+            }
+        }
+        try check(dnnl_primitive_attr_set_post_ops(copy, ops), "primitive_attr_set_post_ops")
+        return copy!
+    }
+
     /// OpenMP's thread count is a per-thread setting: every thread that calls into oneDNN sets it before the call.
     static func sizeThreadPool() { omp_set_num_threads(Int32(Threads.count)) }
 
@@ -80,6 +97,22 @@ final class DNNLEngine: @unchecked Sendable {
         if stream == nil { try check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue), "stream_create") }
         defer { lock.withLock { idleStreams.append(stream!) } }
         return try body(stream!)
+    }
+}
+
+/// Work fused onto the end of a primitive: adding what the destination already holds, then an activation.
+public enum PostOp: Hashable, Sendable {
+    case sum
+    case activation(Activation)
+}
+
+extension Activation {
+    var dnnlAlgorithm: dnnl_alg_kind_t {
+        switch self {
+        case .relu: dnnl_eltwise_relu
+        case .tanh: dnnl_eltwise_tanh_use_dst_for_bwd
+        case .sigmoid: dnnl_eltwise_logistic_use_dst_for_bwd
+        }
     }
 }
 
@@ -102,11 +135,19 @@ final class DNNLPrimitive: @unchecked Sendable {
         scratchpad = MemoryDescriptor(dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0).pointee)
     }
 
-    /// `opDescriptor` points to an initialized oneDNN operation descriptor.
-    convenience init(_ name: String, _ opDescriptor: UnsafeRawPointer, engine: DNNLEngine, hint: DNNLPrimitive? = nil) throws(DNNLError) {
+    /// `opDescriptor` points to an initialized oneDNN operation descriptor; `postOps` are fused into the primitive.
+    convenience init(_ name: String, _ opDescriptor: UnsafeRawPointer, engine: DNNLEngine, hint: DNNLPrimitive? = nil,
+                     postOps: [PostOp] = []) throws(DNNLError) {
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_primitive_desc_create(&pd, opDescriptor, engine.attributes, engine.engine, hint?.descriptor),
-                  "\(name) primitive_desc_create")
+        if postOps.isEmpty {
+            try check(dnnl_primitive_desc_create(&pd, opDescriptor, engine.attributes, engine.engine, hint?.descriptor),
+                      "\(name) primitive_desc_create")
+        } else {
+            let attributes = try engine.attributes(with: postOps)
+            defer { dnnl_primitive_attr_destroy(attributes) }
+            try check(dnnl_primitive_desc_create(&pd, opDescriptor, attributes, engine.engine, hint?.descriptor),
+                      "\(name) primitive_desc_create")
+        }
         try self.init(adopting: pd!, name: name)
     }
 

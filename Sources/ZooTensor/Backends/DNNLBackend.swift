@@ -91,7 +91,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     /// The weight in the layout the primitive wants: the tensor itself when layouts agree, otherwise a cached reorder.
-    private func weights(_ tensor: Tensor, user: MemoryDescriptor, wanted: MemoryDescriptor, for key: PrimitiveKey,
+    func weights(_ tensor: Tensor, user: MemoryDescriptor, wanted: MemoryDescriptor, for key: PrimitiveKey,
                          argument: Int32) throws -> WeightMemory {
         let raw = UnsafeMutableRawPointer(tensor.storage.pointer)
         if wanted.equals(user) { return WeightMemory(pointer: raw, owner: nil) }
@@ -115,7 +115,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     // MARK: Convolution
 
-    private struct ConvolutionDescriptors {
+    struct ConvolutionDescriptors {
         var source, userWeights, anyWeights, bias, destination: MemoryDescriptor
         let strides, dilates, paddingLeft, paddingRight: [Int64]
 
@@ -293,19 +293,11 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     // MARK: Activations
 
-    private static func algorithm(_ kind: Activation) -> dnnl_alg_kind_t {
-        switch kind {
-        case .relu: dnnl_eltwise_relu
-        case .tanh: dnnl_eltwise_tanh_use_dst_for_bwd
-        case .sigmoid: dnnl_eltwise_logistic_use_dst_for_bwd
-        }
-    }
-
     private func eltwiseForward(_ kind: Activation, _ md: MemoryDescriptor, count: Int) throws -> DNNLPrimitive {
         try primitive(.eltwise(kind, count: count)) {
             var desc = dnnl_eltwise_desc_t()
             var data = md.raw
-            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, Self.algorithm(kind), &data, 0, 0), "eltwise_forward_desc_init")
+            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, kind.dnnlAlgorithm, &data, 0, 0), "eltwise_forward_desc_init")
             return try DNNLPrimitive("\(kind) forward", &desc, engine: engine)
         }
     }
@@ -326,7 +318,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         let p = try primitive(.eltwiseBackward(kind, count: x.count)) {
             var desc = dnnl_eltwise_desc_t()
             var (diff, data) = (md.raw, md.raw)
-            try check(dnnl_eltwise_backward_desc_init(&desc, Self.algorithm(kind), &diff, &data, 0, 0), "eltwise_backward_desc_init")
+            try check(dnnl_eltwise_backward_desc_init(&desc, kind.dnnlAlgorithm, &diff, &data, 0, 0), "eltwise_backward_desc_init")
             return try DNNLPrimitive("\(kind) backward", &desc, engine: engine, hint: forward)
         }
         let saved = kind == .relu ? (DNNL_ARG_SRC, md, mutable(x)) : (DNNL_ARG_DST, md, mutable(y))
@@ -337,7 +329,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     // MARK: Pooling
 
-    private struct PoolingDescriptors {
+    struct PoolingDescriptors {
         var source, destination: MemoryDescriptor
         let strides, kernel, paddingLeft, paddingRight: [Int64]
         let algorithm: dnnl_alg_kind_t
@@ -417,7 +409,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     /// NHWC tensors keep their real dims (oneDNN picks its channels-last kernels); others become [positions, C, 1, 1].
-    private func channelsLastMemory(_ x: Tensor) throws -> MemoryDescriptor {
+    func channelsLastMemory(_ x: Tensor) throws -> MemoryDescriptor {
         if x.rank == 4 { return try MemoryDescriptor([x.shape[0], x.shape[3], x.shape[1], x.shape[2]], dnnl_nhwc) }
         let (positions, channels) = x.positionsAndChannels
         return try MemoryDescriptor([positions, channels, 1, 1], dnnl_nhwc)

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import ZooCore
+import ZooModels
+import ZooNN
+import ZooTensor
+
+/// Every plugin's inference plan (folded, fused, preplanned on oneDNN) against Keras on the same weights, within the
+/// fidelity bound: the fixture's batch of two with its feature taps, and its first image alone.
+@Suite(.serialized) struct InferencePlanTests {
+    @Test(arguments: BackboneFixtures.manifest.cases.map(\.name))
+    func planMatchesKeras(_ name: String) throws {
+        let fixture = BackboneFixtures.manifest.cases.first { $0.name == name }!
+        let (backbone, options) = KerasFidelityTests.plugin(for: name)
+        let model = try backbone.build(options)
+        try model.load(try formats.read(BackboneFixtures.folder.appendingPathComponent(fixture.weights)))
+        let input = try BackboneFixtures.tensor(fixture.arrays["input"]!)
+        let expected = try BackboneFixtures.tensor(fixture.arrays["output"]!)
+        let plan = try Runtime.using(try Runtime.dnnl.get()) { try model.plan(for: input.shape, taps: Set(fixture.taps)) }
+        if model.layers.contains(where: { $0 is BatchNormalization }) { #expect(plan.fusedLayers > 0, "\(name): nothing was fused") }
+        let result = try plan.run(input)
+        #expect(result.outputs[0].shape == expected.shape)
+        #expect(deviation(result.outputs[0], expected) <= 1e-4, "\(name): planned output deviates by \(deviation(result.outputs[0], expected))")
+        for tap in fixture.taps {
+            let want = try BackboneFixtures.tensor(fixture.arrays["tap_\(tap)"]!)
+            let got = result.taps[tap]!
+            #expect(got.shape == want.shape && deviation(got, want) <= 1e-4, "\(name): planned tap \(tap) deviates by \(deviation(got, want))")
+        }
+        // One image, through the path inference takes by default (gradients off on oneDNN).
+        let first = try Tensor(shape: [1] + input.shape.dropFirst(), scalars: Array(input.scalars.prefix(input.count / input.shape[0])))
+        let want = try Tensor(shape: [1] + expected.shape.dropFirst(), scalars: Array(expected.scalars.prefix(expected.count / expected.shape[0])))
+        let single = try Runtime.using(try Runtime.dnnl.get()) { try model.predict(first) }
+        #expect(deviation(single, want) <= 1e-4, "\(name): planned output of one image deviates by \(deviation(single, want))")
+    }
+
+    @Test func aChangedWeightRecompilesThePlan() throws {
+        let (backbone, options) = KerasFidelityTests.plugin(for: "resnet18_notop_64")
+        let model = try backbone.build(options)
+        var generator = SeededGenerator(seed: 5)
+        let images = Tensor.uniform([1, 64, 64, 3], using: &generator)
+        try Runtime.using(try Runtime.dnnl.get()) {
+            let before = try model.plan(for: images.shape)
+            let bn = model.layer(named: "conv1_bn") as! BatchNormalization
+            bn.gamma.value = Tensor(shape: bn.gamma.shape, repeating: 2)
+            #expect(!before.isCurrent)
+            let planned = try model.predict(images)
+            let eager = try model(Variable(images)).main.value  // gradients on: eager
+            #expect(deviation(planned, eager) <= 1e-4)
+            #expect(try model.plan(for: images.shape) !== before)
+        }
+    }
+}
