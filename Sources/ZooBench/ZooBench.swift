@@ -28,6 +28,9 @@ struct ZooBench: ParsableCommand {
     @Flag(help: "Instead: images/s of feature extraction and of fine-tuning steps for --arch at --batch (tools/bench/transfer).")
     var transfer = false
 
+    @Flag(help: "Instead: inference time of --arch without its top (average pooled) at --batch, planned, or eager with ZOO_PLANS=0 (tools/bench/inference).")
+    var inference = false
+
     @Flag(help: "Instead: backbones forward and fine-tuning on --threads threads at once for --seconds each, checked bit for bit against serial runs (tools/stress).")
     var stress = false
     @Option(help: "Comma-separated thread counts for --stress.") var threads = "1,2,4,8"
@@ -63,6 +66,7 @@ struct ZooBench: ParsableCommand {
         if let load { return try benchmarkLoad(URL(fileURLWithPath: load)) }
         if transfer { return try benchmarkTransfer() }
         if stress { return try runStress() }
+        if inference { return try benchmarkInference() }
         guard let shapes else { throw ValidationError("give --shapes FILE or --models FOLDER") }
         let list = try JSONDecoder().decode(Shapes.self, from: Data(contentsOf: URL(fileURLWithPath: shapes))).shapes
         for name in backend.split(separator: ",") {
@@ -148,6 +152,22 @@ struct ZooBench: ParsableCommand {
                 optimizer.step(model.weights)
             }, minimumRuns: 3))
         }
+    }
+
+    /// Median time of an inference batch of random images, the process's peak resident memory, and the ISA.
+    func benchmarkInference() throws {
+        let backbone = try builtInBackbones().backbone(named: arch)
+        let model = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
+        var generator = SeededGenerator(seed: 1)
+        let (h, w) = backbone.defaultInputSize
+        let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)
+        let seconds = try median(of: { _ = try model.predict(images) }, minimumRuns: batch >= 8 ? 3 : 5)
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let result: [String: Any] = ["arch": backbone.name, "batch": batch, "seconds": seconds, "images_per_second": Double(batch) / seconds,
+                                     "mode": ProcessInfo.processInfo.environment["ZOO_PLANS"] == "0" ? "eager" : "planned",
+                                     "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "isa": DNNLBackend.instructionSet]
+        print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
 
     /// A table of throughput per thread count; exits non-zero (by throwing) when any concurrent run differs.

@@ -2,13 +2,14 @@ import Foundation
 import ZooTensor
 
 /// A model's inference pass compiled for one input shape on oneDNN: BatchNorm folded into the convolution before it,
-/// a convolution's bias, activation and residual add fused into it as post-ops, primitives built for inference once,
-/// and each intermediate value released after its last reader. Layers a plan cannot see into run as they are.
-/// Immutable once built, so any number of threads may run it at once.
+/// a convolution's bias, activation and residual add fused into it as post-ops, concatenations as one kernel,
+/// primitives built for inference once, activations kept between kernels in the layout the CPU's kernels run fastest
+/// on (converted only where a layer needs plain NHWC), and each intermediate value released after its last reader.
+/// Layers a plan cannot see into run as they are. Immutable once built, so any number of threads may run it at once.
 public final class InferencePlan: @unchecked Sendable {
     enum Step {
         /// `addend`: the value the output starts from (a fused residual add).
-        case kernel(PlannedKernel, input: Int, output: Int, addend: Int?)
+        case kernel(PlannedKernel, inputs: [Int], output: Int, addend: Int?)
         case layer(Layer, inputs: [Int], output: Int)
         /// The same elements under the output value's shape (Flatten, Dropout at inference, global pooling's squeeze).
         case reshape(input: Int, output: Int)
@@ -16,31 +17,42 @@ public final class InferencePlan: @unchecked Sendable {
 
     public let inputShape: [Int]
     let steps: [Step]
-    let shapes: [[Int]]
+    /// The shape of the tensor holding each value (flat for blocked layouts).
+    let storageShapes: [[Int]]
     let outputs: [Int]
     let taps: [String: Int]
     /// Per step, the values no later step reads.
     let releases: [[Int]]
+    /// Where intermediate values live (see `PlanMemory`), and the kernel steps whose sum writes over its addend.
+    let memory: PlanMemory
+    let sumsInPlace: Set<Int>
+    /// Bytes of the arena one run uses for its intermediate values.
+    public var arenaBytes: Int { memory.arenaBytes }
     /// Every weight the plan read, with the storage and version it read, so a changed weight makes the plan stale.
     private let weightVersions: [(weight: Weight, storage: TensorStorage, version: UInt64)]
 
     /// How many layers were folded or fused away, and how many steps remain: for tests and profiles.
     public let fusedLayers: Int
     public var stepCount: Int { steps.count }
+    /// The steps that convert a value between layouts.
+    public var reorderCount: Int { steps.filter { if case .kernel(let k, _, _, _) = $0 { k.name == "reorder" } else { false } }.count }
 
     /// Whether every weight still has the value the plan was built from.
     public var isCurrent: Bool {
         weightVersions.allSatisfy { $0.weight.value.storage === $0.storage && $0.storage.version == $0.version }
     }
 
-    public init(_ graph: LayerGraph, on backend: DNNLBackend) throws {
-        let compiled = try PlanCompiler(graph, backend).compile()
+    /// `blocked`: let convolutions keep activations in the layout oneDNN prefers on this CPU (default); false keeps
+    /// every value plain NHWC.
+    public init(_ graph: LayerGraph, on backend: DNNLBackend, blocked: Bool = true) throws {
+        var compiler = PlanCompiler(graph, backend, blocked: blocked)
+        try compiler.compile()
         inputShape = graph.shapes[0]
-        steps = compiled.steps
-        shapes = graph.shapes
-        outputs = graph.outputs
-        taps = graph.taps
-        fusedLayers = compiled.fused
+        steps = compiler.steps
+        storageShapes = compiler.storageShapes
+        outputs = compiler.outputs
+        taps = compiler.taps
+        fusedLayers = compiler.absorbed.count
         weightVersions = graph.nodes.flatMap { $0.layer.weights.map { ($0, $0.value.storage, $0.value.storage.version) } }
         var lastReader = [Int: Int]()
         for (index, step) in steps.enumerated() {
@@ -50,6 +62,24 @@ public final class InferencePlan: @unchecked Sendable {
         var releases = Array(repeating: [Int](), count: steps.count)
         for (value, index) in lastReader where !kept.contains(value) { releases[index].append(value) }
         self.releases = releases
+
+        // Memory: reshapes share their input's; a sum writes over its addend when nothing reads the addend later;
+        // the input, the outputs and taps, and what opaque layers return live outside the arena.
+        var sharing = [Int: Int](), outside = kept.union([0]), inPlace = Set<Int>()
+        for (index, step) in steps.enumerated() {
+            switch step {
+            case let .reshape(input, output): sharing[output] = input
+            case let .layer(_, _, output): outside.insert(output)
+            case let .kernel(_, _, output, addend?) where lastReader[addend] == index && !kept.contains(addend) && addend != 0
+                && !sharing.values.contains(addend):
+                sharing[output] = addend
+                inPlace.insert(index)
+            default: break
+            }
+        }
+        memory = PlanMemory(sizes: storageShapes.map { $0.reduce(1, *) * MemoryLayout<Float>.stride },
+                            steps: steps.map { ($0.reads, $0.write) }, sharing: sharing, outside: outside)
+        sumsInPlace = inPlace
     }
 
     /// Runs the plan on a batch of `inputShape`: the model's outputs and the tapped values.
@@ -57,27 +87,41 @@ public final class InferencePlan: @unchecked Sendable {
         guard input.shape == inputShape else {
             throw ShapeError("inference plan", "was built for \(describe(shape: inputShape)), got \(describe(shape: input.shape))")
         }
-        var values = [Tensor?](repeating: nil, count: shapes.count)
+        // One arena per run, so that runs on several threads never share memory.
+        let arena = Tensor(uninitializedShape: [max(1, memory.arenaBytes / MemoryLayout<Float>.stride)]) { _ in }
+        let base = arena.storage.pointer
+        var values = [Tensor?](repeating: nil, count: storageShapes.count)
         values[0] = input
         for (index, step) in steps.enumerated() {
             switch step {
-            case let .kernel(kernel, input, output, addend):
-                if let addend {
-                    var sum = try values[addend]!.reshaped(shapes[output])
-                    if releases[index].contains(addend) { values[addend] = nil }  // lets the kernel write in place
-                    try sum.withUnsafeMutableBufferPointer { try kernel.run([values[input]!], into: $0.baseAddress!) }
+            case let .kernel(kernel, inputs, output, addend):
+                let sources = inputs.map { values[$0]! }
+                if let offset = memory.offsets[output] {
+                    let destination = base + offset / MemoryLayout<Float>.stride
+                    if let addend, !sumsInPlace.contains(index) {
+                        values[addend]!.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
+                    }
+                    try kernel.run(sources, into: destination)
+                    values[output] = Tensor(shape: storageShapes[output], borrowing: destination, owner: arena.storage)
+                } else if let addend {
+                    var sum = values[addend]!
+                    try sum.withUnsafeMutableBufferPointer { try kernel.run(sources, into: $0.baseAddress!) }
                     values[output] = sum
                 } else {
-                    values[output] = try kernel([values[input]!]).reshaped(shapes[output])
+                    values[output] = try kernel(sources)
                 }
             case let .layer(layer, inputs, output):
-                let arguments = inputs.map { Variable(values[$0]!) }
-                values[output] = try Gradients.off {
-                    if let merge = layer as? Merge { return try merge(arguments).value }
-                    return try layer(arguments[0], training: false).value
+                let arguments = inputs.map { values[$0]! }
+                var result = try Gradients.off {
+                    let variables = arguments.map { Variable($0) }
+                    if let merge = layer as? Merge { return try merge(variables).value }
+                    return try layer(variables[0], training: false).value
                 }
+                // What leaves the arena must not be arena memory a later step overwrites.
+                if arguments.contains(where: { $0.storage === result.storage }) { result.withUnsafeMutableBufferPointer { _ in } }
+                values[output] = result
             case let .reshape(input, output):
-                values[output] = try values[input]!.reshaped(shapes[output])
+                values[output] = try values[input]!.reshaped(storageShapes[output])
             }
             for value in releases[index] { values[value] = nil }
         }
@@ -86,31 +130,53 @@ public final class InferencePlan: @unchecked Sendable {
 }
 
 extension InferencePlan.Step {
+    var write: Int {
+        switch self {
+        case let .kernel(_, _, output, _), let .layer(_, _, output), let .reshape(_, output): output
+        }
+    }
+
     var reads: [Int] {
         switch self {
-        case let .kernel(_, input, _, addend): [input] + (addend.map { [$0] } ?? [])
+        case let .kernel(_, inputs, _, addend): inputs + (addend.map { [$0] } ?? [])
         case let .layer(_, inputs, _): inputs
         case let .reshape(input, _): [input]
         }
     }
 }
 
-/// Turns a layer graph into plan steps: decides which layers fold or fuse into which, then builds the kernels.
+/// Turns a layer graph into plan steps: decides which layers fold or fuse into which, builds the kernels, and
+/// inserts layout conversions where a reader needs another layout than its value has.
 private struct PlanCompiler {
     let graph: LayerGraph
     let backend: DNNLBackend
+    let blocked: Bool
     let readers: [[Int]]
     /// Values that must exist as they are: the model's outputs and taps.
     let kept: Set<Int>
-    /// Node index → the node whose output it produces (the value it was read from).
+    /// Value → the node that produced it.
     var producer: [Int: Int] = [:]
 
-    init(_ graph: LayerGraph, _ backend: DNNLBackend) {
+    var steps: [InferencePlan.Step] = []
+    var absorbed = Set<Int>()
+    /// Per value (graph values first, then values the plan adds), its layout once produced.
+    var layouts: [PlannedLayout?]
+    var storageShapes: [[Int]]
+    /// (value, layout) → the value holding a converted copy.
+    var converted: [Int: [(PlannedLayout, Int)]] = [:]
+    var outputs: [Int] = []
+    var taps: [String: Int] = [:]
+
+    init(_ graph: LayerGraph, _ backend: DNNLBackend, blocked: Bool) {
         self.graph = graph
         self.backend = backend
+        self.blocked = blocked
         readers = graph.consumers()
         kept = Set(graph.outputs + graph.taps.values)
         for (index, node) in graph.nodes.enumerated() { producer[node.output] = index }
+        layouts = Array(repeating: nil, count: graph.shapes.count)
+        storageShapes = graph.shapes
+        layouts[0] = try? PlannedLayout.plain(graph.shapes[0])
     }
 
     /// The one node reading `value`, when nothing else needs it.
@@ -119,9 +185,33 @@ private struct PlanCompiler {
         return readers[value][0]
     }
 
-    func compile() throws -> (steps: [InferencePlan.Step], fused: Int) {
-        var steps: [InferencePlan.Step] = []
-        var absorbed = Set<Int>()
+    /// A new value of the plan's own.
+    mutating func newValue(_ layout: PlannedLayout) -> Int {
+        layouts.append(layout)
+        storageShapes.append(layout.storageShape)
+        return layouts.count - 1
+    }
+
+    mutating func emit(_ kernel: PlannedKernel, inputs: [Int], output: Int, addend: Int? = nil) {
+        layouts[output] = kernel.outputLayout
+        storageShapes[output] = kernel.outputLayout.storageShape
+        steps.append(.kernel(kernel, inputs: inputs, output: output, addend: addend))
+    }
+
+    /// `value` in `layout`: itself, or a converted copy (made once).
+    mutating func value(_ value: Int, in layout: PlannedLayout) throws -> Int {
+        let current = layouts[value]!
+        if current == layout { return value }
+        if let done = converted[value]?.first(where: { $0.0 == layout }) { return done.1 }
+        let copy = newValue(layout)
+        emit(try backend.plannedReorder(from: current, to: layout), inputs: [value], output: copy)
+        converted[value, default: []].append((layout, copy))
+        return copy
+    }
+
+    mutating func plain(_ value: Int) throws -> Int { try self.value(value, in: try PlannedLayout.plain(layouts[value]!.shape)) }
+
+    mutating func compile() throws {
         // Zero padding read only by a 'valid' convolution becomes that convolution's own padding.
         var paddingOf: [Int: (node: Int, top: Int, bottom: Int, left: Int, right: Int)] = [:]
         for (index, node) in graph.nodes.enumerated() {
@@ -135,7 +225,7 @@ private struct PlanCompiler {
             let input = node.inputs.first ?? 0
             let shape = graph.shapes[input]
             switch node.layer.computation {
-            case .convolution(let conv):
+            case .convolution(let conv) where conv.activation?.elementwise != nil || conv.activation == nil:
                 var source = input, padding = conv.padding
                 if let pad = paddingOf[index] {
                     source = graph.nodes[pad.node].inputs[0]
@@ -146,8 +236,7 @@ private struct PlanCompiler {
                 var kernel = conv.kernel.value, bias = conv.bias?.value
                 var postOps: [PostOp] = []
                 var output = node.output, addend: Int?
-                if let activation = conv.activation {
-                    guard let kind = activation.elementwise else { steps.append(.layer(node.layer, inputs: node.inputs, output: node.output)); continue }
+                if let kind = conv.activation?.elementwise {
                     postOps.append(.activation(kind))
                 } else {
                     if let next = soleReader(of: output), case .batchNormalization(let bn) = graph.nodes[next].layer.computation {
@@ -168,12 +257,17 @@ private struct PlanCompiler {
                         output = graph.nodes[next].output
                     }
                 }
-                let planned = try backend.plannedConvolution(g, kernel: kernel, bias: bias, postOps: postOps)
-                steps.append(.kernel(planned, input: source, output: output, addend: addend))
+                let planned = try backend.plannedConvolution(g, kernel: kernel, bias: bias, postOps: postOps, blocked: blocked)
+                let from = try value(source, in: planned.inputLayouts[0])
+                if let other = addend {
+                    // The addend is consumed: a copy in the output's layout unless it already is in it.
+                    addend = try value(other, in: planned.outputLayout)
+                }
+                emit(planned, inputs: [from], output: output, addend: addend)
             case .dense(let dense) where shape.count == 2 && (dense.activation == nil || dense.activation?.elementwise != nil):
                 let postOps = dense.activation?.elementwise.map { [PostOp.activation($0)] } ?? []
                 let planned = try backend.plannedInnerProduct(batch: shape[0], kernel: dense.kernel.value, bias: dense.bias?.value, postOps: postOps)
-                steps.append(.kernel(planned, input: input, output: node.output, addend: nil))
+                emit(planned, inputs: [try plain(input)], output: node.output)
             case .batchNormalization(let bn) where shape.count == 4:
                 var output = node.output, relu = false
                 if let next = soleReader(of: output), case .activation(.relu) = graph.nodes[next].layer.computation {
@@ -181,26 +275,41 @@ private struct PlanCompiler {
                     absorbed.insert(next)
                     output = graph.nodes[next].output
                 }
-                let planned = try backend.plannedBatchNorm(shape: shape, gamma: bn.gamma.value, beta: bn.beta.value, mean: bn.movingMean.value,
-                                                           variance: bn.movingVariance.value, epsilon: bn.epsilon, relu: relu)
-                steps.append(.kernel(planned, input: input, output: output, addend: nil))
+                let planned = try backend.plannedBatchNorm(gamma: bn.gamma.value, beta: bn.beta.value, mean: bn.movingMean.value,
+                                                           variance: bn.movingVariance.value, epsilon: bn.epsilon, relu: relu,
+                                                           input: layouts[input]!)
+                emit(planned, inputs: [input], output: output)
             case .activation(let kind):
-                steps.append(.kernel(try backend.plannedActivation(kind, shape: shape), input: input, output: node.output, addend: nil))
+                emit(try backend.plannedActivation(kind, input: layouts[input]!), inputs: [input], output: node.output)
             case let .pooling(kind, size, strides, padding) where padding == .valid || padding == .same:
                 let g = try PoolingGeometry(op: node.layer.name, input: shape, size: size, strides: strides, padding: padding)
-                steps.append(.kernel(try backend.plannedPooling(kind, g), input: input, output: node.output, addend: nil))
+                emit(try backend.plannedPooling(kind, g, input: layouts[input]!), inputs: [input], output: node.output)
             case .globalPooling(let kind) where shape.count == 4:
                 let g = try PoolingGeometry(op: node.layer.name, input: shape, size: (shape[1], shape[2]), strides: (1, 1), padding: .valid)
-                steps.append(.kernel(try backend.plannedPooling(kind, g), input: input, output: node.output, addend: nil))
+                let pooled = try backend.plannedPooling(kind, g, input: layouts[input]!)
+                let value = newValue(pooled.outputLayout)
+                emit(pooled, inputs: [input], output: value)
+                try reshape(try plain(value), to: node.output)
             case .lrn(let parameters) where shape.count == 4:
-                steps.append(.kernel(try backend.plannedLRN(parameters, shape: shape), input: input, output: node.output, addend: nil))
+                emit(try backend.plannedLRN(parameters, input: layouts[input]!), inputs: [input], output: node.output)
+            case .concatenate where shape.count == 4 && node.inputs.count > 1:
+                // oneDNN joins the inputs in whatever layouts they have.
+                emit(try backend.plannedConcatenation(node.inputs.map { layouts[$0]! }), inputs: node.inputs, output: node.output)
             case .flatten, .identity:
-                steps.append(.reshape(input: input, output: node.output))
+                try reshape(try plain(input), to: node.output)
             default:
-                steps.append(.layer(node.layer, inputs: node.inputs, output: node.output))
+                let inputs = try node.inputs.map { try plain($0) }
+                steps.append(.layer(node.layer, inputs: inputs, output: node.output))
+                layouts[node.output] = try PlannedLayout.plain(graph.shapes[node.output])
             }
         }
-        return (steps, absorbed.count)
+        outputs = try graph.outputs.map { try plain($0) }
+        taps = try graph.taps.mapValues { try plain($0) }
+    }
+
+    mutating func reshape(_ input: Int, to output: Int) throws {
+        steps.append(.reshape(input: input, output: output))
+        layouts[output] = try PlannedLayout.plain(graph.shapes[output])
     }
 }
 
@@ -239,7 +348,8 @@ enum Folding {
 }
 
 /// A model's plans by input shape and taps. Compiling happens outside the lock; two threads asking for the same new
-/// plan may both compile it, and the second result is kept.
+/// plan may both compile it, and the second result is kept. A model whose forward pass cannot be traced (it
+/// computes between its layers, or calls another model) is remembered as such and runs eagerly.
 final class InferencePlanCache: @unchecked Sendable {
     /// ZOO_PLANS=0 runs inference eagerly (the reference path for comparisons).
     static let enabled = ProcessInfo.processInfo.environment["ZOO_PLANS"] != "0"
@@ -250,12 +360,21 @@ final class InferencePlanCache: @unchecked Sendable {
     }
     private let lock = NSLock()
     private var plans: [Key: InferencePlan] = [:]
+    private var untraceable = false
 
-    func plan(for shape: [Int], taps: Set<String>, compile: () throws -> InferencePlan) throws -> InferencePlan {
+    /// The plan, or nil for a model that cannot be traced.
+    func plan(for shape: [Int], taps: Set<String>, compile: () throws -> InferencePlan) throws -> InferencePlan? {
         let key = Key(shape: shape, taps: taps)
-        if let cached = lock.withLock({ plans[key] }), cached.isCurrent { return cached }
-        let plan = try compile()
-        lock.withLock { plans[key] = plan }
-        return plan
+        let (cached, skip) = lock.withLock { (plans[key], untraceable) }
+        if skip { return nil }
+        if let cached, cached.isCurrent { return cached }
+        do {
+            let plan = try compile()
+            lock.withLock { plans[key] = plan }
+            return plan
+        } catch is GraphTraceError {
+            lock.withLock { untraceable = true }
+            return nil
+        }
     }
 }

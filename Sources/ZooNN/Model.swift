@@ -120,8 +120,8 @@ public final class Model {
             throw ShapeError(name, "no layer named '\(unknown)' to tap; feature taps: " + tapNames.joined(separator: ", "))
         }
         if !training, auxiliaryOutputs != true, !Gradients.recorded, InferencePlanCache.enabled, Runtime.backend is DNNLBackend,
-           x.shape.count == 4 {
-            let result = try plan(for: x.shape, taps: taps).run(x.value)
+           x.shape.count == 4, let plan = try cachedPlan(for: x.shape, taps: taps) {
+            let result = try plan.run(x.value)
             return ModelOutput(outputs: result.outputs.map { Variable($0) }, taps: result.taps.mapValues { Variable($0) })
         }
         let context = ForwardContext(training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
@@ -134,14 +134,23 @@ public final class Model {
     }
 
     /// The inference plan for input batches of `shape` (NHWC) with `taps` kept, compiled on first use and again
-    /// when a weight has changed since.
+    /// when a weight has changed since. Throws `GraphTraceError` for a model whose forward pass computes between its
+    /// layers; inference then runs eagerly.
     public func plan(for shape: [Int], taps: Set<String> = []) throws -> InferencePlan {
+        guard let plan = try cachedPlan(for: shape, taps: taps) else { return try compilePlan(for: shape, taps: taps) }
+        return plan
+    }
+
+    private func cachedPlan(for shape: [Int], taps: Set<String>) throws -> InferencePlan? {
+        try plans.plan(for: shape, taps: taps) { try compilePlan(for: shape, taps: taps) }
+    }
+
+    private func compilePlan(for shape: [Int], taps: Set<String>) throws -> InferencePlan {
         guard case let backend as DNNLBackend = Runtime.backend else {
             throw ShapeError(name, "inference plans run on oneDNN; the current backend is \(Runtime.backend.name)")
         }
-        return try plans.plan(for: shape, taps: taps) {
-            try InferencePlan(trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps), on: backend)
-        }
+        return try InferencePlan(trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps), on: backend,
+                                 blocked: ProcessInfo.processInfo.environment["ZOO_PLAN_LAYOUT"] != "plain")
     }
 
     public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }

@@ -49,4 +49,20 @@ import ZooTensor
             #expect(try model.plan(for: images.shape) !== before)
         }
     }
+
+    @Test func aModelThatComputesBetweenItsLayersRunsEagerly() throws {
+        var generator = SeededGenerator(seed: 9)
+        let conv = Conv2D("conv", inputChannels: 3, filters: 4, kernelSize: (3, 3), generator: &generator)
+        let dense = Dense("dense", inputs: 4 * 6 * 6, units: 5, generator: &generator)
+        let model = Model(name: "mixed", inputShape: [8, 8, 3], layers: [conv, dense], tapNames: []) { context, x in
+            [try context.call(dense, flatten(context.call(conv, x)))]  // flatten is no layer: not traceable
+        }
+        let images = Tensor.uniform([2, 8, 8, 3], using: &generator)
+        try Runtime.using(try Runtime.dnnl.get()) {
+            #expect(throws: GraphTraceError.self) { try model.plan(for: images.shape) }
+            let inference = try model.predict(images)
+            let eager = try model(Variable(images)).main.value
+            #expect(inference == eager)
+        }
+    }
 }

@@ -19,6 +19,17 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         engine = try DNNLEngine()
     }
 
+    /// The widest instruction set oneDNN's kernels use on this CPU, e.g. "avx2" or "avx512_core".
+    public static var instructionSet: String {
+        let names: [dnnl_cpu_isa_t: String] = [
+            dnnl_cpu_isa_sse41: "sse41", dnnl_cpu_isa_avx: "avx", dnnl_cpu_isa_avx2: "avx2", dnnl_cpu_isa_avx2_vnni: "avx2_vnni",
+            dnnl_cpu_isa_avx512_core: "avx512_core", dnnl_cpu_isa_avx512_core_vnni: "avx512_core_vnni",
+            dnnl_cpu_isa_avx512_core_bf16: "avx512_core_bf16", dnnl_cpu_isa_avx512_core_amx: "avx512_core_amx",
+        ]
+        let isa = dnnl_get_effective_cpu_isa()
+        return names[isa] ?? "isa \(isa.rawValue)"
+    }
+
     /// oneDNN's version, e.g. "2.6.3".
     public static var version: String {
         let v = dnnl_version().pointee

@@ -1,27 +1,68 @@
 import CDNNL
 
-/// One oneDNN primitive built for fixed shapes at inference: `forward_inference`, post-ops fused, its weights
-/// reordered once into the layout it wants and kept. Runs on tensors the caller provides; any number of threads may
-/// run it at once.
+/// How a value inside an inference plan lies in memory: plain (NHWC, or [N, C]) as a `Tensor` holds it, or a blocked
+/// layout a kernel chose for the CPU it runs on (nChw8c on AVX2, nChw16c on AVX-512). A blocked value travels as a
+/// flat tensor of `elementCount` floats, channels padded to the block.
+public struct PlannedLayout: Equatable, @unchecked Sendable {
+    let descriptor: MemoryDescriptor
+    /// The logical shape, NHWC or [N, C].
+    public let shape: [Int]
+    public let isPlain: Bool
+
+    init(_ descriptor: MemoryDescriptor, shape: [Int]) {
+        self.descriptor = descriptor
+        self.shape = shape
+        isPlain = (try? PlannedLayout.plain(shape).descriptor.equals(descriptor)) ?? false
+    }
+
+    /// The plain layout of a 4-D NHWC or 2-D [N, C] shape.
+    public static func plain(_ shape: [Int]) throws -> PlannedLayout {
+        let descriptor = shape.count == 4
+            ? try MemoryDescriptor([shape[0], shape[3], shape[1], shape[2]], dnnl_nhwc)
+            : try MemoryDescriptor(shape, dnnl_ab)
+        return PlannedLayout(descriptor: descriptor, shape: shape, isPlain: true)
+    }
+
+    private init(descriptor: MemoryDescriptor, shape: [Int], isPlain: Bool) {
+        self.descriptor = descriptor; self.shape = shape; self.isPlain = isPlain
+    }
+
+    public var elementCount: Int { descriptor.byteCount / MemoryLayout<Float>.stride }
+    /// The shape of the tensor that holds a value in this layout.
+    public var storageShape: [Int] { isPlain ? shape : [elementCount] }
+    /// Short name for profiles: "nhwc", or oneDNN's block description.
+    public var name: String { isPlain ? "plain" : "blocked" }
+
+    public static func == (a: PlannedLayout, b: PlannedLayout) -> Bool { a.shape == b.shape && a.descriptor.equals(b.descriptor) }
+
+    /// oneDNN's dims of a logical shape: N, C, H, W (or N, C).
+    static func dims(_ shape: [Int]) -> [Int] { shape.count == 4 ? [shape[0], shape[3], shape[1], shape[2]] : shape }
+    static func any(_ shape: [Int]) throws -> MemoryDescriptor { try MemoryDescriptor(dims(shape), dnnl_format_tag_any) }
+}
+
+/// One oneDNN primitive built for fixed shapes and layouts at inference: `forward_inference`, post-ops fused, its
+/// weights reordered once into the layout it wants and kept. Runs on tensors the caller provides, which must be in
+/// `inputLayouts`; any number of threads may run it at once.
 public final class PlannedKernel: @unchecked Sendable {
     public let name: String
-    public let outputShape: [Int]
+    public let inputLayouts: [PlannedLayout]
+    public let outputLayout: PlannedLayout
     private let primitive: DNNLPrimitive
     private let engine: DNNLEngine
-    private let inputs: [(Int32, MemoryDescriptor)]
-    private let output: (Int32, MemoryDescriptor)
+    private let inputArguments: [Int32]
+    private let outputArgument: Int32
     private let constants: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)]
     /// What keeps the constants' memory alive (reordered weights, folded parameters).
     private let owners: [AnyObject]
 
-    init(_ primitive: DNNLPrimitive, engine: DNNLEngine, inputs: [(Int32, MemoryDescriptor)], output: (Int32, MemoryDescriptor),
-         outputShape: [Int], constants: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [], owners: [AnyObject] = []) {
+    init(_ primitive: DNNLPrimitive, engine: DNNLEngine, inputs: [(Int32, PlannedLayout)], output: (Int32, PlannedLayout),
+         constants: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [], owners: [AnyObject] = []) {
         self.name = primitive.name
         self.primitive = primitive
         self.engine = engine
-        self.inputs = inputs
-        self.output = output
-        self.outputShape = outputShape
+        inputArguments = inputs.map(\.0)
+        inputLayouts = inputs.map(\.1)
+        (outputArgument, outputLayout) = output
         self.constants = constants
         self.owners = owners
     }
@@ -29,122 +70,146 @@ public final class PlannedKernel: @unchecked Sendable {
     /// Runs on `sources` (one per input, in order) into `destination`, which holds the addend when the kernel ends
     /// with a sum post-op.
     public func run(_ sources: [Tensor], into destination: UnsafeMutablePointer<Float>) throws {
-        precondition(sources.count == inputs.count, "\(name) takes \(inputs.count) inputs")
-        var arguments = zip(inputs, sources).map { ($0.0.0, $0.0.1, UnsafeMutableRawPointer($0.1.storage.pointer) as UnsafeMutableRawPointer?) }
-        arguments.append((output.0, output.1, UnsafeMutableRawPointer(destination)))
+        precondition(sources.count == inputLayouts.count, "\(name) takes \(inputLayouts.count) inputs")
+        var arguments: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer?)] = []
+        for (index, source) in sources.enumerated() {
+            arguments.append((inputArguments[index], inputLayouts[index].descriptor, UnsafeMutableRawPointer(source.storage.pointer)))
+        }
+        arguments.append((outputArgument, outputLayout.descriptor, UnsafeMutableRawPointer(destination)))
         arguments += constants.map { ($0.0, $0.1, Optional($0.2)) }
         try withExtendedLifetime((sources, owners)) { try primitive.execute(engine, arguments) }
     }
 
-    /// Runs into a fresh tensor.
+    /// Runs into a fresh tensor shaped as `outputLayout` stores it.
     public func callAsFunction(_ sources: [Tensor]) throws -> Tensor {
-        try produce(outputShape) { try run(sources, into: $0) }
+        try produce(outputLayout.storageShape) { try run(sources, into: $0) }
     }
 }
 
 /// Kernels for inference plans: each built once per shape and kept by the plan.
 extension DNNLBackend {
-    /// A convolution with its (already folded) kernel and bias, and post-ops.
-    public func plannedConvolution(_ g: ConvolutionGeometry, kernel: Tensor, bias: Tensor?, postOps: [PostOp]) throws -> PlannedKernel {
+    /// A convolution with its (already folded) kernel and bias, and post-ops. `blocked` lets oneDNN choose the
+    /// activation layouts it runs fastest on; otherwise input and output are plain NHWC.
+    public func plannedConvolution(_ g: ConvolutionGeometry, kernel: Tensor, bias: Tensor?, postOps: [PostOp], blocked: Bool) throws -> PlannedKernel {
         let d = try ConvolutionDescriptors(g)
         var desc = dnnl_convolution_desc_t()
         var (src, weights, dst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
+        if blocked { (src, dst) = (try PlannedLayout.any(g.inputShape).raw, try PlannedLayout.any(g.outputShape).raw) }
         var biasDesc = bias != nil ? d.bias.raw : dnnl_memory_desc_t()
         try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights,
                                                              &biasDesc, &dst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
                   "convolution_forward_desc_init")
         let p = try DNNLPrimitive("planned convolution", &desc, engine: engine, postOps: postOps)
         let wanted = p.memoryDescriptor(dnnl_query_weights_md)
-        let reordered = try reorderOnce(kernel, from: d.userWeights, to: wanted)
-        var constants = [(DNNL_ARG_WEIGHTS, wanted, reordered.pointer)]
-        var owners: [AnyObject] = [reordered, kernel.storage]
+        let (pointer, owner) = try keptWeights(kernel, from: d.userWeights, to: wanted)
+        var constants = [(DNNL_ARG_WEIGHTS, wanted, pointer)]
+        var owners = [owner]
         if let bias {
             constants.append((DNNL_ARG_BIAS, d.bias, UnsafeMutableRawPointer(bias.storage.pointer)))
             owners.append(bias.storage)
         }
-        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, d.source)], output: (DNNL_ARG_DST, d.destination),
-                             outputShape: g.outputShape, constants: constants, owners: owners)
+        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, layout(p, dnnl_query_src_md, g.inputShape))],
+                             output: (DNNL_ARG_DST, layout(p, dnnl_query_dst_md, g.outputShape)), constants: constants, owners: owners)
     }
 
-    /// Dense: [batch, inputs] · kernel [inputs, units] + bias, with post-ops.
+    /// Dense: [batch, inputs] · kernel [inputs, units] + bias, with post-ops; plain input and output.
     public func plannedInnerProduct(batch: Int, kernel: Tensor, bias: Tensor?, postOps: [PostOp]) throws -> PlannedKernel {
         let (inputs, units) = (kernel.shape[0], kernel.shape[1])
-        let source = try MemoryDescriptor([batch, inputs], dnnl_ab), destination = try MemoryDescriptor([batch, units], dnnl_ab)
+        let source = try PlannedLayout.plain([batch, inputs]), destination = try PlannedLayout.plain([batch, units])
         let user = try MemoryDescriptor([units, inputs], dnnl_ba), any = try MemoryDescriptor([units, inputs], dnnl_format_tag_any)
         let biasMemory = try MemoryDescriptor([units], dnnl_a)
         var desc = dnnl_inner_product_desc_t()
-        var (src, weights, dst) = (source.raw, any.raw, destination.raw)
+        var (src, weights, dst) = (source.descriptor.raw, any.raw, destination.descriptor.raw)
         var biasDesc = bias != nil ? biasMemory.raw : dnnl_memory_desc_t()
         try check(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src, &weights, &biasDesc, &dst),
                   "inner_product_forward_desc_init")
         let p = try DNNLPrimitive("planned inner product", &desc, engine: engine, postOps: postOps)
         let wanted = p.memoryDescriptor(dnnl_query_weights_md)
-        let reordered = try reorderOnce(kernel, from: user, to: wanted)
-        var constants = [(DNNL_ARG_WEIGHTS, wanted, reordered.pointer)]
-        var owners: [AnyObject] = [reordered, kernel.storage]
+        let (pointer, owner) = try keptWeights(kernel, from: user, to: wanted)
+        var constants = [(DNNL_ARG_WEIGHTS, wanted, pointer)]
+        var owners = [owner]
         if let bias {
             constants.append((DNNL_ARG_BIAS, biasMemory, UnsafeMutableRawPointer(bias.storage.pointer)))
             owners.append(bias.storage)
         }
         return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, source)], output: (DNNL_ARG_DST, destination),
-                             outputShape: [batch, units], constants: constants, owners: owners)
+                             constants: constants, owners: owners)
     }
 
-    public func plannedPooling(_ kind: PoolingKind, _ g: PoolingGeometry) throws -> PlannedKernel {
+    /// Pooling of a value in `input`'s layout; the output takes the layout oneDNN pairs with it.
+    public func plannedPooling(_ kind: PoolingKind, _ g: PoolingGeometry, input: PlannedLayout) throws -> PlannedKernel {
         let d = try PoolingDescriptors(kind, g)
         var desc = dnnl_pooling_desc_t()
-        var (src, dst) = (d.source.raw, d.destination.raw)
+        var (src, dst) = (input.descriptor.raw, try PlannedLayout.any(g.outputShape).raw)
         try check(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, d.algorithm, &src, &dst, d.strides, d.kernel,
                                                  d.paddingLeft, d.paddingRight), "pooling_forward_desc_init")
         let p = try DNNLPrimitive("planned \(kind) pooling", &desc, engine: engine)
-        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, d.source)], output: (DNNL_ARG_DST, d.destination),
-                             outputShape: g.outputShape)
+        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, input)], output: (DNNL_ARG_DST, layout(p, dnnl_query_dst_md, g.outputShape)))
     }
 
-    /// Inference BatchNorm over the last axis with the given statistics, optionally followed by ReLU in the same pass.
-    public func plannedBatchNorm(shape: [Int], gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, epsilon: Float,
-                                 relu: Bool) throws -> PlannedKernel {
-        let data = try channelsLastMemory(Tensor(reservedZeros: shape)), vector = try MemoryDescriptor([shape.last ?? 1], dnnl_a)
+    /// Inference BatchNorm over the channels with the given statistics, optionally followed by ReLU in the same pass.
+    public func plannedBatchNorm(gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, epsilon: Float, relu: Bool,
+                                 input: PlannedLayout) throws -> PlannedKernel {
+        let vector = try MemoryDescriptor([gamma.count], dnnl_a)
         var desc = dnnl_batch_normalization_desc_t()
-        var md = data.raw
+        var md = input.descriptor.raw
         let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | dnnl_use_global_stats.rawValue | (relu ? dnnl_fuse_norm_relu.rawValue : 0)
         try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_inference, &md, epsilon, flags),
                   "batch_normalization_forward_desc_init")
         let p = try DNNLPrimitive("planned batch normalization", &desc, engine: engine)
         let parameters = [(DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance), (DNNL_ARG_SCALE, gamma), (DNNL_ARG_SHIFT, beta)]
-        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, data)], output: (DNNL_ARG_DST, data), outputShape: shape,
+        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, input)], output: (DNNL_ARG_DST, input),
                              constants: parameters.map { ($0.0, vector, UnsafeMutableRawPointer($0.1.storage.pointer)) },
                              owners: parameters.map { $0.1.storage })
     }
 
-    public func plannedActivation(_ kind: Activation, shape: [Int]) throws -> PlannedKernel {
-        let md = try MemoryDescriptor([shape.reduce(1, *)], dnnl_a)
+    public func plannedActivation(_ kind: Activation, input: PlannedLayout) throws -> PlannedKernel {
         var desc = dnnl_eltwise_desc_t()
-        var data = md.raw
+        var data = input.descriptor.raw
         try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, kind.dnnlAlgorithm, &data, 0, 0), "eltwise_forward_desc_init")
         let p = try DNNLPrimitive("planned \(kind)", &desc, engine: engine)
-        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, md)], output: (DNNL_ARG_DST, md), outputShape: shape)
+        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, input)], output: (DNNL_ARG_DST, input))
     }
 
-    public func plannedLRN(_ parameters: LRNParameters, shape: [Int]) throws -> PlannedKernel {
-        let md = try channelsLastMemory(Tensor(reservedZeros: shape))
+    public func plannedLRN(_ parameters: LRNParameters, input: PlannedLayout) throws -> PlannedKernel {
         var desc = dnnl_lrn_desc_t()
-        var data = md.raw
+        var data = input.descriptor.raw
         try check(dnnl_lrn_forward_desc_init(&desc, dnnl_forward_inference, dnnl_lrn_across_channels, &data, Int64(parameters.size),
                                              parameters.alpha * Float(parameters.size), parameters.beta, parameters.k), "lrn_forward_desc_init")
         let p = try DNNLPrimitive("planned lrn", &desc, engine: engine)
-        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, md)], output: (DNNL_ARG_DST, md), outputShape: shape)
+        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, input)], output: (DNNL_ARG_DST, input))
     }
 
-    /// `tensor` (laid out as `user`) copied into the layout `wanted`, for a kernel to keep.
-    private func reorderOnce(_ tensor: Tensor, from user: MemoryDescriptor, to wanted: MemoryDescriptor) throws -> AlignedBuffer {
+    /// Channel concatenation of 4-D values in their layouts; the output takes the layout oneDNN picks.
+    public func plannedConcatenation(_ inputs: [PlannedLayout]) throws -> PlannedKernel {
+        let shape = inputs[0].shape.dropLast() + [inputs.reduce(0) { $0 + $1.shape[3] }]
+        var sources = inputs.map(\.descriptor.raw)
+        var destination = try PlannedLayout.any(Array(shape)).raw
+        var pd: dnnl_primitive_desc_t?
+        try check(dnnl_concat_primitive_desc_create(&pd, &destination, Int32(inputs.count), 1, &sources, engine.attributes, engine.engine),
+                  "concat primitive_desc_create")
+        let p = try DNNLPrimitive(adopting: pd!, name: "planned concatenation")
+        return PlannedKernel(p, engine: engine, inputs: inputs.enumerated().map { (DNNL_ARG_MULTIPLE_SRC + Int32($0.offset), $0.element) },
+                             output: (DNNL_ARG_DST, layout(p, dnnl_query_dst_md, Array(shape))))
+    }
+
+    /// A copy of a value from one layout into another.
+    public func plannedReorder(from source: PlannedLayout, to target: PlannedLayout) throws -> PlannedKernel {
+        let p = try DNNLPrimitive(reorderFrom: source.descriptor, to: target.descriptor, engine: engine)
+        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_FROM, source)], output: (DNNL_ARG_TO, target))
+    }
+
+    private func layout(_ p: DNNLPrimitive, _ query: dnnl_query_t, _ shape: [Int]) -> PlannedLayout {
+        PlannedLayout(p.memoryDescriptor(query), shape: shape)
+    }
+
+    /// `tensor` in the layout `wanted`: the tensor's own memory when it already is (a plan notices a later write by
+    /// the storage's version), otherwise a reordered copy for the kernel to keep.
+    private func keptWeights(_ tensor: Tensor, from user: MemoryDescriptor, to wanted: MemoryDescriptor) throws -> (UnsafeMutableRawPointer, AnyObject) {
+        if wanted.equals(user) { return (UnsafeMutableRawPointer(tensor.storage.pointer), tensor.storage) }
         let buffer = AlignedBuffer(byteCount: wanted.byteCount)
-        if wanted.equals(user) {
-            buffer.pointer.copyMemory(from: tensor.storage.pointer, byteCount: tensor.count * MemoryLayout<Float>.stride)
-            return buffer
-        }
         let reorder = try DNNLPrimitive(reorderFrom: user, to: wanted, engine: engine)
         try reorder.execute(engine, [(DNNL_ARG_FROM, user, UnsafeMutableRawPointer(tensor.storage.pointer)), (DNNL_ARG_TO, wanted, buffer.pointer)])
-        return buffer
+        return (buffer.pointer, buffer)
     }
 }
