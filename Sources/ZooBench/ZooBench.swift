@@ -31,6 +31,9 @@ struct ZooBench: ParsableCommand {
     @Flag(help: "Instead: inference time of --arch without its top (average pooled) at --batch, planned, or eager with ZOO_PLANS=0 (tools/bench/inference).")
     var inference = false
 
+    @Flag(help: "With --inference: time each kind of plan step and print where the time goes (stderr).")
+    var profile = false
+
     @Flag(help: "Instead: backbones forward and fine-tuning on --threads threads at once for --seconds each, checked bit for bit against serial runs (tools/stress).")
     var stress = false
     @Option(help: "Comma-separated thread counts for --stress.") var threads = "1,2,4,8"
@@ -162,12 +165,29 @@ struct ZooBench: ParsableCommand {
         let (h, w) = backbone.defaultInputSize
         let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)
         let seconds = try median(of: { _ = try model.predict(images) }, minimumRuns: batch >= 8 ? 3 : 5)
+        if profile { try printProfile(model, images) }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let result: [String: Any] = ["arch": backbone.name, "batch": batch, "seconds": seconds, "images_per_second": Double(batch) / seconds,
                                      "mode": ProcessInfo.processInfo.environment["ZOO_PLANS"] == "0" ? "eager" : "planned",
                                      "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "isa": DNNLBackend.instructionSet]
         print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+    }
+
+    /// Three profiled runs of the model's plan: each kind of step's share of the time, and GFLOPS where it computes.
+    func printProfile(_ model: Model, _ images: Tensor) throws {
+        let plan = try model.plan(for: images.shape)
+        let profile = InferencePlan.Profile()
+        for _ in 0..<3 { _ = try plan.run(images, profile: profile) }
+        var lines = ["profile of \(model.name), batch \(batch), 3 runs: \(plan.stepCount) steps, \(plan.fusedLayers) layers fused, "
+                     + "\(plan.reorderCount) reorders, arena \(plan.arenaBytes >> 20) MiB",
+                     "| step | share | ms per run | GFLOPS |", "| --- | ---: | ---: | ---: |"]
+        for (kind, seconds) in profile.seconds.sorted(by: { $0.value > $1.value }) {
+            let flops = profile.flops[kind] ?? 0
+            lines.append("| \(kind) | \(String(format: "%.1f%%", 100 * seconds / profile.total)) | \(String(format: "%.2f", seconds / 3 * 1e3)) | "
+                         + (flops > 0 ? String(format: "%.0f", flops / seconds / 1e9) : "") + " |")
+        }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 
     /// A table of throughput per thread count; exits non-zero (by throwing) when any concurrent run differs.

@@ -82,8 +82,23 @@ public final class InferencePlan: @unchecked Sendable {
         sumsInPlace = inPlace
     }
 
-    /// Runs the plan on a batch of `inputShape`: the model's outputs and the tapped values.
-    public func run(_ input: Tensor) throws -> (outputs: [Tensor], taps: [String: Tensor]) {
+    /// Time spent per kind of step ("planned convolution", "reorder", a layer's kind, …) and the FLOPs of each kind,
+    /// added up over the runs it is passed to.
+    public final class Profile {
+        public private(set) var seconds: [String: Double] = [:]
+        public private(set) var flops: [String: Double] = [:]
+        public var total: Double { seconds.values.reduce(0, +) }
+        public init() {}
+
+        func add(_ kind: String, _ duration: Duration, flops: Double) {
+            seconds[kind, default: 0] += Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+            self.flops[kind, default: 0] += flops
+        }
+    }
+
+    /// Runs the plan on a batch of `inputShape`: the model's outputs and the tapped values. With `profile`, each
+    /// step's time is added to it.
+    public func run(_ input: Tensor, profile: Profile? = nil) throws -> (outputs: [Tensor], taps: [String: Tensor]) {
         guard input.shape == inputShape else {
             throw ShapeError("inference plan", "was built for \(describe(shape: inputShape)), got \(describe(shape: input.shape))")
         }
@@ -93,6 +108,8 @@ public final class InferencePlan: @unchecked Sendable {
         var values = [Tensor?](repeating: nil, count: storageShapes.count)
         values[0] = input
         for (index, step) in steps.enumerated() {
+            let start = profile == nil ? nil : ContinuousClock.now
+            defer { if let start { profile?.add(step.kind, ContinuousClock.now - start, flops: step.flops) } }
             switch step {
             case let .kernel(kernel, inputs, output, addend):
                 let sources = inputs.map { values[$0]! }
@@ -130,6 +147,19 @@ public final class InferencePlan: @unchecked Sendable {
 }
 
 extension InferencePlan.Step {
+    var kind: String {
+        switch self {
+        case let .kernel(kernel, _, _, _): kernel.name
+        case let .layer(layer, _, _): "layer \(layer.kind)"
+        case .reshape: "reshape"
+        }
+    }
+
+    var flops: Double {
+        if case let .kernel(kernel, _, _, _) = self { return kernel.flops }
+        return 0
+    }
+
     var write: Int {
         switch self {
         case let .kernel(_, _, output, _), let .layer(_, _, output), let .reshape(_, output): output
@@ -211,13 +241,33 @@ private struct PlanCompiler {
 
     mutating func plain(_ value: Int) throws -> Int { try self.value(value, in: try PlannedLayout.plain(layouts[value]!.shape)) }
 
+    /// Whether every element of `value` is ≥ 0 whatever the input: it comes out of a ReLU, or is a maximum or a
+    /// concatenation of such values.
+    func isNonNegative(_ value: Int) -> Bool {
+        guard let node = producer[value].map({ graph.nodes[$0] }) else { return false }
+        switch node.layer.computation {
+        case .activation(.relu): return true
+        case .convolution(let conv): return conv.activation == .relu
+        case .dense(let dense): return dense.activation == .relu
+        case .pooling(.max, _, _, _), .globalPooling(.max), .identity, .flatten: return isNonNegative(node.inputs[0])
+        case .concatenate: return node.inputs.allSatisfy(isNonNegative)
+        default: return false
+        }
+    }
+
     mutating func compile() throws {
-        // Zero padding read only by a 'valid' convolution becomes that convolution's own padding.
+        // Zero padding read only by a 'valid' convolution becomes that convolution's own padding; read only by a
+        // 'valid' max pooling of values ≥ 0, the pooling's (oneDNN's padded cells never win, and with every value
+        // ≥ 0 a zero never changes a maximum of a window that holds at least one real cell).
         var paddingOf: [Int: (node: Int, top: Int, bottom: Int, left: Int, right: Int)] = [:]
         for (index, node) in graph.nodes.enumerated() {
             guard case let .zeroPadding(top, bottom, left, right) = node.layer.computation,
-                  let reader = soleReader(of: node.output), case let .convolution(conv) = graph.nodes[reader].layer.computation,
-                  conv.padding == .valid else { continue }
+                  let reader = soleReader(of: node.output) else { continue }
+            switch graph.nodes[reader].layer.computation {
+            case .convolution(let conv) where conv.padding == .valid: break
+            case let .pooling(.max, size, _, .valid) where isNonNegative(node.inputs[0]) && max(top, bottom) < size.0 && max(left, right) < size.1: break
+            default: continue
+            }
             paddingOf[reader] = (index, top, bottom, left, right)
             absorbed.insert(index)
         }
@@ -282,8 +332,13 @@ private struct PlanCompiler {
             case .activation(let kind):
                 emit(try backend.plannedActivation(kind, input: layouts[input]!), inputs: [input], output: node.output)
             case let .pooling(kind, size, strides, padding) where padding == .valid || padding == .same:
-                let g = try PoolingGeometry(op: node.layer.name, input: shape, size: size, strides: strides, padding: padding)
-                emit(try backend.plannedPooling(kind, g, input: layouts[input]!), inputs: [input], output: node.output)
+                var source = input, padding = padding
+                if let pad = paddingOf[index] {
+                    source = graph.nodes[pad.node].inputs[0]
+                    padding = .explicit(top: pad.top, bottom: pad.bottom, left: pad.left, right: pad.right)
+                }
+                let g = try PoolingGeometry(op: node.layer.name, input: graph.shapes[source], size: size, strides: strides, padding: padding)
+                emit(try backend.plannedPooling(kind, g, input: layouts[source]!), inputs: [source], output: node.output)
             case .globalPooling(let kind) where shape.count == 4:
                 let g = try PoolingGeometry(op: node.layer.name, input: shape, size: (shape[1], shape[2]), strides: (1, 1), padding: .valid)
                 let pooled = try backend.plannedPooling(kind, g, input: layouts[input]!)

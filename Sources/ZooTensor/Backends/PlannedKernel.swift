@@ -45,6 +45,8 @@ public struct PlannedLayout: Equatable, @unchecked Sendable {
 /// `inputLayouts`; any number of threads may run it at once.
 public final class PlannedKernel: @unchecked Sendable {
     public let name: String
+    /// Multiply-adds × 2 of one run (convolutions and inner products; 0 for the rest), for profiles.
+    public internal(set) var flops: Double = 0
     public let inputLayouts: [PlannedLayout]
     public let outputLayout: PlannedLayout
     private let primitive: DNNLPrimitive
@@ -108,8 +110,10 @@ extension DNNLBackend {
             constants.append((DNNL_ARG_BIAS, d.bias, UnsafeMutableRawPointer(bias.storage.pointer)))
             owners.append(bias.storage)
         }
-        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, layout(p, dnnl_query_src_md, g.inputShape))],
-                             output: (DNNL_ARG_DST, layout(p, dnnl_query_dst_md, g.outputShape)), constants: constants, owners: owners)
+        let planned = PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, layout(p, dnnl_query_src_md, g.inputShape))],
+                                    output: (DNNL_ARG_DST, layout(p, dnnl_query_dst_md, g.outputShape)), constants: constants, owners: owners)
+        planned.flops = g.flops
+        return planned
     }
 
     /// Dense: [batch, inputs] · kernel [inputs, units] + bias, with post-ops; plain input and output.
@@ -132,8 +136,10 @@ extension DNNLBackend {
             constants.append((DNNL_ARG_BIAS, biasMemory, UnsafeMutableRawPointer(bias.storage.pointer)))
             owners.append(bias.storage)
         }
-        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, source)], output: (DNNL_ARG_DST, destination),
-                             constants: constants, owners: owners)
+        let planned = PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, source)], output: (DNNL_ARG_DST, destination),
+                                    constants: constants, owners: owners)
+        planned.flops = 2 * Double(batch * inputs * units)
+        return planned
     }
 
     /// Pooling of a value in `input`'s layout; the output takes the layout oneDNN pairs with it.
