@@ -65,4 +65,30 @@ import ZooTensor
             #expect(inference == eager)
         }
     }
+
+    @Test func onePlanRunsOnSeveralThreadsAtOnce() throws {
+        let (backbone, options) = KerasFidelityTests.plugin(for: "resnet18_notop_64")
+        let model = try backbone.build(options)
+        var generator = SeededGenerator(seed: 3)
+        let batches = (0..<4).map { _ in Tensor.uniform([2, 64, 64, 3], using: &generator) }
+        let dnnl = try Runtime.dnnl.get()
+        let plan = try Runtime.using(dnnl) { try model.plan(for: [2, 64, 64, 3]) }
+        let serial = try batches.map { try plan.run($0).outputs[0] }
+        let results = UncheckedSendable(ResultBox(count: batches.count))
+        let shared = UncheckedSendable((plan, batches))
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            let (plan, batches) = shared.value
+            results.value.set(index % batches.count, Result { try plan.run(batches[index % batches.count]).outputs[0] })
+        }
+        for (index, expected) in serial.enumerated() {
+            for result in results.value.results[index] { #expect(try result.get() == expected, "batch \(index) differs from its serial run") }
+        }
+    }
+
+    final class ResultBox {
+        private let lock = NSLock()
+        private(set) var results: [[Result<Tensor, Error>]]
+        init(count: Int) { results = Array(repeating: [], count: count) }
+        func set(_ index: Int, _ result: Result<Tensor, Error>) { lock.withLock { results[index].append(result) } }
+    }
 }
