@@ -139,15 +139,10 @@ final class DNNLPrimitive: @unchecked Sendable {
     convenience init(_ name: String, _ opDescriptor: UnsafeRawPointer, engine: DNNLEngine, hint: DNNLPrimitive? = nil,
                      postOps: [PostOp] = []) throws(DNNLError) {
         var pd: dnnl_primitive_desc_t?
-        if postOps.isEmpty {
-            try check(dnnl_primitive_desc_create(&pd, opDescriptor, engine.attributes, engine.engine, hint?.descriptor),
-                      "\(name) primitive_desc_create")
-        } else {
-            let attributes = try engine.attributes(with: postOps)
-            defer { dnnl_primitive_attr_destroy(attributes) }
-            try check(dnnl_primitive_desc_create(&pd, opDescriptor, attributes, engine.engine, hint?.descriptor),
-                      "\(name) primitive_desc_create")
-        }
+        let fused = postOps.isEmpty ? nil : try engine.attributes(with: postOps)
+        defer { if let fused { dnnl_primitive_attr_destroy(fused) } }
+        try check(dnnl_primitive_desc_create(&pd, opDescriptor, fused ?? engine.attributes, engine.engine, hint?.descriptor),
+                  "\(name) primitive_desc_create")
         try self.init(adopting: pd!, name: name)
     }
 
