@@ -33,6 +33,15 @@ import ZooTensor
         #expect(deviation(single, want) <= 1e-4, "\(name): planned output of one image deviates by \(deviation(single, want))")
     }
 
+    @Test func aPlanRefusesAnotherShape() throws {
+        let (backbone, options) = KerasFidelityTests.plugin(for: "resnet18_notop_64")
+        let model = try backbone.build(options)
+        let plan = try Runtime.using(try Runtime.dnnl.get()) { try model.plan(for: [2, 64, 64, 3]) }
+        #expect { try plan.run(Tensor(zeros: [1, 64, 64, 3])) } throws: { error in
+            "\(error)".contains("was built for [2, 64, 64, 3], got [1, 64, 64, 3]")
+        }
+    }
+
     @Test func aChangedWeightRecompilesThePlan() throws {
         let (backbone, options) = KerasFidelityTests.plugin(for: "resnet18_notop_64")
         let model = try backbone.build(options)

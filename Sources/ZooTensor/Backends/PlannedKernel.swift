@@ -30,8 +30,6 @@ public struct PlannedLayout: Equatable, @unchecked Sendable {
     public var elementCount: Int { descriptor.byteCount / MemoryLayout<Float>.stride }
     /// The shape of the tensor that holds a value in this layout.
     public var storageShape: [Int] { isPlain ? shape : [elementCount] }
-    /// Short name for profiles: "nhwc", or oneDNN's block description.
-    public var name: String { isPlain ? "plain" : "blocked" }
 
     public static func == (a: PlannedLayout, b: PlannedLayout) -> Bool { a.shape == b.shape && a.descriptor.equals(b.descriptor) }
 
