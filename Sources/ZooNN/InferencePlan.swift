@@ -192,7 +192,7 @@ private struct PlanCompiler {
     /// Per value (graph values first, then values the plan adds), its layout once produced.
     var layouts: [PlannedLayout?]
     var storageShapes: [[Int]]
-    /// (value, layout) → the value holding a converted copy.
+    /// Value → the layouts it was converted to, each with the value holding that copy.
     var converted: [Int: [(PlannedLayout, Int)]] = [:]
     var outputs: [Int] = []
     var taps: [String: Int] = [:]
@@ -213,6 +213,12 @@ private struct PlanCompiler {
     func soleReader(of value: Int) -> Int? {
         guard !kept.contains(value), readers[value].count == 1 else { return nil }
         return readers[value][0]
+    }
+
+    /// Marks `node` as fused into the step being built and returns its output, which that step now produces.
+    mutating func absorb(_ node: Int) -> Int {
+        absorbed.insert(node)
+        return graph.nodes[node].output
     }
 
     /// A new value of the plan's own.
@@ -291,20 +297,17 @@ private struct PlanCompiler {
                 } else {
                     if let next = soleReader(of: output), case .batchNormalization(let bn) = graph.nodes[next].layer.computation {
                         (kernel, bias) = Folding.batchNorm(bn, into: kernel, bias: bias)
-                        absorbed.insert(next)
-                        output = graph.nodes[next].output
+                        output = absorb(next)
                     }
                     if let next = soleReader(of: output), case .add = graph.nodes[next].layer.computation, graph.nodes[next].inputs.count == 2,
                        let other = graph.nodes[next].inputs.first(where: { $0 != output }), (producer[other] ?? -1) < index {
                         postOps.append(.sum)
                         addend = other
-                        absorbed.insert(next)
-                        output = graph.nodes[next].output
+                        output = absorb(next)
                     }
                     if let next = soleReader(of: output), case .activation(let kind) = graph.nodes[next].layer.computation {
                         postOps.append(.activation(kind))
-                        absorbed.insert(next)
-                        output = graph.nodes[next].output
+                        output = absorb(next)
                     }
                 }
                 let planned = try backend.plannedConvolution(g, kernel: kernel, bias: bias, postOps: postOps, blocked: blocked)
@@ -322,8 +325,7 @@ private struct PlanCompiler {
                 var output = node.output, relu = false
                 if let next = soleReader(of: output), case .activation(.relu) = graph.nodes[next].layer.computation {
                     relu = true
-                    absorbed.insert(next)
-                    output = graph.nodes[next].output
+                    output = absorb(next)
                 }
                 let planned = try backend.plannedBatchNorm(gamma: bn.gamma.value, beta: bn.beta.value, mean: bn.movingMean.value,
                                                            variance: bn.movingVariance.value, epsilon: bn.epsilon, relu: relu,
