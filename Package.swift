@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Zoo", targets: ["Zoo"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
+        .executable(name: "zoo-reader", targets: ["ZooReader"]),
         .executable(name: "transfer-example", targets: ["TransferExample"]),
     ],
     dependencies: [
@@ -30,13 +31,15 @@ let package = Package(
         .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CSystem"),
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
         .target(name: "ZooCore", dependencies: ["CCrypto", "ZooTensor", "ZooNN"]),
         .target(
             name: "ZooConverters",
-            dependencies: ["ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["CSystem", "ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "converters"),
         .target(name: "ZooModels", dependencies: ["ZooCore", "ZooNN", "ZooTensor"], path: "zoo"),
         .target(name: "ZooImaging", dependencies: ["CJPEG", "CPNG", "ZooCore", "ZooTensor"]),
@@ -48,12 +51,16 @@ let package = Package(
         .executableTarget(
             name: "ZooBench",
             dependencies: ["ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "ZooReader", dependencies: ["CSeccomp", "ZooConverters", "ZooHDF5"]),
         .executableTarget(name: "TransferExample", dependencies: ["Zoo"], path: "docs/examples/transfer"),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZooCLITests", dependencies: ["ZooCLI", "TransferExample", "Zoo"], exclude: ["weights_server.py"]),
+        .testTarget(
+            name: "ZooCLITests",
+            dependencies: ["ZooCLI", "ZooReader", "TransferExample", "Zoo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            exclude: ["weights_server.py"]),
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5", "ZooReader"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters"]),
         .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooImaging"]),
     ]

@@ -5,7 +5,10 @@ import ZooCore
 /// Keras 3 archives (`model.save("x.keras")`): a zip of config.json, metadata.json and model.weights.h5. The weights
 /// read as `KerasWeightsFormat`; config.json becomes the bundle's `model_config` and gives the layer order.
 public struct KerasArchiveFormat: WeightFormat {
-    public init() {}
+    /// Where the archive's model.weights.h5 is parsed; the zip itself is read here.
+    public let isolation: ReadIsolation
+
+    public init(isolation: ReadIsolation = .childProcess) { self.isolation = isolation }
 
     public let name = "keras-archive"
     public let summary = "Keras 3 archive (.keras): config.json, metadata.json, model.weights.h5"
@@ -34,7 +37,7 @@ public struct KerasArchiveFormat: WeightFormat {
             throw WeightFileError(url, "cannot extract model.weights.h5: \(error)")
         }
         var bundle: WeightBundle
-        do { bundle = try KerasWeightsFormat().read(weightsURL) } catch let error as WeightFileError {
+        do { bundle = try KerasWeightsFormat(isolation: isolation).read(weightsURL) } catch let error as WeightFileError {
             throw WeightFileError(file: url.path, location: "model.weights.h5" + (error.location.map { ": \($0)" } ?? ""), message: error.message)
         }
         bundle.format = name

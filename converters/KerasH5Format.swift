@@ -7,16 +7,18 @@ import ZooTensor
 /// legacy path, and the keras.applications downloads) and full-model (`model.save("x.h5")`, weights under
 /// `model_weights` beside `model_config`). Layers come in the order of the `layer_names` attribute and each layer's
 /// arrays in the order of its `weight_names`, as Keras reads them.
-public struct KerasH5Format: WeightFormat {
-    public init() {}
+public struct KerasH5Format: HDF5WeightFormat {
+    public let isolation: ReadIsolation
+
+    public init(isolation: ReadIsolation = .childProcess) { self.isolation = isolation }
 
     public let name = "keras-h5"
     public let summary = "Keras HDF5 (.h5): weights-only or full model, Keras 1, 2 (tf.keras) and 3"
     public let signature = "HDF5 with a 'layer_names' attribute or a 'model_weights' group"
     public var canWrite: Bool { true }
 
-    public func sniff(_ probe: FileProbe) -> Bool {
-        guard probe.isHDF5, let file = try? HDF5File.open(probe.url.path), let names = try? file.root.attributeNames() else { return false }
+    public func recognizes(_ file: HDF5File) -> Bool {
+        guard let names = try? file.root.attributeNames() else { return false }
         return names.contains { $0 == "layer_names" || $0 == "layer_names0" } || file.root.kind(of: "model_weights") == .group
     }
 
@@ -29,10 +31,9 @@ public struct KerasH5Format: WeightFormat {
                               message: "valid HDF5 but not a Keras weight file: no 'layer_names' attribute and no 'model_weights' group")
     }
 
-    public func read(_ url: URL) throws -> WeightBundle {
-        _ = try FileProbe(url)
+    public func decode(_ file: HDF5File) throws -> WeightBundle {
+        let url = URL(fileURLWithPath: file.path)
         return try hdf5 {
-            let file = try HDF5File.open(url.path)
             let (group, fullModel) = try weightsGroup(file)
             var metadata: [String: String] = ["container": fullModel ? "full model" : "weights only"]
             for key in [MetadataKey.kerasVersion, MetadataKey.backend, MetadataKey.modelConfig, MetadataKey.trainingConfig] {

@@ -7,28 +7,23 @@ import ZooHDF5
 /// is one layer, named by its `name` attribute (Keras 3) or, where absent (tf-keras), by its key path without the
 /// `layers` steps (`sequential/conv2d`), which is unique. The file records
 /// no order: layers come in natural order of their keys (dense, dense_1, …, dense_10); arrays by index.
-public struct KerasWeightsFormat: WeightFormat {
-    public init() {}
+public struct KerasWeightsFormat: HDF5WeightFormat {
+    public let isolation: ReadIsolation
+
+    public init(isolation: ReadIsolation = .childProcess) { self.isolation = isolation }
 
     public let name = "keras-weights"
     public let summary = "Keras 3 weights (.weights.h5): the layers/<name>/vars/<i> tree"
     public let signature = "HDF5 with a 'layers' or 'vars' group at the root"
 
-    public func sniff(_ probe: FileProbe) -> Bool {
-        guard probe.isHDF5, let file = try? HDF5File.open(probe.url.path) else { return false }
-        return isKerasWeights(file.root)
+    public func recognizes(_ file: HDF5File) -> Bool {
+        (try? file.root.attribute("layer_names")) == nil && (file.root.kind(of: "layers") == .group || file.root.kind(of: "vars") == .group)
     }
 
-    func isKerasWeights(_ root: HDF5Group) -> Bool {
-        (try? root.attribute("layer_names")) == nil && (root.kind(of: "layers") == .group || root.kind(of: "vars") == .group)
-    }
-
-    public func read(_ url: URL) throws -> WeightBundle {
-        _ = try FileProbe(url)
-        return try hdf5 {
-            let file = try HDF5File.open(url.path)
-            guard isKerasWeights(file.root) else {
-                throw WeightFileError(url, "valid HDF5 but not a Keras 3 weights file: no 'layers' or 'vars' group at the root")
+    public func decode(_ file: HDF5File) throws -> WeightBundle {
+        try hdf5 {
+            guard recognizes(file) else {
+                throw WeightFileError(file: file.path, location: nil, message: "valid HDF5 but not a Keras 3 weights file: no 'layers' or 'vars' group at the root")
             }
             var layers: [LayerWeights] = []
             try collect(file.root, key: "", into: &layers)

@@ -7,10 +7,16 @@ public final class MappedFile: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let size: Int
 
-    public init(_ url: URL) throws {
+    public convenience init(_ url: URL) throws {
         let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw WeightFileError(url, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
+        try self.init(descriptor: descriptor, describing: url)
+    }
+
+    /// Maps the whole of an open regular file (or an in-memory file); `url` names it in errors. The descriptor may be
+    /// closed afterwards.
+    public init(descriptor: Int32, describing url: URL) throws {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { throw WeightFileError(url, "cannot stat: \(String(cString: strerror(errno)))") }
         guard info.st_mode & S_IFMT == S_IFREG else { throw WeightFileError(url, "is not a regular file") }

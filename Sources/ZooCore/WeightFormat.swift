@@ -8,8 +8,9 @@ public protocol WeightFormat: NamedPlugin {
     var summary: String { get }
     /// What the format looks for in a file, for the error when nothing recognizes one.
     var signature: String { get }
-    /// Whether the file looks like this format (its extension and first bytes).
-    func sniff(_ probe: FileProbe) -> Bool
+    /// Whether the file looks like this format (its extension and first bytes, or its structure). Throws when the
+    /// file cannot be examined safely (a crash of the isolated reader), rather than answering no.
+    func sniff(_ probe: FileProbe) throws -> Bool
     func read(_ url: URL) throws -> WeightBundle
     var canWrite: Bool { get }
     /// Writes atomically (`writeAtomically`): a temporary file in the target's folder, flushed to disk and renamed into
@@ -85,7 +86,7 @@ extension Registry where Plugin == any WeightFormat {
     /// The format that recognizes the file.
     public func detect(_ url: URL) throws -> any WeightFormat {
         let probe = try FileProbe(url)
-        if let format = all.first(where: { $0.sniff(probe) }) { return format }
+        if let format = try all.first(where: { try $0.sniff(probe) }) { return format }
         let kind = probe.isHDF5 ? "an HDF5 file, but no weight format recognizes it" : probe.isZip ? "a zip archive, but no weight format recognizes it"
             : "not a weight file"
         throw WeightFileError(url, "\(kind); expected " + all.map { "\($0.name): \($0.signature)" }.joined(separator: "; "))

@@ -25,7 +25,8 @@ enum HDF5Library {
         return try body()
     }
 
-    /// The innermost descriptions on HDF5's error stack, which then is cleared.
+    /// The innermost descriptions on HDF5's error stack, which then is cleared. Some failures (an allocation refused)
+    /// leave the stack empty.
     static func takeErrorStack() -> String {
         final class Collected { var lines: [String] = [] }
         let collected = Collected()
@@ -37,6 +38,6 @@ enum HDF5Library {
         }, context)
         H5Eclear2(zoo_h5e_default())
         let distinct = collected.lines.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        return distinct.prefix(2).joined(separator: "; ")
+        return distinct.isEmpty ? "libhdf5 gave no reason" : distinct.prefix(2).joined(separator: "; ")
     }
 }

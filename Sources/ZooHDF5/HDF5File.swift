@@ -37,6 +37,24 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Opens a file image held in memory, read-only and without copying it: the caller keeps `image` alive and
+    /// unchanged while the file is in use. `path` names the file in errors. No file is opened, so this works where
+    /// opening files is forbidden (the isolated reader's sandbox).
+    public static func open(image: UnsafeRawBufferPointer, path: String) throws(HDF5Error) -> HDF5File {
+        try HDF5Library.locked { () throws(HDF5Error) -> HDF5File in
+            guard let base = image.baseAddress, image.count >= 8, image.starts(with: [0x89, 0x48, 0x44, 0x46]) else {
+                throw HDF5Error(file: path, object: "/", message: "not an HDF5 file")
+            }
+            let id = H5LTopen_file_image(UnsafeMutableRawPointer(mutating: base), image.count, zoo_h5lt_image_read_in_place())
+            guard id >= 0 else { throw HDF5Error(file: path, object: "/", message: "cannot open: \(HDF5Library.takeErrorStack())") }
+            return HDF5File(path: path, handle: Handle(id, close: H5Fclose))
+        }
+    }
+
+    /// Makes the library ready (its one-time setup may read the environment and load plugins), so that later calls
+    /// need nothing from the system beyond memory.
+    public static func prepareLibrary() { HDF5Library.locked {} }
+
     /// Creates (or truncates) a file for writing, in the HDF5 1.8 file format or later, whose dense attribute
     /// storage holds attributes past 64 KiB (a large model's `model_config`).
     public static func create(_ path: String) throws(HDF5Error) -> HDF5File {

@@ -104,7 +104,6 @@ public final class TransferJob {
 
     public func run(resume: Bool = false) throws -> TransferResult {
         let c = configuration
-        try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true)
         let preparation = ImagePreparation(for: c.backbone, inputSize: c.inputSize)
         let classes = c.training.classNames.count
         if let validation = c.validation, validation.classNames != c.training.classNames {
@@ -112,6 +111,8 @@ public final class TransferJob {
         }
         let pretrained: WeightBundle? = c.mode == .scratch ? nil : try c.weights.map { try formats.read($0) }
         if c.mode != .scratch && pretrained == nil { throw DatasetError("--weights", "\(c.mode.rawValue) needs pre-trained weights") }
+        // The output folder appears only once the inputs are known to be good.
+        try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true)
 
         let trainable: Model, final: () throws -> (Model, [String: String])
         let training: TrainingData, validation: TrainingData?

@@ -1,0 +1,202 @@
+import CSystem
+import Foundation
+import Synchronization
+import ZooCore
+
+/// The parent's side of isolated HDF5 reading: runs `zoo-reader` on one file, and turns its reply, or the way it
+/// died, into a result or one error naming the file. The reply comes back in an in-memory file that the parent maps,
+/// so arrays cross without a copy.
+enum IsolatedReader {
+    static let helperName = "zoo-reader"
+    static let timeoutVariable = "ZOO_READ_TIMEOUT"
+    static let defaultTimeout = 120.0
+
+    static func read(_ url: URL, format: String) throws -> WeightBundle {
+        let (header, reply) = try run(.read(format: format, path: url.path), for: url)
+        if let failure = header.error { throw WeightFileError(failure) }
+        guard let bundle = header.bundle else { throw WeightFileError(url, "the isolated reader sent neither weights nor an error") }
+        return try ReaderWire.bundle(bundle, in: reply, for: url)
+    }
+
+    /// The isolated formats that recognize the file. Sniffing asks every format in turn, so the answer is kept per
+    /// version of the file (device, inode, size, modification time): one child process answers them all.
+    static func recognizedFormats(_ url: URL) throws -> [String] {
+        let identity = try FileIdentity(url)
+        if let known = recognitions.withLock({ $0[identity] }) { return try known.get() }
+        let answer: Result<[String], WeightFileError>
+        do {
+            let header = try run(.recognize(path: url.path), for: url).header
+            if let failure = header.error { throw WeightFileError(failure) }
+            answer = .success(header.recognized ?? [])
+        } catch let error as WeightFileError {
+            answer = .failure(error)
+        }
+        recognitions.withLock {
+            if $0.count >= 64 { $0.removeAll() }
+            $0[identity] = answer
+        }
+        return try answer.get()
+    }
+
+    private static let recognitions = Mutex<[FileIdentity: Result<[String], WeightFileError>]>([:])
+
+    struct FileIdentity: Hashable {
+        let device: UInt64, inode: UInt64, size: Int64, modified: Int, modifiedNanoseconds: Int
+
+        init(_ url: URL) throws {
+            var info = stat()
+            guard stat(url.path, &info) == 0 else { throw WeightFileError(url, "cannot stat: \(String(cString: strerror(errno)))") }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = info.st_mtim.tv_sec
+            modifiedNanoseconds = info.st_mtim.tv_nsec
+        }
+    }
+
+    /// Runs the helper on one request and waits for it, at most the timeout.
+    private static func run(_ request: ReaderRequest, for url: URL) throws -> (header: ReaderWire.Header, reply: MappedFile) {
+        let helper = try helperPath(for: url)
+        let timeout = try timeoutSeconds(for: url)
+        let reply = try InMemoryFile("zoo-reader-reply", for: url)
+        let messages = try InMemoryFile("zoo-reader-messages", for: url)
+        let pid = try spawn(helper, ["--timeout", String(Int(timeout.rounded(.up)))] + request.arguments, reply: reply, messages: messages, for: url)
+        let status = try wait(for: pid, seconds: timeout, for: url)
+        let signal = status & 0x7f, exitCode = (status >> 8) & 0xff
+        guard signal == 0 else { throw crashed(url, signal: signal, messages: messages.tail()) }
+        guard exitCode == 0 else {
+            throw WeightFileError(url, "the isolated reader failed (exit status \(exitCode)): \(messages.tail() ?? "no message")")
+        }
+        let mapped = try MappedFile(descriptor: reply.descriptor, describing: url)
+        return (try ReaderWire.decode(mapped, for: url), mapped)
+    }
+
+    private static func crashed(_ url: URL, signal: Int32, messages: String?) -> WeightFileError {
+        let name = signalNames[signal] ?? "signal \(signal)"
+        let what: String
+        switch signal {
+        case SIGSYS: what = "the isolated reader attempted a forbidden system call (\(name)) while reading this file"
+        case SIGXCPU: what = "reading this file used up the isolated reader's CPU time limit (\(name))"
+        case SIGXFSZ: what = "reading this file produced more output than its size allows (\(name))"
+        default: what = "libhdf5 crashed reading this file (\(name) in the isolated reader)"
+        }
+        let detail = messages.map { "; it said: \($0)" } ?? ""
+        return WeightFileError(url, what + ": the file is damaged or crafted" + detail)
+    }
+
+    private static let signalNames: [Int32: String] = [
+        SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGTRAP: "SIGTRAP",
+        SIGSYS: "SIGSYS", SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ", SIGKILL: "SIGKILL",
+    ]
+
+    /// `ZOO_READER`, or `zoo-reader` beside the running executable (SwiftPM builds both into one folder).
+    private static func helperPath(for url: URL) throws -> String {
+        if let path = ProcessInfo.processInfo.environment["ZOO_READER"], !path.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw WeightFileError(url, "cannot read it in isolation: ZOO_READER names \(path), which is not an executable")
+            }
+            return path
+        }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let beside = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(helperName).path
+        guard FileManager.default.isExecutableFile(atPath: beside) else {
+            throw WeightFileError(url, "cannot read it in isolation: there is no \(helperName) beside \(executable) and ZOO_READER is not set "
+                + "(build it with `swift build --product \(helperName)`, or read files you trust with ReadIsolation.inProcess)")
+        }
+        return beside
+    }
+
+    private static func timeoutSeconds(for url: URL) throws -> Double {
+        guard let text = ProcessInfo.processInfo.environment[timeoutVariable] else { return defaultTimeout }
+        guard let seconds = Double(text), seconds > 0, seconds.isFinite else {
+            throw WeightFileError(url, "\(timeoutVariable) must be a positive number of seconds, not '\(text)'")
+        }
+        return seconds
+    }
+
+    /// Starts the helper with stdin from /dev/null, stdout and stderr into `messages`, the reply file as descriptor 3,
+    /// every signal at its default and none blocked.
+    private static func spawn(_ helper: String, _ arguments: [String], reply: InMemoryFile, messages: InMemoryFile, for url: URL) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, messages.descriptor, 1)
+        posix_spawn_file_actions_adddup2(&actions, messages.descriptor, 2)
+        posix_spawn_file_actions_adddup2(&actions, reply.descriptor, 3)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([helper] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        // Swift's crash backtracer would start a process of its own, which the sandbox forbids: let a crash be a crash.
+        let environment = ProcessInfo.processInfo.environment.filter { $0.key != "SWIFT_BACKTRACE" }.map { "\($0.key)=\($0.value)" }
+        let envp = (environment + ["SWIFT_BACKTRACE=enable=no"]).map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        var pid = pid_t()
+        let result = posix_spawn(&pid, helper, &actions, &attributes, argv, envp)
+        guard result == 0 else { throw WeightFileError(url, "cannot start the isolated reader \(helper): \(String(cString: strerror(result)))") }
+        return pid
+    }
+
+    /// The child's wait status; past the deadline the child is killed and the read fails.
+    private static func wait(for pid: pid_t, seconds: Double, for url: URL) throws -> Int32 {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        var status: Int32 = 0
+        var pause: UInt32 = 100
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { return status }
+            if result < 0 && errno != EINTR {
+                throw WeightFileError(url, "lost the isolated reader: \(String(cString: strerror(errno)))")
+            }
+            if ContinuousClock.now >= deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+                throw WeightFileError(url, "reading this file took longer than \(shown) s (\(timeoutVariable)), so it was stopped: "
+                    + "the file is damaged or crafted, or needs a longer \(timeoutVariable)")
+            }
+            usleep(pause)
+            pause = min(pause * 2, 10_000)
+        }
+    }
+}
+
+/// An anonymous file in memory (memfd), closed on exec; its descriptor is at 10 or above, so that placing it at 1, 2
+/// or 3 in a child always makes a copy that survives the exec.
+final class InMemoryFile {
+    let descriptor: Int32
+
+    init(_ name: String, for url: URL) throws {
+        let created = zoo_memfd_create(name)
+        guard created >= 0 else { throw WeightFileError(url, "cannot create an in-memory file: \(String(cString: strerror(errno)))") }
+        defer { close(created) }
+        descriptor = fcntl(created, F_DUPFD_CLOEXEC, 10)
+        guard descriptor >= 0 else { throw WeightFileError(url, "cannot duplicate a descriptor: \(String(cString: strerror(errno)))") }
+    }
+
+    /// The last few hundred bytes written, as one line of text, if any.
+    func tail(_ limit: Int = 600) -> String? {
+        let size = Int(lseek(descriptor, 0, SEEK_END))
+        guard size > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: min(limit, size))
+        let count = pread(descriptor, &bytes, bytes.count, off_t(size - bytes.count))
+        guard count > 0 else { return nil }
+        let text = String(decoding: bytes[..<count], as: UTF8.self).split(whereSeparator: \.isNewline).joined(separator: " ")
+            .trimmingCharacters(in: .whitespaces)
+        return text.isEmpty ? nil : text
+    }
+
+    deinit { close(descriptor) }
+}
+
+extension WeightFileError {
+    init(_ failure: ReaderWire.Failure) { self.init(file: failure.file, location: failure.location, message: failure.message) }
+}
