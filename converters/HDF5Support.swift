@@ -23,7 +23,13 @@ extension HDF5Dataset {
         case .integer(let bits): storedType = "int\(bits)"
         default: throw WeightFileError(file: file.path, location: path, message: "holds \(elementType) values, expected numbers")
         }
-        let tensor = try Tensor(uninitializedShape: shape, fill: { try read(into: $0) })
+        let tensor: Tensor
+        if let arena = ReplyArena.active, let memory = arena.allocate(count) {
+            try read(into: UnsafeMutableBufferPointer(start: memory, count: count))  // straight into the isolated reader's reply
+            tensor = Tensor(shape: shape, borrowing: memory, owner: arena)
+        } else {
+            tensor = try Tensor(uninitializedShape: shape, fill: { try read(into: $0) })
+        }
         return WeightArray(name: name, shape: shape, storedType: storedType, tensor: tensor)
     }
 }

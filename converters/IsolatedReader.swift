@@ -68,6 +68,7 @@ enum IsolatedReader {
             throw WeightFileError(url, "the isolated reader failed (exit status \(exitCode)): \(messages.tail() ?? "no message")")
         }
         let mapped = try MappedFile(descriptor: reply.descriptor, describing: url)
+        mapped.populateForReading()
         return (try ReaderWire.decode(mapped, for: url), mapped)
     }
 

@@ -32,12 +32,17 @@ public enum ReaderRequest: Sendable, Equatable {
     }
 }
 
-/// The reply `zoo-reader` writes into an in-memory file its parent created: "ZOOREAD1", the JSON header's length as a
-/// little-endian UInt64, the header, then each array's Float32 values at a 64-byte-aligned offset from the data's
-/// start (itself 64-byte aligned). The parent checks every offset and size against the file before it borrows them.
+/// The reply `zoo-reader` writes into an in-memory file its parent created. The first 64 bytes hold "ZOOREAD1" and the
+/// JSON header's offset and length (little-endian UInt64s); the arrays' Float32 values follow from byte 64, each at a
+/// 64-byte-aligned offset (libhdf5 decodes straight into them, see `ReplyArena`); the header comes last. The parent
+/// checks every offset and size against the file before its tensors borrow them.
 public enum ReaderWire {
     static let magic = Array("ZOOREAD1".utf8)
     static let alignment = 64
+
+    /// The most a reply may hold for an input of `inputSize` bytes: float16 values double and 8-bit integers
+    /// quadruple when decoded to Float32, so 8× leaves room, plus the header. The sandbox's file-size limit.
+    public static func capacity(forInput inputSize: Int) -> Int { 64 << 20 + 8 * inputSize }
 
     struct Header: Codable {
         var recognized: [String]?
@@ -70,11 +75,13 @@ public enum ReaderWire {
         var message: String
     }
 
-    /// Answers one request about a file image and writes the reply to `descriptor`: the child's whole job once it is
-    /// sandboxed. A file that cannot be read is an error in the reply, not a failure here.
+    /// Answers one request about a file image and writes the reply into the in-memory file `descriptor`: the child's
+    /// whole job once it is sandboxed. A file that cannot be read is an error in the reply, not a failure here.
     public static func serve(_ request: ReaderRequest, image: UnsafeRawBufferPointer, to descriptor: Int32) throws {
+        let arena = try ReplyArena(descriptor: descriptor, capacity: capacity(forInput: image.count))
+        ReplyArena.active = arena
+        defer { ReplyArena.active = nil }
         var header = Header()
-        var tensors: [Tensor] = []
         do {
             switch request {
             case .recognize(let path):
@@ -85,86 +92,126 @@ public enum ReaderWire {
                     throw WeightFileError(file: path, location: nil, message: "the isolated reader has no HDF5 format named '\(name)'")
                 }
                 let bundle = try format.decode(try hdf5 { try HDF5File.open(image: image, path: path) })
-                var offset = 0
                 let layers = try bundle.layers.map { layer in
                     Layer(name: layer.name, path: layer.path, arrays: try layer.arrays.map { array in
-                        let tensor = try array.tensor()
-                        defer { offset += aligned(tensor.count * 4) }
-                        tensors.append(tensor)
+                        let offset = try arena.offset(of: try array.tensor(), in: path)
                         return Entry(name: array.name, shape: array.shape, storedType: array.storedType, offset: offset)
                     })
                 }
                 header.bundle = Bundle(format: bundle.format, metadata: bundle.metadata, layers: layers)
             }
         } catch let error as WeightFileError {
-            header.error = Failure(file: error.file, location: error.location, message: error.message)
-            tensors = []
+            header = Header(error: Failure(file: error.file, location: error.location, message: error.message))
         }
-        try write(header, tensors, to: descriptor)
+        try arena.finish(with: try JSONEncoder().encode(header))
     }
 
-    private static func aligned(_ count: Int) -> Int { (count + alignment - 1) / alignment * alignment }
-
-    private static func write(_ header: Header, _ tensors: [Tensor], to descriptor: Int32) throws {
-        let json = try JSONEncoder().encode(header)
-        var prefix = Data(magic)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { prefix.append(contentsOf: $0) }
-        prefix.append(json)
-        prefix.append(Data(count: aligned(prefix.count) - prefix.count))
-        try prefix.withUnsafeBytes { try writeAll(descriptor, $0) }
-        let padding = [UInt8](repeating: 0, count: alignment)
-        for tensor in tensors {
-            try tensor.withUnsafeBufferPointer { try writeAll(descriptor, UnsafeRawBufferPointer($0)) }
-            try padding.withUnsafeBytes { try writeAll(descriptor, UnsafeRawBufferPointer(rebasing: $0.prefix(aligned(tensor.count * 4) - tensor.count * 4))) }
-        }
-    }
-
-    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { throw WeightFileError(file: "reply", location: nil, message: "cannot write: \(String(cString: strerror(errno)))") }
-            done += written
-        }
-    }
-
-    /// Reads a reply, trusting nothing in it: a reader that misbehaves yields an error, never a bad memory access.
+    /// Reads a reply's header, trusting nothing in it: a reader that misbehaves yields an error, never a bad access.
     static func decode(_ reply: MappedFile, for url: URL) throws -> Header {
         let bytes = reply.bytes
-        func malformed(_ what: String) -> WeightFileError { WeightFileError(url, "the isolated reader sent a malformed reply: \(what)") }
-        guard bytes.count >= 16, bytes.starts(with: magic) else { throw malformed("no ZOOREAD1 header") }
-        let length = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
-        guard length <= UInt64(bytes.count - 16) else { throw malformed("its header claims more bytes than it sent") }
-        let header: Header
-        do { header = try JSONDecoder().decode(Header.self, from: Data(bytes[16..<16 + Int(length)])) } catch {
-            throw malformed("its header is not the expected JSON (\(error))")
+        guard bytes.count >= alignment, bytes.starts(with: magic) else { throw malformed("no ZOOREAD1 header", url) }
+        let offset = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
+        let length = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian
+        guard offset >= UInt64(alignment), offset <= UInt64(bytes.count), length <= UInt64(bytes.count) - offset else {
+            throw malformed("its header lies outside the reply", url)
         }
-        return header
+        do { return try JSONDecoder().decode(Header.self, from: Data(bytes[Int(offset)..<Int(offset + length)])) } catch {
+            throw malformed("its header is not the expected JSON (\(error))", url)
+        }
     }
 
-    /// The bundle a reply carries, its arrays borrowing the reply's memory.
+    private static func malformed(_ what: String, _ url: URL) -> WeightFileError {
+        WeightFileError(url, "the isolated reader sent a malformed reply: \(what)")
+    }
+
+    /// The bundle a reply carries, its arrays borrowing the reply's memory between the first 64 bytes and the header.
     static func bundle(_ wire: Bundle, in reply: MappedFile, for url: URL) throws -> WeightBundle {
-        let bytes = reply.bytes
-        let length = Int(bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
-        let dataStart = aligned(16 + length)
-        let dataSize = max(0, bytes.count - dataStart)
+        let dataEnd = Int(reply.bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
         let layers = try wire.layers.map { layer in
             LayerWeights(name: layer.name, path: layer.path, arrays: try layer.arrays.map { array in
                 var count = 1
                 for dimension in array.shape {
                     let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-                    guard dimension >= 0, !overflow else { throw WeightFileError(url, "the isolated reader sent an impossible shape \(array.shape)") }
+                    guard dimension >= 0, !overflow else { throw malformed("an impossible shape \(array.shape)", url) }
                     count = product
                 }
-                guard array.offset >= 0, array.offset % alignment == 0, count <= (dataSize - min(dataSize, array.offset)) / 4 else {
-                    throw WeightFileError(url, "the isolated reader sent an array outside its reply", at: "\(layer.name)/\(array.name)")
+                guard array.offset >= alignment, array.offset % alignment == 0, array.offset <= dataEnd,
+                      count <= (dataEnd - array.offset) / 4 else {
+                    throw malformed("array \(layer.name)/\(array.name) lies outside it", url)
                 }
-                let pointer = (reply.pointer + dataStart + array.offset).assumingMemoryBound(to: Float.self)
+                let pointer = (reply.pointer + array.offset).assumingMemoryBound(to: Float.self)
                 return WeightArray(name: array.name, shape: array.shape, storedType: array.storedType,
                                    tensor: Tensor(shape: array.shape, borrowing: pointer, owner: reply))
             })
         }
         return WeightBundle(format: wire.format, metadata: wire.metadata, layers: layers)
+    }
+}
+
+/// The reply file mapped shared in the child: decoded arrays are allocated in it (see `HDF5Dataset.weightArray`), so
+/// they reach the parent without a copy. Pages exist only where written; the file is cut to what was used at the end.
+final class ReplyArena: @unchecked Sendable {
+    /// The arena of the reply being served in this process (only ever set in `zoo-reader`, which is single-threaded).
+    nonisolated(unsafe) static var active: ReplyArena?
+
+    private let descriptor: Int32
+    private let base: UnsafeMutableRawPointer
+    private let capacity: Int
+    private var used = ReaderWire.alignment
+
+    init(descriptor: Int32, capacity: Int) throws {
+        func failure(_ what: String) -> WeightFileError {
+            WeightFileError(file: "reply", location: nil, message: "\(what): \(String(cString: strerror(errno)))")
+        }
+        guard ftruncate(descriptor, off_t(capacity)) == 0 else { throw failure("cannot size the reply") }
+        guard let mapped = mmap(nil, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapped != MAP_FAILED else {
+            throw failure("cannot map the reply")
+        }
+        self.descriptor = descriptor
+        self.capacity = capacity
+        base = mapped
+    }
+
+    deinit { munmap(base, capacity) }
+
+    private static func aligned(_ count: Int) -> Int { (count + ReaderWire.alignment - 1) / ReaderWire.alignment * ReaderWire.alignment }
+
+    /// Room for `count` floats, or nil when the reply is full.
+    func allocate(_ count: Int) -> UnsafeMutablePointer<Float>? {
+        let size = Self.aligned(count * 4)
+        guard size <= capacity - used else { return nil }
+        defer { used += size }
+        return (base + used).assumingMemoryBound(to: Float.self)
+    }
+
+    /// Where a tensor's values sit in the reply, copying them in if they were made elsewhere (a converted array).
+    func offset(of tensor: Tensor, in path: String) throws -> Int {
+        try tensor.withUnsafeBufferPointer { values in
+            if let start = values.baseAddress, UnsafeRawPointer(start) >= UnsafeRawPointer(base),
+               UnsafeRawPointer(start) < UnsafeRawPointer(base + used) {
+                return UnsafeRawPointer(start) - UnsafeRawPointer(base)
+            }
+            guard let memory = allocate(values.count) else {
+                throw WeightFileError(file: path, location: nil, message: "decodes to more than \(capacity >> 20) MiB, more than a file of its size can hold")
+            }
+            if let start = values.baseAddress { memory.update(from: start, count: values.count) }
+            return UnsafeRawPointer(memory) - UnsafeRawPointer(base)
+        }
+    }
+
+    /// Writes the header after the arrays and the prefix pointing at it, and cuts the file to its end.
+    func finish(with header: Data) throws {
+        let offset = Self.aligned(used)
+        guard header.count <= capacity - offset else {
+            throw WeightFileError(file: "reply", location: nil, message: "a \(header.count)-byte header does not fit the reply")
+        }
+        header.copyBytes(to: (base + offset).assumingMemoryBound(to: UInt8.self), count: header.count)
+        var prefix = ReaderWire.magic
+        withUnsafeBytes(of: UInt64(offset).littleEndian) { prefix += $0 }
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { prefix += $0 }
+        prefix.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        guard ftruncate(descriptor, off_t(offset + header.count)) == 0 else {
+            throw WeightFileError(file: "reply", location: nil, message: "cannot cut the reply: \(String(cString: strerror(errno)))")
+        }
     }
 }

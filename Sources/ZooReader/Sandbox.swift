@@ -1,18 +1,19 @@
 import CSeccomp
 import Glibc
+import ZooConverters
 
 /// What confines `zoo-reader` once the input is mapped and before libhdf5 sees a byte of it: resource limits, then a
 /// seccomp filter. Only the system calls that decoding in memory and writing the reply need are allowed. Opening
 /// files and other calls fail with an error (so a library probing for optional files carries on); starting programs,
 /// network sockets, tracing and signalling other processes kill the reader outright.
 enum Sandbox {
-    /// Address space for the input's mapping, its decoded copy and libhdf5's own structures; CPU time to the parent's
+    /// Address space for the input's mapping, the reply's, and libhdf5's own structures; CPU time to the parent's
     /// timeout; no new descriptors; no core dumps; the reply at most what an input of this size can decode to.
     static func limit(inputSize: Int, seconds: Int) throws(SandboxError) {
-        let gib = 1 << 30
-        try set(RLIMIT_AS, 2 * gib + 6 * inputSize)
+        let reply = ReaderWire.capacity(forInput: inputSize)
+        try set(RLIMIT_AS, 2 << 30 + 3 * inputSize + reply)
         try set(RLIMIT_CPU, max(1, seconds), hard: max(1, seconds) + 1)
-        try set(RLIMIT_FSIZE, 64 << 20 + 8 * inputSize)
+        try set(RLIMIT_FSIZE, reply)
         try set(RLIMIT_NOFILE, 8)
         try set(RLIMIT_CORE, 0)
     }

@@ -33,7 +33,8 @@ guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { fai
 let size = Int(info.st_size)
 var image = UnsafeRawBufferPointer(start: nil, count: 0)
 if size > 0 {
-    guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
+    // Populated now: one pass over the page cache instead of a fault per page while libhdf5 copies out of it.
+    guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, descriptor, 0), mapped != MAP_FAILED else {
         fail("cannot map \(path): \(String(cString: strerror(errno)))")
     }
     image = UnsafeRawBufferPointer(start: mapped, count: size)
