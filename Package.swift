@@ -60,7 +60,10 @@ let package = Package(
             dependencies: ["ZooCLI", "ZooReader", "TransferExample", "Zoo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["weights_server.py"]),
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZooConvertersTests", dependencies: ["ZooConverters", "ZooHDF5", "ZooReader"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ZooConvertersTests",
+            dependencies: ["ZooConverters", "ZooHDF5", "ZooReader", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters"]),
         .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooImaging"]),
     ]

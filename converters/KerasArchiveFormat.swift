@@ -33,9 +33,7 @@ public struct KerasArchiveFormat: WeightFormat {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let weightsURL = folder.appendingPathComponent("model.weights.h5")
-        do { _ = try archive.extract(weightsEntry, to: weightsURL, skipCRC32: false) } catch {
-            throw WeightFileError(url, "cannot extract model.weights.h5: \(error)")
-        }
+        try extract(weightsEntry, of: archive, to: weightsURL, from: url)
         var bundle: WeightBundle
         do { bundle = try KerasWeightsFormat(isolation: isolation).read(weightsURL) } catch let error as WeightFileError {
             throw WeightFileError(file: url.path, location: "model.weights.h5" + (error.location.map { ": \($0)" } ?? ""), message: error.message)
@@ -59,13 +57,43 @@ public struct KerasArchiveFormat: WeightFormat {
         return bundle
     }
 
+    /// Extracts one entry into a file.
+    private func extract(_ entry: Entry, of archive: Archive, to destination: URL, from url: URL) throws {
+        guard FileManager.default.createFile(atPath: destination.path, contents: nil),
+              let output = try? FileHandle(forWritingTo: destination) else {
+            throw WeightFileError(url, "cannot extract \(entry.path) to \(destination.path)")
+        }
+        defer { try? output.close() }
+        try inflate(entry, of: archive, from: url) { try output.write(contentsOf: $0) }
+    }
+
+    /// A small entry's text; JSON files past 256 MiB are not what Keras writes.
     private func text(_ archive: Archive, _ entryName: String, _ url: URL) throws -> String? {
         guard let entry = archive[entryName] else { return nil }
         var data = Data()
-        do { _ = try archive.extract(entry, skipCRC32: false) { data.append($0) } } catch {
-            throw WeightFileError(url, "cannot extract \(entryName): \(error)")
-        }
+        try inflate(entry, of: archive, from: url, limit: 256 << 20) { data.append($0) }
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Passes an entry's contents on chunk by chunk, stopping as soon as they pass the size the archive declares for
+    /// the entry (or `limit`): a crafted archive cannot fill the disk or the memory.
+    private func inflate(_ entry: Entry, of archive: Archive, from url: URL, limit: UInt64 = .max, _ consume: (Data) throws -> Void) throws {
+        let allowed = min(entry.uncompressedSize, limit)
+        var seen: UInt64 = 0
+        do {
+            _ = try archive.extract(entry, skipCRC32: false) { chunk in
+                seen += UInt64(chunk.count)
+                guard seen <= allowed else {
+                    throw WeightFileError(url, "\(entry.path) inflates past \(allowed) bytes, "
+                        + (allowed < entry.uncompressedSize ? "more than such an entry can be" : "the size the archive declares for it"))
+                }
+                try consume(chunk)
+            }
+        } catch let error as WeightFileError {
+            throw error
+        } catch {
+            throw WeightFileError(url, "cannot extract \(entry.path): \(error)")
+        }
     }
 
     /// Layer names in the order config.json lists them, nested models depth-first.

@@ -3,6 +3,7 @@ import Testing
 import ZooConverters
 import ZooCore
 import ZooTensor
+import ZIPFoundation
 
 /// Every kind of broken input gives one clear error naming the file, the place and what was expected, and never
 /// a crash or a partial output.
@@ -56,6 +57,27 @@ import ZooTensor
 
     @Test func archiveWithoutWeights() {
         expectError(bad("no_weights.keras"), containing: "the archive has no model.weights.h5 (it holds: config.json, metadata.json)")
+    }
+
+    /// An archive whose entry inflates past the size it declares stops there, whatever it holds.
+    @Test func archiveEntryLargerThanDeclared() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("bomb.keras")
+        let content = Data(count: 1 << 20)
+        let archive = try Archive(url: url, accessMode: .create, pathEncoding: nil)
+        try archive.addEntry(with: "model.weights.h5", type: .file, uncompressedSize: Int64(content.count), compressionMethod: .deflate) {
+            content.subdata(in: Int($0)..<Int($0) + $1)
+        }
+        // Both headers' uncompressed-size fields claim 1,000 bytes.
+        var bytes = try Data(contentsOf: url)
+        for (signature, field) in [([0x50, 0x4B, 0x03, 0x04] as [UInt8], 22), ([0x50, 0x4B, 0x01, 0x02], 24)] {
+            let header = try #require(bytes.firstRange(of: Data(signature))).lowerBound
+            bytes.replaceSubrange(header + field..<header + field + 4, with: [0xE8, 0x03, 0x00, 0x00])
+        }
+        try bytes.write(to: url)
+        expectError(url, containing: "model.weights.h5 inflates past 1000 bytes, the size the archive declares for it")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["bomb.keras"])
     }
 
     @Test func zeroBytesFolderAndMissingFile() throws {
