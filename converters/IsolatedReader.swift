@@ -63,6 +63,7 @@ enum IsolatedReader {
         let pid = try spawn(helper, ["--timeout", String(Int(timeout.rounded(.up)))] + request.arguments, reply: reply, messages: messages, for: url)
         let status = try wait(for: pid, seconds: timeout, for: url)
         let signal = status & 0x7f, exitCode = (status >> 8) & 0xff
+        guard signal != SIGXCPU else { throw tooLong(url, seconds: timeout) }  // its CPU limit is the timeout
         guard signal == 0 else { throw crashed(url, signal: signal, messages: messages.tail()) }
         guard exitCode == 0 else {
             throw WeightFileError(url, "the isolated reader failed (exit status \(exitCode)): \(messages.tail() ?? "no message")")
@@ -72,12 +73,17 @@ enum IsolatedReader {
         return (try ReaderWire.decode(mapped, for: url), mapped)
     }
 
+    private static func tooLong(_ url: URL, seconds: Double) -> WeightFileError {
+        let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+        return WeightFileError(url, "reading this file took longer than \(shown) s (\(timeoutVariable)), so it was stopped: "
+            + "the file is damaged or crafted, or needs a longer \(timeoutVariable)")
+    }
+
     private static func crashed(_ url: URL, signal: Int32, messages: String?) -> WeightFileError {
         let name = signalNames[signal] ?? "signal \(signal)"
         let what: String
         switch signal {
         case SIGSYS: what = "the isolated reader attempted a forbidden system call (\(name)) while reading this file"
-        case SIGXCPU: what = "reading this file used up the isolated reader's CPU time limit (\(name))"
         case SIGXFSZ: what = "reading this file produced more output than its size allows (\(name))"
         default: what = "libhdf5 crashed reading this file (\(name) in the isolated reader)"
         }
@@ -87,7 +93,7 @@ enum IsolatedReader {
 
     private static let signalNames: [Int32: String] = [
         SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGILL: "SIGILL", SIGFPE: "SIGFPE", SIGTRAP: "SIGTRAP",
-        SIGSYS: "SIGSYS", SIGXCPU: "SIGXCPU", SIGXFSZ: "SIGXFSZ", SIGKILL: "SIGKILL",
+        SIGSYS: "SIGSYS", SIGXFSZ: "SIGXFSZ", SIGKILL: "SIGKILL",
     ]
 
     /// `ZOO_READER`, or `zoo-reader` beside the running executable (SwiftPM builds both into one folder).
@@ -160,9 +166,7 @@ enum IsolatedReader {
             if ContinuousClock.now >= deadline {
                 kill(pid, SIGKILL)
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
-                throw WeightFileError(url, "reading this file took longer than \(shown) s (\(timeoutVariable)), so it was stopped: "
-                    + "the file is damaged or crafted, or needs a longer \(timeoutVariable)")
+                throw tooLong(url, seconds: seconds)
             }
             usleep(pause)
             pause = min(pause * 2, 10_000)

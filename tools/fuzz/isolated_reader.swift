@@ -16,7 +16,7 @@ func outcome(_ error: WeightFileError) -> String {
     if error.message.contains("crashed reading this file") { return "child crashed" }
     if error.message.contains("took longer than") { return "child timed out" }
     if error.message.contains("forbidden system call") { return "child made a forbidden call" }
-    if error.message.contains("CPU time limit") || error.message.contains("more output than") { return "child hit a limit" }
+    if error.message.contains("more output than") { return "child hit a limit" }
     return "clean error"
 }
 
