@@ -419,6 +419,10 @@ final class InferencePlanCache: @unchecked Sendable {
     private var plans: [Key: InferencePlan] = [:]
     private var untraceable = false
 
+    /// Forgets every plan: a pass that records gradients or trains precedes changes to the weights, which would make
+    /// the plans stale while their folded copies of the weights kept memory until the next inference.
+    func release() { lock.withLock { plans.removeAll() } }
+
     /// The plan, or nil for a model that cannot be traced.
     func plan(for shape: [Int], taps: Set<String>, compile: () throws -> InferencePlan) throws -> InferencePlan? {
         let key = Key(shape: shape, taps: taps)

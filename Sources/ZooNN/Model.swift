@@ -124,6 +124,7 @@ public final class Model {
             let result = try plan.run(x.value)
             return ModelOutput(outputs: result.outputs.map { Variable($0) }, taps: result.taps.mapValues { Variable($0) })
         }
+        if training || Gradients.recorded { plans.release() }
         let context = ForwardContext(training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
         return ModelOutput(outputs: try body(context, x), taps: context.taps)
     }

@@ -59,6 +59,23 @@ import ZooTensor
         }
     }
 
+    /// Training follows a pass that records gradients; the plans (with their folded copies of the weights) go then,
+    /// not at the next inference.
+    @Test func aPassThatRecordsGradientsReleasesThePlans() throws {
+        let (backbone, options) = KerasFidelityTests.plugin(for: "resnet18_notop_64")
+        let model = try backbone.build(options)
+        var generator = SeededGenerator(seed: 6)
+        let images = Tensor.uniform([1, 64, 64, 3], using: &generator)
+        weak var plan: InferencePlan?
+        try Runtime.using(try Runtime.dnnl.get()) {
+            plan = try model.plan(for: images.shape)
+            _ = try model.predict(images)
+            #expect(plan != nil, "inference keeps the plan")
+            _ = try model(Variable(images))  // gradients on
+            #expect(plan == nil, "a pass recording gradients releases it")
+        }
+    }
+
     @Test func aModelThatComputesBetweenItsLayersRunsEagerly() throws {
         var generator = SeededGenerator(seed: 9)
         let conv = Conv2D("conv", inputChannels: 3, filters: 4, kernelSize: (3, 3), generator: &generator)
