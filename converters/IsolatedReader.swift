@@ -19,26 +19,22 @@ enum IsolatedReader {
     }
 
     /// The isolated formats that recognize the file. Sniffing asks every format in turn, so the answer is kept per
-    /// version of the file (device, inode, size, modification time): one child process answers them all.
+    /// version of the file (device, inode, size, modification time): one child process answers them all. A file that
+    /// cannot be examined throws at the first format's sniff, which ends detection, so failures are not kept.
     static func recognizedFormats(_ url: URL) throws -> [String] {
         let identity = try FileIdentity(url)
-        if let known = recognitions.withLock({ $0[identity] }) { return try known.get() }
-        let answer: Result<[String], WeightFileError>
-        do {
-            let header = try run(.recognize(path: url.path), for: url).header
-            if let failure = header.error { throw WeightFileError(failure) }
-            answer = .success(header.recognized ?? [])
-        } catch let error as WeightFileError {
-            answer = .failure(error)
-        }
+        if let known = recognitions.withLock({ $0[identity] }) { return known }
+        let header = try run(.recognize(path: url.path), for: url).header
+        if let failure = header.error { throw WeightFileError(failure) }
+        let recognized = header.recognized ?? []
         recognitions.withLock {
             if $0.count >= 64 { $0.removeAll() }
-            $0[identity] = answer
+            $0[identity] = recognized
         }
-        return try answer.get()
+        return recognized
     }
 
-    private static let recognitions = Mutex<[FileIdentity: Result<[String], WeightFileError>]>([:])
+    private static let recognitions = Mutex<[FileIdentity: [String]]>([:])
 
     struct FileIdentity: Hashable {
         let device: UInt64, inode: UInt64, size: Int64, modified: Int, modifiedNanoseconds: Int
