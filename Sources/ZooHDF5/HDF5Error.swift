@@ -27,7 +27,7 @@ enum HDF5Library {
 
     /// The innermost descriptions on HDF5's error stack, which then is cleared. Some failures (an allocation refused)
     /// leave the stack empty.
-    static func takeErrorStack() -> String {
+    static func takeErrorStack(orElse fallback: String = "libhdf5 gave no reason") -> String {
         final class Collected { var lines: [String] = [] }
         let collected = Collected()
         let context = Unmanaged.passUnretained(collected).toOpaque()
@@ -38,6 +38,6 @@ enum HDF5Library {
         }, context)
         H5Eclear2(zoo_h5e_default())
         let distinct = collected.lines.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        return distinct.isEmpty ? "libhdf5 gave no reason" : distinct.prefix(2).joined(separator: "; ")
+        return distinct.isEmpty ? fallback : distinct.prefix(2).joined(separator: "; ")
     }
 }

@@ -46,7 +46,12 @@ public final class HDF5File: @unchecked Sendable {
                 throw HDF5Error(file: path, object: "/", message: "not an HDF5 file")
             }
             let id = H5LTopen_file_image(UnsafeMutableRawPointer(mutating: base), image.count, zoo_h5lt_image_read_in_place())
-            guard id >= 0 else { throw HDF5Error(file: path, object: "/", message: "cannot open: \(HDF5Library.takeErrorStack())") }
+            guard id >= 0 else {
+                // libhdf5 leaves no reason when an allocation it needed was refused, as the reader's memory limit does.
+                let reason = HDF5Library.takeErrorStack(orElse: "libhdf5 gave no reason, as when memory it asked for was refused; "
+                    + "the file is damaged or crafted")
+                throw HDF5Error(file: path, object: "/", message: "cannot open: \(reason)")
+            }
             return HDF5File(path: path, handle: Handle(id, close: H5Fclose))
         }
     }

@@ -45,7 +45,7 @@ private func crafted(_ name: String, archived: Bool, in folder: URL) throws -> U
             let shown = "zoo \(command[0]) \(file.lastPathComponent): status \(result.status), stderr: \(result.stderr)"
             #expect(result.status == 1, "\(shown)")
             #expect(result.stderr.contains(file.path), "the error names the file: \(shown)")
-            #expect(result.stderr.contains("damaged or crafted") || result.stderr.contains("cannot open"), "\(shown)")
+            #expect(result.stderr.contains("the file is damaged or crafted"), "\(shown)")
             #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Crash"), "\(shown)")
             let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != file.lastPathComponent }
             #expect(left.isEmpty, "no output from \(command[0]): \(left)")
