@@ -34,6 +34,15 @@ extension HDF5WeightFormat {
         }
     }
 
+    /// Isolated, one child process recognizes the file and, when it is this format's, decodes it too.
+    public func readIfRecognized(_ probe: FileProbe) throws -> WeightBundle? {
+        guard probe.isHDF5 else { return nil }
+        switch isolation {
+        case .inProcess: return try sniff(probe) ? try read(probe.url) : nil
+        case .childProcess: return try IsolatedReader.readIfRecognized(probe.url, format: name)
+        }
+    }
+
     public func read(_ url: URL) throws -> WeightBundle {
         _ = try FileProbe(url)
         switch isolation {

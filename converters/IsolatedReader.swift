@@ -18,6 +18,20 @@ enum IsolatedReader {
         return try ReaderWire.bundle(bundle, in: reply, for: url)
     }
 
+    /// The file's weights if `format` recognizes it, else nil; one child process answers both, and the formats that
+    /// recognize the file are kept for the next format's question.
+    static func readIfRecognized(_ url: URL, format: String) throws -> WeightBundle? {
+        let identity = try FileIdentity(url)
+        if let known = recognitions.withLock({ $0[identity] }), !known.contains(format) { return nil }
+        let (header, reply) = try run(.readIfRecognized(format: format, path: url.path), for: url)
+        if let failure = header.error { throw WeightFileError(failure) }
+        let recognized = header.recognized ?? []
+        remember(recognized, for: identity)
+        guard recognized.contains(format) else { return nil }
+        guard let bundle = header.bundle else { throw WeightFileError(url, "the isolated reader recognized the file but sent no weights") }
+        return try ReaderWire.bundle(bundle, in: reply, for: url)
+    }
+
     /// The isolated formats that recognize the file. Sniffing asks every format in turn, so the answer is kept per
     /// version of the file (device, inode, size, modification time): one child process answers them all. A file that
     /// cannot be examined throws at the first format's sniff, which ends detection, so failures are not kept.
@@ -27,11 +41,15 @@ enum IsolatedReader {
         let header = try run(.recognize(path: url.path), for: url).header
         if let failure = header.error { throw WeightFileError(failure) }
         let recognized = header.recognized ?? []
+        remember(recognized, for: identity)
+        return recognized
+    }
+
+    private static func remember(_ recognized: [String], for identity: FileIdentity) {
         recognitions.withLock {
             if $0.count >= 64 { $0.removeAll() }
             $0[identity] = recognized
         }
-        return recognized
     }
 
     private static let recognitions = Mutex<[FileIdentity: [String]]>([:])

@@ -9,10 +9,12 @@ public enum ReaderRequest: Sendable, Equatable {
     case recognize(path: String)
     /// The file's weights, decoded by the named format.
     case read(format: String, path: String)
+    /// Which formats recognize the file, and its weights when the named format is one of them.
+    case readIfRecognized(format: String, path: String)
 
     public var path: String {
         switch self {
-        case .recognize(let path), .read(_, let path): path
+        case .recognize(let path), .read(_, let path), .readIfRecognized(_, let path): path
         }
     }
 
@@ -20,6 +22,7 @@ public enum ReaderRequest: Sendable, Equatable {
         switch self {
         case .recognize(let path): ["recognize", path]
         case .read(let format, let path): ["read", format, path]
+        case .readIfRecognized(let format, let path): ["read-if-recognized", format, path]
         }
     }
 
@@ -27,6 +30,7 @@ public enum ReaderRequest: Sendable, Equatable {
         switch arguments.first {
         case "recognize" where arguments.count == 2: self = .recognize(path: arguments[1])
         case "read" where arguments.count == 3: self = .read(format: arguments[1], path: arguments[2])
+        case "read-if-recognized" where arguments.count == 3: self = .readIfRecognized(format: arguments[1], path: arguments[2])
         default: return nil
         }
     }
@@ -88,22 +92,32 @@ public enum ReaderWire {
                 let file = try hdf5 { try HDF5File.open(image: image, path: path) }
                 header.recognized = isolatedFormats.filter { $0.recognizes(file) }.map(\.name)
             case .read(let name, let path):
-                guard let format = isolatedFormats.first(where: { $0.name == name }) else {
-                    throw WeightFileError(file: path, location: nil, message: "the isolated reader has no HDF5 format named '\(name)'")
-                }
-                let bundle = try format.decode(try hdf5 { try HDF5File.open(image: image, path: path) })
-                let layers = try bundle.layers.map { layer in
-                    Layer(name: layer.name, path: layer.path, arrays: try layer.arrays.map { array in
-                        let offset = try arena.offset(of: try array.tensor(), in: path)
-                        return Entry(name: array.name, shape: array.shape, storedType: array.storedType, offset: offset)
-                    })
-                }
-                header.bundle = Bundle(format: bundle.format, metadata: bundle.metadata, layers: layers)
+                header.bundle = try decode(try hdf5 { try HDF5File.open(image: image, path: path) }, as: name, into: arena)
+            case .readIfRecognized(let name, let path):
+                let file = try hdf5 { try HDF5File.open(image: image, path: path) }
+                let recognized = isolatedFormats.filter { $0.recognizes(file) }.map(\.name)
+                header.recognized = recognized
+                if recognized.contains(name) { header.bundle = try decode(file, as: name, into: arena) }
             }
         } catch let error as WeightFileError {
             header = Header(error: Failure(file: error.file, location: error.location, message: error.message))
         }
         try arena.finish(with: try JSONEncoder().encode(header))
+    }
+
+    /// Decodes the file with the named isolated format, its arrays in the reply.
+    private static func decode(_ file: HDF5File, as name: String, into arena: ReplyArena) throws -> Bundle {
+        guard let format = isolatedFormats.first(where: { $0.name == name }) else {
+            throw WeightFileError(file: file.path, location: nil, message: "the isolated reader has no HDF5 format named '\(name)'")
+        }
+        let bundle = try format.decode(file)
+        let layers = try bundle.layers.map { layer in
+            Layer(name: layer.name, path: layer.path, arrays: try layer.arrays.map { array in
+                let offset = try arena.offset(of: try array.tensor(), in: file.path)
+                return Entry(name: array.name, shape: array.shape, storedType: array.storedType, offset: offset)
+            })
+        }
+        return Bundle(format: bundle.format, metadata: bundle.metadata, layers: layers)
     }
 
     /// Reads a reply's header, trusting nothing in it: a reader that misbehaves yields an error, never a bad access.

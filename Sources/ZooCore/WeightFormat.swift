@@ -12,6 +12,9 @@ public protocol WeightFormat: NamedPlugin {
     /// file cannot be examined safely (a crash of the isolated reader), rather than answering no.
     func sniff(_ probe: FileProbe) throws -> Bool
     func read(_ url: URL) throws -> WeightBundle
+    /// The file's weights if it is this format's, else nil: what `WeightFormatRegistry.read` asks each format in turn.
+    /// A format that must parse a file to recognize it can answer both at once.
+    func readIfRecognized(_ probe: FileProbe) throws -> WeightBundle?
     var canWrite: Bool { get }
     /// Writes atomically (`writeAtomically`): a temporary file in the target's folder, flushed to disk and renamed into
     /// place when complete.
@@ -20,6 +23,8 @@ public protocol WeightFormat: NamedPlugin {
 }
 
 extension WeightFormat {
+    public func readIfRecognized(_ probe: FileProbe) throws -> WeightBundle? { try sniff(probe) ? try read(probe.url) : nil }
+
     public var canWrite: Bool { false }
     public func write(_ bundle: WeightBundle, to url: URL) throws -> WrittenFile {
         throw WeightFileError(url, "the \(name) format is read-only here")
@@ -87,10 +92,19 @@ extension Registry where Plugin == any WeightFormat {
     public func detect(_ url: URL) throws -> any WeightFormat {
         let probe = try FileProbe(url)
         if let format = try all.first(where: { try $0.sniff(probe) }) { return format }
-        let kind = probe.isHDF5 ? "an HDF5 file, but no weight format recognizes it" : probe.isZip ? "a zip archive, but no weight format recognizes it"
-            : "not a weight file"
-        throw WeightFileError(url, "\(kind); expected " + all.map { "\($0.name): \($0.signature)" }.joined(separator: "; "))
+        throw unrecognized(probe)
     }
 
-    public func read(_ url: URL) throws -> WeightBundle { try detect(url).read(url) }
+    /// The file's weights, read by the first format that recognizes it.
+    public func read(_ url: URL) throws -> WeightBundle {
+        let probe = try FileProbe(url)
+        for format in all { if let bundle = try format.readIfRecognized(probe) { return bundle } }
+        throw unrecognized(probe)
+    }
+
+    private func unrecognized(_ probe: FileProbe) -> WeightFileError {
+        let kind = probe.isHDF5 ? "an HDF5 file, but no weight format recognizes it" : probe.isZip ? "a zip archive, but no weight format recognizes it"
+            : "not a weight file"
+        return WeightFileError(probe.url, "\(kind); expected " + all.map { "\($0.name): \($0.signature)" }.joined(separator: "; "))
+    }
 }

@@ -6,6 +6,7 @@ import ZooHDF5
 // by `Sandbox`, and writes its reply (`ReaderWire`) to descriptor 3, an in-memory file the parent created.
 //   zoo-reader [--timeout SECONDS] recognize FILE
 //   zoo-reader [--timeout SECONDS] read FORMAT FILE
+//   zoo-reader [--timeout SECONDS] read-if-recognized FORMAT FILE
 //   zoo-reader [--timeout SECONDS] sandbox-check open|exec|socket|memory FILE    (prints what the sandbox refuses)
 
 func fail(_ message: String) -> Never {
@@ -20,7 +21,7 @@ if arguments.first == "--timeout" {
     seconds = value
     arguments.removeFirst(2)
 }
-let usage = "usage: zoo-reader [--timeout SECONDS] recognize FILE | read FORMAT FILE | sandbox-check open|exec|socket|memory FILE"
+let usage = "usage: zoo-reader [--timeout SECONDS] recognize FILE | read FORMAT FILE | read-if-recognized FORMAT FILE | sandbox-check open|exec|socket|memory FILE"
 let check = arguments.first == "sandbox-check" && arguments.count == 3 ? arguments[1] : nil
 let request = ReaderRequest(arguments: arguments)
 guard let path = check != nil ? arguments[2] : request?.path else { fail(usage) }
