@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
-        .target(name: "ZooCore", dependencies: ["CCrypto", "ZooTensor", "ZooNN"]),
+        .target(name: "ZooCore", dependencies: ["CCrypto", "CSystem", "ZooTensor", "ZooNN"]),
         .target(
             name: "ZooConverters",
             dependencies: ["CSystem", "ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],

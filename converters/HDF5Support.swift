@@ -24,7 +24,10 @@ extension HDF5Dataset {
         default: throw WeightFileError(file: file.path, location: path, message: "holds \(elementType) values, expected numbers")
         }
         let tensor: Tensor
-        if let arena = ReplyArena.active, let memory = arena.allocate(count) {
+        if let arena = ReplyArena.active, let values = valuesInImage() {
+            // Stored as they are used: the parent takes them from the input file itself (see `ReplyArena`).
+            tensor = Tensor(shape: shape, borrowing: UnsafeMutablePointer(mutating: values.baseAddress!), owner: arena)
+        } else if let arena = ReplyArena.active, let memory = arena.allocate(count) {
             try read(into: UnsafeMutableBufferPointer(start: memory, count: count))  // straight into the isolated reader's reply
             tensor = Tensor(shape: shape, borrowing: memory, owner: arena)
         } else {

@@ -5,17 +5,17 @@ import ZooCore
 
 /// The parent's side of isolated HDF5 reading: runs `zoo-reader` on one file, and turns its reply, or the way it
 /// died, into a result or one error naming the file. The reply comes back in an in-memory file that the parent maps,
-/// so arrays cross without a copy.
+/// so arrays cross without a copy; the child reads the input through a descriptor the parent opened, so both see the
+/// same file, and arrays stored there as they are used are taken from the parent's own mapping of it.
 enum IsolatedReader {
     static let helperName = "zoo-reader"
     static let timeoutVariable = "ZOO_READ_TIMEOUT"
     static let defaultTimeout = 120.0
 
     static func read(_ url: URL, format: String) throws -> WeightBundle {
-        let (header, reply) = try run(.read(format: format, path: url.path), for: url)
-        if let failure = header.error { throw WeightFileError(failure) }
-        guard let bundle = header.bundle else { throw WeightFileError(url, "the isolated reader sent neither weights nor an error") }
-        return try ReaderWire.bundle(bundle, in: reply, for: url)
+        let reply = try run(.read(format: format, path: url.path), for: url)
+        guard let bundle = reply.header.bundle else { throw WeightFileError(url, "the isolated reader sent neither weights nor an error") }
+        return try reply.weights(bundle, for: url)
     }
 
     /// The file's weights if `format` recognizes it, else nil; one child process answers both, and the formats that
@@ -23,13 +23,12 @@ enum IsolatedReader {
     static func readIfRecognized(_ url: URL, format: String) throws -> WeightBundle? {
         let identity = try FileIdentity(url)
         if let known = recognitions.withLock({ $0[identity] }), !known.contains(format) { return nil }
-        let (header, reply) = try run(.readIfRecognized(format: format, path: url.path), for: url)
-        if let failure = header.error { throw WeightFileError(failure) }
-        let recognized = header.recognized ?? []
+        let reply = try run(.readIfRecognized(format: format, path: url.path), for: url)
+        let recognized = reply.header.recognized ?? []
         remember(recognized, for: identity)
         guard recognized.contains(format) else { return nil }
-        guard let bundle = header.bundle else { throw WeightFileError(url, "the isolated reader recognized the file but sent no weights") }
-        return try ReaderWire.bundle(bundle, in: reply, for: url)
+        guard let bundle = reply.header.bundle else { throw WeightFileError(url, "the isolated reader recognized the file but sent no weights") }
+        return try reply.weights(bundle, for: url)
     }
 
     /// The isolated formats that recognize the file. Sniffing asks every format in turn, so the answer is kept per
@@ -38,9 +37,7 @@ enum IsolatedReader {
     static func recognizedFormats(_ url: URL) throws -> [String] {
         let identity = try FileIdentity(url)
         if let known = recognitions.withLock({ $0[identity] }) { return known }
-        let header = try run(.recognize(path: url.path), for: url).header
-        if let failure = header.error { throw WeightFileError(failure) }
-        let recognized = header.recognized ?? []
+        let recognized = try run(.recognize(path: url.path), for: url).header.recognized ?? []
         remember(recognized, for: identity)
         return recognized
     }
@@ -68,13 +65,32 @@ enum IsolatedReader {
         }
     }
 
-    /// Runs the helper on one request and waits for it, at most the timeout.
-    private static func run(_ request: ReaderRequest, for url: URL) throws -> (header: ReaderWire.Header, reply: MappedFile) {
+    /// What a child answered: its header (never an error), the reply mapped, and the input it read.
+    struct Reply {
+        let header: ReaderWire.Header
+        let data: MappedFile
+        let input: ChildDescriptor
+
+        /// The bundle's arrays, borrowing the reply and, when some lie there, a mapping of the input.
+        func weights(_ bundle: ReaderWire.Bundle, for url: URL) throws -> WeightBundle {
+            var mapped: MappedFile?
+            if bundle.layers.contains(where: { $0.arrays.contains { $0.source == .input } }) {
+                mapped = try MappedFile(descriptor: input.descriptor, describing: url)
+                mapped!.populateForReading()
+            }
+            return try ReaderWire.bundle(bundle, in: data, input: mapped, for: url)
+        }
+    }
+
+    /// Runs the helper on one request and waits for it, at most the timeout; an error it reports is thrown.
+    private static func run(_ request: ReaderRequest, for url: URL) throws -> Reply {
         let helper = try helperPath(for: url)
         let timeout = try timeoutSeconds(for: url)
-        let reply = try InMemoryFile("zoo-reader-reply", for: url)
-        let messages = try InMemoryFile("zoo-reader-messages", for: url)
-        let pid = try spawn(helper, ["--timeout", String(Int(timeout.rounded(.up)))] + request.arguments, reply: reply, messages: messages, for: url)
+        let input = try ChildDescriptor(reading: url)
+        let reply = try ChildDescriptor(inMemory: "zoo-reader-reply", for: url)
+        let messages = try ChildDescriptor(inMemory: "zoo-reader-messages", for: url)
+        let arguments = ["--timeout", String(Int(timeout.rounded(.up))), "--input-descriptor", String(inputDescriptor)] + request.arguments
+        let pid = try spawn(helper, arguments, input: input, reply: reply, messages: messages, for: url)
         let status = try wait(for: pid, seconds: timeout, for: url)
         let signal = status & 0x7f, exitCode = (status >> 8) & 0xff
         guard signal != SIGXCPU else { throw tooLong(url, seconds: timeout) }  // its CPU limit is the timeout
@@ -84,8 +100,13 @@ enum IsolatedReader {
         }
         let mapped = try MappedFile(descriptor: reply.descriptor, describing: url)
         mapped.populateForReading()
-        return (try ReaderWire.decode(mapped, for: url), mapped)
+        let header = try ReaderWire.decode(mapped, for: url)
+        if let failure = header.error { throw WeightFileError(failure) }
+        return Reply(header: header, data: mapped, input: input)
     }
+
+    /// Where the child finds the input file.
+    static let inputDescriptor: Int32 = 4
 
     private static func tooLong(_ url: URL, seconds: Double) -> WeightFileError {
         let shown = seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
@@ -122,7 +143,8 @@ enum IsolatedReader {
         let beside = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(helperName).path
         guard FileManager.default.isExecutableFile(atPath: beside) else {
             throw WeightFileError(url, "cannot read it in isolation: there is no \(helperName) beside \(executable) and ZOO_READER is not set "
-                + "(build it with `swift build --product \(helperName)`, or read files you trust with ReadIsolation.inProcess)")
+                + "(build it with `swift build --product \(helperName)`; files you trust can be read in process: ZOO_READ_IN_PROCESS=1 for zoo, "
+                + "ReadIsolation.inProcess in the library)")
         }
         return beside
     }
@@ -136,8 +158,9 @@ enum IsolatedReader {
     }
 
     /// Starts the helper with stdin from /dev/null, stdout and stderr into `messages`, the reply file as descriptor 3,
-    /// every signal at its default and none blocked.
-    private static func spawn(_ helper: String, _ arguments: [String], reply: InMemoryFile, messages: InMemoryFile, for url: URL) throws -> pid_t {
+    /// the input as descriptor 4, every signal at its default and none blocked.
+    private static func spawn(_ helper: String, _ arguments: [String], input: ChildDescriptor, reply: ChildDescriptor,
+                              messages: ChildDescriptor, for url: URL) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -145,6 +168,7 @@ enum IsolatedReader {
         posix_spawn_file_actions_adddup2(&actions, messages.descriptor, 1)
         posix_spawn_file_actions_adddup2(&actions, messages.descriptor, 2)
         posix_spawn_file_actions_adddup2(&actions, reply.descriptor, 3)
+        posix_spawn_file_actions_adddup2(&actions, input.descriptor, inputDescriptor)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -188,14 +212,26 @@ enum IsolatedReader {
     }
 }
 
-/// An anonymous file in memory (memfd), closed on exec; its descriptor is at 10 or above, so that placing it at 1, 2
-/// or 3 in a child always makes a copy that survives the exec.
-final class InMemoryFile {
+/// A descriptor to hand to the child: closed on exec and at 10 or above, so that placing it at 1 to 4 in the child
+/// always makes a copy that survives the exec.
+final class ChildDescriptor {
     let descriptor: Int32
 
-    init(_ name: String, for url: URL) throws {
+    /// The file to read, opened read-only.
+    convenience init(reading url: URL) throws {
+        let opened = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard opened >= 0 else { throw WeightFileError(url, "cannot open: \(String(cString: strerror(errno)))") }
+        try self.init(opened, for: url)
+    }
+
+    /// An anonymous file in memory (memfd).
+    convenience init(inMemory name: String, for url: URL) throws {
         let created = zoo_memfd_create(name)
         guard created >= 0 else { throw WeightFileError(url, "cannot create an in-memory file: \(String(cString: strerror(errno)))") }
+        try self.init(created, for: url)
+    }
+
+    private init(_ created: Int32, for url: URL) throws {
         defer { close(created) }
         descriptor = fcntl(created, F_DUPFD_CLOEXEC, 10)
         guard descriptor >= 0 else { throw WeightFileError(url, "cannot duplicate a descriptor: \(String(cString: strerror(errno)))") }

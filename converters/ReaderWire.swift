@@ -36,12 +36,13 @@ public enum ReaderRequest: Sendable, Equatable {
     }
 }
 
-/// The reply `zoo-reader` writes into an in-memory file its parent created. The first 64 bytes hold "ZOOREAD1" and the
+/// The reply `zoo-reader` writes into an in-memory file its parent created. The first 64 bytes hold "ZOOREAD2" and the
 /// JSON header's offset and length (little-endian UInt64s); the arrays' Float32 values follow from byte 64, each at a
-/// 64-byte-aligned offset (libhdf5 decodes straight into them, see `ReplyArena`); the header comes last. The parent
-/// checks every offset and size against the file before its tensors borrow them.
+/// 64-byte-aligned offset (libhdf5 decodes straight into them, see `ReplyArena`); the header comes last. Arrays the
+/// input file stores as plain Float32 are not copied: their entry gives where they lie in the input, which the
+/// parent maps itself. The parent checks every offset and size against the file it maps before its tensors borrow them.
 public enum ReaderWire {
-    static let magic = Array("ZOOREAD1".utf8)
+    static let magic = Array("ZOOREAD2".utf8)
     static let alignment = 64
 
     /// The most a reply may hold for an input of `inputSize` bytes: float16 values double and 8-bit integers
@@ -70,7 +71,13 @@ public enum ReaderWire {
         var name: String
         var shape: [Int]
         var storedType: String
+        var source: Source
         var offset: Int
+    }
+
+    /// The file an array's values are in.
+    enum Source: String, Codable {
+        case reply, input
     }
 
     struct Failure: Codable {
@@ -82,22 +89,21 @@ public enum ReaderWire {
     /// Answers one request about a file image and writes the reply into the in-memory file `descriptor`: the child's
     /// whole job once it is sandboxed. A file that cannot be read is an error in the reply, not a failure here.
     public static func serve(_ request: ReaderRequest, image: UnsafeRawBufferPointer, to descriptor: Int32) throws {
-        let arena = try ReplyArena(descriptor: descriptor, capacity: capacity(forInput: image.count))
+        let arena = try ReplyArena(descriptor: descriptor, capacity: capacity(forInput: image.count), input: image)
         ReplyArena.active = arena
         defer { ReplyArena.active = nil }
         var header = Header()
         do {
+            let file = try hdf5 { try HDF5File.open(image: image, path: request.path) }
             switch request {
-            case .recognize(let path):
-                let file = try hdf5 { try HDF5File.open(image: image, path: path) }
-                header.recognized = isolatedFormats.filter { $0.recognizes(file) }.map(\.name)
-            case .read(let name, let path):
-                header.bundle = try decode(try hdf5 { try HDF5File.open(image: image, path: path) }, as: name, into: arena)
-            case .readIfRecognized(let name, let path):
-                let file = try hdf5 { try HDF5File.open(image: image, path: path) }
+            case .read(let name, _):
+                header.bundle = try decode(file, as: name, into: arena)
+            case .recognize, .readIfRecognized:
                 let recognized = isolatedFormats.filter { $0.recognizes(file) }.map(\.name)
                 header.recognized = recognized
-                if recognized.contains(name) { header.bundle = try decode(file, as: name, into: arena) }
+                if case .readIfRecognized(let name, _) = request, recognized.contains(name) {
+                    header.bundle = try decode(file, as: name, into: arena)
+                }
             }
         } catch let error as WeightFileError {
             header = Header(error: Failure(file: error.file, location: error.location, message: error.message))
@@ -113,8 +119,8 @@ public enum ReaderWire {
         let bundle = try format.decode(file)
         let layers = try bundle.layers.map { layer in
             Layer(name: layer.name, path: layer.path, arrays: try layer.arrays.map { array in
-                let offset = try arena.offset(of: try array.tensor(), in: file.path)
-                return Entry(name: array.name, shape: array.shape, storedType: array.storedType, offset: offset)
+                let (source, offset) = try arena.place(of: try array.tensor(), in: file.path)
+                return Entry(name: array.name, shape: array.shape, storedType: array.storedType, source: source, offset: offset)
             })
         }
         return Bundle(format: bundle.format, metadata: bundle.metadata, layers: layers)
@@ -123,7 +129,7 @@ public enum ReaderWire {
     /// Reads a reply's header, trusting nothing in it: a reader that misbehaves yields an error, never a bad access.
     static func decode(_ reply: MappedFile, for url: URL) throws -> Header {
         let bytes = reply.bytes
-        guard bytes.count >= alignment, bytes.starts(with: magic) else { throw malformed("no ZOOREAD1 header", url) }
+        guard bytes.count >= alignment, bytes.starts(with: magic) else { throw malformed("no \(String(decoding: magic, as: UTF8.self)) header", url) }
         let offset = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
         let length = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self).littleEndian
         guard offset >= UInt64(alignment), offset <= UInt64(bytes.count), length <= UInt64(bytes.count) - offset else {
@@ -138,8 +144,9 @@ public enum ReaderWire {
         WeightFileError(url, "the isolated reader sent a malformed reply: \(what)")
     }
 
-    /// The bundle a reply carries, its arrays borrowing the reply's memory between the first 64 bytes and the header.
-    static func bundle(_ wire: Bundle, in reply: MappedFile, for url: URL) throws -> WeightBundle {
+    /// The bundle a reply carries, its arrays borrowing the reply's memory between the first 64 bytes and the header,
+    /// or the input file's (`input`, mapped when some array is there).
+    static func bundle(_ wire: Bundle, in reply: MappedFile, input: MappedFile?, for url: URL) throws -> WeightBundle {
         let dataEnd = Int(reply.bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
         let layers = try wire.layers.map { layer in
             LayerWeights(name: layer.name, path: layer.path, arrays: try layer.arrays.map { array in
@@ -149,13 +156,19 @@ public enum ReaderWire {
                     guard dimension >= 0, !overflow else { throw malformed("an impossible shape \(array.shape)", url) }
                     count = product
                 }
-                guard array.offset >= alignment, array.offset % alignment == 0, array.offset <= dataEnd,
-                      count <= (dataEnd - array.offset) / 4 else {
-                    throw malformed("array \(layer.name)/\(array.name) lies outside it", url)
+                let file: MappedFile, start: Int, end: Int, alignment: Int
+                switch array.source {
+                case .reply: (file, start, end, alignment) = (reply, Self.alignment, dataEnd, Self.alignment)
+                case .input:
+                    guard let input else { throw malformed("array \(layer.name)/\(array.name) is in an input it was not given", url) }
+                    (file, start, end, alignment) = (input, 0, input.size, MemoryLayout<Float>.alignment)
                 }
-                let pointer = (reply.pointer + array.offset).assumingMemoryBound(to: Float.self)
+                guard array.offset >= start, array.offset % alignment == 0, array.offset <= end, count <= (end - array.offset) / 4 else {
+                    throw malformed("array \(layer.name)/\(array.name) lies outside the \(array.source) file", url)
+                }
+                let pointer = (file.pointer + array.offset).assumingMemoryBound(to: Float.self)
                 return WeightArray(name: array.name, shape: array.shape, storedType: array.storedType,
-                                   tensor: Tensor(shape: array.shape, borrowing: pointer, owner: reply))
+                                   tensor: Tensor(shape: array.shape, borrowing: pointer, owner: file))
             })
         }
         return WeightBundle(format: wire.format, metadata: wire.metadata, layers: layers)
@@ -164,6 +177,7 @@ public enum ReaderWire {
 
 /// The reply file mapped shared in the child: decoded arrays are allocated in it (see `HDF5Dataset.weightArray`), so
 /// they reach the parent without a copy. Pages exist only where written; the file is cut to what was used at the end.
+/// Arrays that lie in the input as they are stay there: the reply says where.
 final class ReplyArena: @unchecked Sendable {
     /// The arena of the reply being served in this process (only ever set in `zoo-reader`, which is single-threaded).
     nonisolated(unsafe) static var active: ReplyArena?
@@ -171,9 +185,10 @@ final class ReplyArena: @unchecked Sendable {
     private let descriptor: Int32
     private let base: UnsafeMutableRawPointer
     private let capacity: Int
+    private let input: UnsafeRawBufferPointer
     private var used = ReaderWire.alignment
 
-    init(descriptor: Int32, capacity: Int) throws {
+    init(descriptor: Int32, capacity: Int, input: UnsafeRawBufferPointer) throws {
         func failure(_ what: String) -> WeightFileError {
             WeightFileError(file: "reply", location: nil, message: "\(what): \(String(cString: strerror(errno)))")
         }
@@ -183,6 +198,7 @@ final class ReplyArena: @unchecked Sendable {
         }
         self.descriptor = descriptor
         self.capacity = capacity
+        self.input = input
         base = mapped
     }
 
@@ -198,18 +214,22 @@ final class ReplyArena: @unchecked Sendable {
         return (base + used).assumingMemoryBound(to: Float.self)
     }
 
-    /// Where a tensor's values sit in the reply, copying them in if they were made elsewhere (a converted array).
-    func offset(of tensor: Tensor, in path: String) throws -> Int {
+    /// Where a tensor's values sit, in the input or the reply, copying them into the reply if they were made elsewhere
+    /// (a converted array).
+    func place(of tensor: Tensor, in path: String) throws -> (ReaderWire.Source, Int) {
         try tensor.withUnsafeBufferPointer { values in
-            if let start = values.baseAddress, UnsafeRawPointer(start) >= UnsafeRawPointer(base),
-               UnsafeRawPointer(start) < UnsafeRawPointer(base + used) {
-                return UnsafeRawPointer(start) - UnsafeRawPointer(base)
+            func within(_ region: UnsafeRawBufferPointer) -> Int? {
+                guard let start = values.baseAddress.map(UnsafeRawPointer.init), let regionStart = region.baseAddress,
+                      start >= regionStart, start + values.count * 4 <= regionStart + region.count else { return nil }
+                return start - regionStart
             }
+            if let offset = within(input) { return (.input, offset) }
+            if let offset = within(UnsafeRawBufferPointer(start: base, count: used)) { return (.reply, offset) }
             guard let memory = allocate(values.count) else {
                 throw WeightFileError(file: path, location: nil, message: "decodes to more than \(capacity >> 20) MiB, more than a file of its size can hold")
             }
             if let start = values.baseAddress { memory.update(from: start, count: values.count) }
-            return UnsafeRawPointer(memory) - UnsafeRawPointer(base)
+            return (.reply, UnsafeRawPointer(memory) - UnsafeRawPointer(base))
         }
     }
 

@@ -139,6 +139,30 @@ public struct SafetensorsFormat: WeightFormat {
         let arrays: [Array]
     }
 
+    /// The header as written: one entry per tensor, keyed by its name, and `__metadata__`.
+    private struct WrittenHeader: Encodable {
+        struct Tensor: Encodable {
+            let dtype: String
+            let shape: [Int]
+            let data_offsets: [Int]
+        }
+        var tensors: [String: Tensor] = [:]
+        var metadata: [String: String] = [:]
+
+        private struct Key: CodingKey {
+            let stringValue: String
+            init(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(metadata, forKey: Key(stringValue: "__metadata__"))
+            for (key, tensor) in tensors { try container.encode(tensor, forKey: Key(stringValue: key)) }
+        }
+    }
+
     static func typeName(_ dtype: String) -> String {
         ["F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"][dtype] ?? dtype
     }
@@ -166,7 +190,7 @@ public struct SafetensorsFormat: WeightFormat {
 
     @discardableResult
     public func write(_ bundle: WeightBundle, to url: URL) throws -> WrittenFile {
-        var header: [String: Any] = [:]
+        var header = WrittenHeader()
         var recorded: [RecordedLayer] = []
         var tensors: [(key: String, tensor: Tensor)] = []
         var offset = 0
@@ -176,20 +200,19 @@ public struct SafetensorsFormat: WeightFormat {
             for array in layer.arrays {
                 var key = "\(layer.name)/\(array.variableName)"
                 var suffix = 1
-                while used.contains(key) || header[key] != nil { key = "\(layer.name)/\(array.variableName)_\(suffix)"; suffix += 1 }
+                while used.contains(key) || header.tensors[key] != nil { key = "\(layer.name)/\(array.variableName)_\(suffix)"; suffix += 1 }
                 used.insert(key)
                 let tensor = try array.tensor()
-                header[key] = ["dtype": "F32", "shape": array.shape, "data_offsets": [offset, offset + tensor.count * 4]] as [String: Any]
+                header.tensors[key] = .init(dtype: "F32", shape: array.shape, data_offsets: [offset, offset + tensor.count * 4])
                 offset += tensor.count * 4
                 tensors.append((key, tensor))
                 arrays.append(.init(key: key, name: array.name))
             }
             recorded.append(RecordedLayer(name: layer.name, path: layer.path, arrays: arrays))
         }
-        var metadata = bundle.metadata
-        metadata[Self.layersKey] = String(decoding: try JSONEncoder().encode(recorded), as: UTF8.self)
-        header["__metadata__"] = metadata
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes])
+        header.metadata = bundle.metadata
+        header.metadata[Self.layersKey] = try MetadataKey.json(recorded)
+        var json = try JSONEncoder.reproducible.encode(header)
         json.append(contentsOf: [UInt8](repeating: UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
         return try writeAtomically(to: url, bytes: { output in
             var length = UInt64(json.count).littleEndian

@@ -1,3 +1,4 @@
+import CSystem
 import Foundation
 import ZooTensor
 
@@ -111,7 +112,15 @@ public final class FileOutput {
             done += n
         }
         bytesWritten += done
+        // Writeback starts as the file grows, so the final fsync waits for the last stretch, not the whole file.
+        if bytesWritten - bytesHandedToDisk >= Self.writebackStretch {
+            _ = zoo_start_writeback(descriptor, off_t(bytesHandedToDisk), off_t(bytesWritten - bytesHandedToDisk))
+            bytesHandedToDisk = bytesWritten
+        }
     }
+
+    private static let writebackStretch = 8 << 20
+    private var bytesHandedToDisk = 0
 
     /// The SHA-256 of everything written; call once, when done.
     public func sha256() -> String { digest.hexDigest() }

@@ -104,4 +104,18 @@ public enum MetadataKey {
     public static let conversion = "conversion"
     /// Set when the file records no layer order and the reader chose one.
     public static let layerOrder = "layer_order"
+
+    /// A value as a metadata string, in JSON.
+    public static func json<T: Encodable>(_ value: T) throws -> String {
+        String(decoding: try JSONEncoder.reproducible.encode(value), as: UTF8.self)
+    }
+}
+
+extension JSONEncoder {
+    /// Keys sorted, slashes unescaped: the same value always encodes to the same bytes, so written files are too.
+    public static var reproducible: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
 }

@@ -18,10 +18,13 @@ final class Handle: @unchecked Sendable {
 public final class HDF5File: @unchecked Sendable {
     public let path: String
     let handle: Handle
+    /// The bytes of the file, when it was opened as an image in memory.
+    public let image: UnsafeRawBufferPointer?
 
-    private init(path: String, handle: Handle) {
+    private init(path: String, handle: Handle, image: UnsafeRawBufferPointer? = nil) {
         self.path = path
         self.handle = handle
+        self.image = image
     }
 
     /// Opens an existing file read-only.
@@ -52,7 +55,7 @@ public final class HDF5File: @unchecked Sendable {
                     + "the file is damaged or crafted")
                 throw HDF5Error(file: path, object: "/", message: "cannot open: \(reason)")
             }
-            return HDF5File(path: path, handle: Handle(id, close: H5Fclose))
+            return HDF5File(path: path, handle: Handle(id, close: H5Fclose), image: image)
         }
     }
 

@@ -3,10 +3,12 @@ import ZooConverters
 import ZooHDF5
 
 // zoo-reader parses one HDF5 weight file for a parent process (`zoo`, or any program using ZooConverters), confined
-// by `Sandbox`, and writes its reply (`ReaderWire`) to descriptor 3, an in-memory file the parent created.
-//   zoo-reader [--timeout SECONDS] recognize FILE
-//   zoo-reader [--timeout SECONDS] read FORMAT FILE
-//   zoo-reader [--timeout SECONDS] read-if-recognized FORMAT FILE
+// by `Sandbox`, and writes its reply (`ReaderWire`) to descriptor 3, an in-memory file the parent created. With
+// --input-descriptor the file is read from that open descriptor (FILE then only names it), so that parent and child
+// read the same file even if the path changes meanwhile.
+//   zoo-reader [--timeout SECONDS] [--input-descriptor N] recognize FILE
+//   zoo-reader [--timeout SECONDS] [--input-descriptor N] read FORMAT FILE
+//   zoo-reader [--timeout SECONDS] [--input-descriptor N] read-if-recognized FORMAT FILE
 //   zoo-reader [--timeout SECONDS] sandbox-check open|exec|socket|memory FILE    (prints what the sandbox refuses)
 
 func fail(_ message: String) -> Never {
@@ -16,26 +18,32 @@ func fail(_ message: String) -> Never {
 
 var arguments = Array(CommandLine.arguments.dropFirst())
 var seconds = 120
-if arguments.first == "--timeout" {
-    guard arguments.count > 1, let value = Int(arguments[1]), value > 0 else { fail("--timeout needs a whole number of seconds") }
-    seconds = value
+var inputDescriptor: Int32?
+while let option = arguments.first, option.hasPrefix("--") {
+    guard arguments.count > 1, let value = Int32(arguments[1]), value > 0 else { fail("\(option) needs a positive whole number") }
+    switch option {
+    case "--timeout": seconds = Int(value)
+    case "--input-descriptor": inputDescriptor = value
+    default: fail("unknown option \(option)")
+    }
     arguments.removeFirst(2)
 }
-let usage = "usage: zoo-reader [--timeout SECONDS] recognize FILE | read FORMAT FILE | read-if-recognized FORMAT FILE | sandbox-check open|exec|socket|memory FILE"
+let usage = "usage: zoo-reader [--timeout SECONDS] [--input-descriptor N] recognize FILE | read FORMAT FILE | "
+    + "read-if-recognized FORMAT FILE | sandbox-check open|exec|socket|memory FILE"
 let check = arguments.first == "sandbox-check" && arguments.count == 3 ? arguments[1] : nil
 let request = ReaderRequest(arguments: arguments)
 guard let path = check != nil ? arguments[2] : request?.path else { fail(usage) }
 
 // The input is mapped before confinement: afterwards no file can be opened.
-let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+let descriptor = inputDescriptor ?? open(path, O_RDONLY | O_CLOEXEC)
 guard descriptor >= 0 else { fail("cannot open \(path): \(String(cString: strerror(errno)))") }
 var info = stat()
 guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { fail("\(path) is not a regular file") }
 let size = Int(info.st_size)
 var image = UnsafeRawBufferPointer(start: nil, count: 0)
 if size > 0 {
-    // Populated now: one pass over the page cache instead of a fault per page while libhdf5 copies out of it.
-    guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, descriptor, 0), mapped != MAP_FAILED else {
+    // Not populated: plain Float32 arrays are left where they lie for the parent, so most pages are never touched here.
+    guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
         fail("cannot map \(path): \(String(cString: strerror(errno)))")
     }
     image = UnsafeRawBufferPointer(start: mapped, count: size)

@@ -42,7 +42,7 @@ public enum Checkpoint {
         let (slots, steps) = optimizer.state.export(named)
         var state = state
         state.optimizerSteps = steps
-        var bundle = model.weightBundle(metadata: [stateKey: String(decoding: try JSONEncoder().encode(state), as: UTF8.self)])
+        var bundle = model.weightBundle(metadata: [stateKey: try MetadataKey.json(state)])
         let byWeight = Dictionary(grouping: slots.keys) { String($0[..<$0.lastIndex(of: "/")!]) }
         for (name, _) in named {
             guard let keys = byWeight[name]?.sorted() else { continue }

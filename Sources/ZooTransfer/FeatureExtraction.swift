@@ -108,7 +108,7 @@ extension FeatureData {
 
     public func write(to url: URL) throws {
         let labels = Tensor(shape: [count]) { for i in $0.indices { $0[i] = Float(self.labels[i]) } }
-        let bundle = WeightBundle(format: "zoo", metadata: ["class_names": String(decoding: try JSONEncoder().encode(classNames), as: UTF8.self),
+        let bundle = WeightBundle(format: "zoo", metadata: ["class_names": try MetadataKey.json(classNames),
                                                             "dataset": name],
                                   layers: [LayerWeights(name: "features", arrays: [
                                       WeightArray(name: "features", shape: features.shape, tensor: features),

@@ -74,6 +74,22 @@ func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with:
         #expect(last.metadata[MetadataKey.modelConfig] == first.metadata[MetadataKey.modelConfig], "the model config travels along")
     }
 
+    /// The same input converts to the same bytes, run after run (each process orders its dictionaries differently),
+    /// and isolated or in process alike.
+    @Test func convertingIsReproducible() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = kerasFixtures.appendingPathComponent("keras3/deep_model.h5")
+        var outputs: [Data] = []
+        for (index, inProcess) in [false, false, true].enumerated() {
+            let output = folder.appendingPathComponent("\(index).safetensors")
+            let result = try runZoo(["convert", source.path, "--arch", "none", "-o", output.path], environment: inProcess ? ["ZOO_READ_IN_PROCESS": "1"] : [:])
+            #expect(result.status == 0, "\(result.stderr)")
+            outputs.append(try Data(contentsOf: output))
+        }
+        #expect(outputs.allSatisfy { $0 == outputs[0] })
+    }
+
     @Test(arguments: ["declared_shape_too_large.h5", "layer_names_numbers.h5", "missing_dataset.h5", "missing_layer_group.h5",
                       "no_weights.keras", "not_keras.h5", "string_weights.h5"])
     func badInputGivesOneClearErrorAndNoOutput(_ name: String) throws {

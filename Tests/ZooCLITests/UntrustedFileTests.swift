@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZIPFoundation
+import ZooConverters
 
 /// Files on which Debian 12's libhdf5 1.10.8 crashes, allocates without bound or loops forever (found by tools/fuzz),
 /// each alone and inside a .keras archive as its model.weights.h5.
@@ -83,5 +84,72 @@ private func crafted(_ name: String, archived: Bool, in folder: URL) throws -> U
         } else {
             #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGSYS, "\(attempt): \(printed)")
         }
+    }
+
+    /// A reader that is missing or not a program is one error saying how to get one; a reader that answers nonsense,
+    /// as a compromised one might, is one error naming the file, never a bad access.
+    @Test func aMissingOrMisbehavingReaderIsAnError() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = kerasFixtures.appendingPathComponent("keras3/small_cnn.h5")
+
+        let notAProgram = folder.appendingPathComponent("not-a-program")
+        try Data("text".utf8).write(to: notAProgram)
+        let named = try runZoo(["inspect", file.path], environment: ["ZOO_READER": notAProgram.path])
+        #expect(named.status == 1 && named.stderr.contains("ZOO_READER names \(notAProgram.path), which is not an executable"), "\(named.stderr)")
+
+        let alone = folder.appendingPathComponent("zoo")
+        try FileManager.default.copyItem(at: zooExecutable(), to: alone)
+        let missing = try runProcess(alone, ["inspect", file.path], environment: ProcessInfo.processInfo.environment.merging(["ZOO_READER": ""]) { $1 })
+        #expect(missing.status == 1 && missing.stderr.contains("there is no zoo-reader beside \(alone.path)"), "\(missing.stderr)")
+
+        // Stand-ins for zoo-reader that write a reply to descriptor 3, as it does, and exit normally.
+        func reply(_ header: String, data: Int = 0, headerOffset: UInt64? = nil) -> Data {
+            var bytes = Data("ZOOREAD2".utf8)
+            let json = Data(header.utf8)
+            withUnsafeBytes(of: (headerOffset ?? UInt64(64 + data)).littleEndian) { bytes.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
+            return bytes + Data(count: 64 - bytes.count + data) + json
+        }
+        func weights(_ source: String, offset: Int, shape: [Int]) -> String {
+            """
+            {"recognized": ["keras-h5"], "bundle": {"format": "keras-h5", "metadata": {}, "layers": [{"name": "dense", "arrays": \
+            [{"name": "dense/kernel:0", "shape": \(shape), "storedType": "float32", "source": "\(source)", "offset": \(offset)}]}]}}
+            """
+        }
+        let replies: [(Data, String)] = [
+            (Data("garbage".utf8), "no ZOOREAD2 header"),
+            (reply("{}", headerOffset: 1 << 40), "its header lies outside the reply"),
+            (reply("[1, 2"), "its header is not the expected JSON"),
+            (reply(weights("input", offset: 1 << 40, shape: [4])), "array dense/dense/kernel:0 lies outside the input file"),
+            (reply(weights("input", offset: 0, shape: [1 << 40])), "array dense/dense/kernel:0 lies outside the input file"),
+            (reply(weights("reply", offset: 64, shape: [17]), data: 64), "array dense/dense/kernel:0 lies outside the reply file"),
+            (reply(weights("reply", offset: 68, shape: [1]), data: 128), "array dense/dense/kernel:0 lies outside the reply file"),
+            (reply(weights("reply", offset: 64, shape: [-1, 4])), "an impossible shape [-1, 4]"),
+        ]
+        for (index, (bytes, complaint)) in replies.enumerated() {
+            let saved = folder.appendingPathComponent("reply-\(index)")
+            try bytes.write(to: saved)
+            let reader = folder.appendingPathComponent("reader-\(index)")
+            try Data("#!/bin/sh\ncat '\(saved.path)' >&3\n".utf8).write(to: reader)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reader.path)
+            let result = try runZoo(["inspect", file.path], environment: ["ZOO_READER": reader.path])
+            #expect(result.status == 1 && result.stderr.contains(file.path)
+                        && result.stderr.contains("the isolated reader sent a malformed reply: \(complaint)"), "reply \(index): \(result.stderr)")
+        }
+        // The same stand-in with a reply that is well formed: its values are taken, which shows the checks above are
+        // what refused the others.
+        let values: [Float] = [1.5, -2, 0.25, 8]
+        var good = reply(weights("reply", offset: 64, shape: [4]), data: 64)
+        values.withUnsafeBytes { good.replaceSubrange(64..<80, with: $0) }
+        try good.write(to: folder.appendingPathComponent("reply-good"))
+        let reader = folder.appendingPathComponent("reader-good")
+        try Data("#!/bin/sh\ncat '\(folder.appendingPathComponent("reply-good").path)' >&3\n".utf8).write(to: reader)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reader.path)
+        let output = folder.appendingPathComponent("out.safetensors")
+        let converted = try runZoo(["convert", file.path, "--arch", "none", "-o", output.path], environment: ["ZOO_READER": reader.path])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        let written = try SafetensorsFormat().read(output)
+        #expect(try written.layers.map(\.name) == ["dense"] && written.layers[0].arrays[0].tensor().scalars == values)
     }
 }

@@ -34,6 +34,25 @@ import ZooTensor
         }
     }
 
+    /// Arrays stored every way HDF5 allows, not only as Keras stores them (tools/keras/make_storage_fixture.py), read
+    /// as their values, isolated (where plain Float32 ones are taken from the file in place) and in process alike.
+    @Test(arguments: [ReadIsolation.childProcess, .inProcess])
+    func everyStorageLayoutReadsAsItsValues(_ isolation: ReadIsolation) throws {
+        let bundle = try KerasH5Format(isolation: isolation).read(fixtures.appendingPathComponent("storage/layouts.h5"))
+        let written = ["contiguous", "chunked_gzip", "chunked_shuffle", "big_endian", "unaligned", "float64"]
+        #expect(bundle.layers.map(\.name) == written + ["unwritten"])
+        for layer in bundle.layers {
+            #expect(layer.arrays.map(\.shape) == [[3, 4], [4]], "\(layer.name)")
+            for (index, array) in layer.arrays.enumerated() {
+                let expected = (0..<array.count).map { element in
+                    guard let position = written.firstIndex(of: layer.name) else { return Float(7.25) }  // the fill value
+                    return Float(100 * position + 10 * index) + 0.5 * Float(element + 1)
+                }
+                #expect(try array.tensor().scalars == expected, "\(layer.name)/\(array.name) (\(isolation))")
+            }
+        }
+    }
+
     @Test func chunkedLayerNamesAreJoined() throws {
         for writer in ["keras3", "tfkeras"] {
             let bundle = try formats.read(fixtures.appendingPathComponent("\(writer)/deep.h5"))
