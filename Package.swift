@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "ZooModels", targets: ["ZooModels"]),
         .library(name: "ZooImaging", targets: ["ZooImaging"]),
         .library(name: "ZooTransfer", targets: ["ZooTransfer"]),
+        .library(name: "ZooONNX", targets: ["ZooONNX"]),
         .library(name: "Zoo", targets: ["Zoo"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        // ONNX export; its protobuf code is generated once by tools/onnx/generate and committed.
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
@@ -44,13 +47,14 @@ let package = Package(
         .target(name: "ZooModels", dependencies: ["ZooCore", "ZooNN", "ZooTensor"], path: "zoo"),
         .target(name: "ZooImaging", dependencies: ["CJPEG", "CPNG", "ZooCore", "ZooTensor"]),
         .target(name: "ZooTransfer", dependencies: ["CGzip", "ZooConverters", "ZooCore", "ZooImaging", "ZooNN", "ZooTensor"]),
-        .target(name: "Zoo", dependencies: ["ZooTensor", "ZooNN", "ZooCore", "ZooConverters", "ZooModels", "ZooImaging", "ZooTransfer"]),
+        .target(name: "ZooONNX", dependencies: ["ZooNN", "ZooTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "Zoo", dependencies: ["ZooTensor", "ZooNN", "ZooCore", "ZooConverters", "ZooModels", "ZooImaging", "ZooTransfer", "ZooONNX"]),
         .executableTarget(
             name: "ZooCLI",
             dependencies: ["Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "ZooBench",
-            dependencies: ["ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", "ZooONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ZooReader", dependencies: ["CSeccomp", "ZooConverters", "ZooHDF5"]),
         .executableTarget(name: "TransferExample", dependencies: ["Zoo"], path: "docs/examples/transfer"),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
@@ -64,7 +68,7 @@ let package = Package(
             name: "ZooConvertersTests",
             dependencies: ["ZooConverters", "ZooHDF5", "ZooReader", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters"]),
+        .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters", "ZooONNX"]),
         .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooImaging"]),
     ]
 )

@@ -4,6 +4,7 @@ import ZooConverters
 import ZooCore
 import ZooModels
 import ZooNN
+import ZooONNX
 import ZooTensor
 import ZooTransfer
 
@@ -33,6 +34,11 @@ struct ZooBench: ParsableCommand {
 
     @Flag(help: "With --inference: time each kind of plan step and print where the time goes (stderr).")
     var profile = false
+    @Option(help: "With --inference: load these weights (a file --export-peers wrote) instead of the random ones.")
+    var weights: String?
+
+    @Option(help: "Instead: write --arch as --inference runs it, with random weights, to DIR/ARCH.h5 (for Keras) and DIR/ARCH.onnx (for ONNX Runtime) (tools/bench/peers).")
+    var exportPeers: String?
 
     @Flag(help: "Instead: backbones forward and fine-tuning on --threads threads at once for --seconds each, checked bit for bit against serial runs (tools/stress).")
     var stress = false
@@ -70,6 +76,7 @@ struct ZooBench: ParsableCommand {
         if transfer { return try benchmarkTransfer() }
         if stress { return try runStress() }
         if inference { return try benchmarkInference() }
+        if let exportPeers { return try writePeerModels(to: URL(fileURLWithPath: exportPeers)) }
         guard let shapes else { throw ValidationError("give --shapes FILE or --models FOLDER") }
         let list = try JSONDecoder().decode(Shapes.self, from: Data(contentsOf: URL(fileURLWithPath: shapes))).shapes
         for name in backend.split(separator: ",") {
@@ -157,10 +164,27 @@ struct ZooBench: ParsableCommand {
         }
     }
 
+    /// The model --inference times: the backbone without its top, average pooled.
+    func inferenceModel() throws -> (backbone: any Backbone, model: Model) {
+        let backbone = try builtInBackbones().backbone(named: arch)
+        return (backbone, try backbone.build(BackboneOptions(includeTop: false, pooling: .average)))
+    }
+
+    /// The same network and weights for every side of tools/bench/peers: Keras reads the HDF5 file, ONNX Runtime
+    /// runs Zoo's export, Zoo loads the HDF5 file back.
+    func writePeerModels(to folder: URL) throws {
+        let (backbone, model) = try inferenceModel()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        _ = try KerasH5Format().write(model.weightBundle(metadata: [MetadataKey.architecture: backbone.name]),
+                                      to: folder.appendingPathComponent("\(backbone.name).h5"))
+        let exported = try ONNXExport.model(model)
+        _ = try writeAtomically(to: folder.appendingPathComponent("\(backbone.name).onnx")) { try exported.bytes.write(to: $0) }
+    }
+
     /// Median time of an inference batch of random images, the process's peak resident memory, and the ISA.
     func benchmarkInference() throws {
-        let backbone = try builtInBackbones().backbone(named: arch)
-        let model = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
+        let (backbone, model) = try inferenceModel()
+        if let weights { try model.load(try builtInWeightFormats().read(URL(fileURLWithPath: weights))) }
         var generator = SeededGenerator(seed: 1)
         let (h, w) = backbone.defaultInputSize
         let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)

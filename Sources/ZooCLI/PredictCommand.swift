@@ -82,19 +82,23 @@ struct PredictCommand: ParsableCommand {
 
     /// --labels, else the names a zoo finetune run recorded, else ImageNet's for 1000 classes.
     func classNames(count: Int, recorded: [String]?) throws -> [String] {
-        guard let labels else {
-            if let recorded, recorded.count == count { return recorded }
-            guard count == 1000 else {
-                throw CLIError("the weights have \(count) classes; give their names with --labels FILE (one per line)")
-            }
-            return ClassNames.imageNet
-        }
-        let names = try ClassNames.read(contentsOf: URL(fileURLWithPath: labels))
-        guard names.count == count else {
-            throw CLIError("\(labels) names \(names.count) classes, but the weights have \(count)")
+        guard let names = try ZooCLI.classNames(labels: labels, count: count, recorded: recorded) else {
+            throw CLIError("the weights have \(count) classes; give their names with --labels FILE (one per line)")
         }
         return names
     }
+}
+
+/// The names of `count` classes: from the --labels file, else those a zoo finetune run recorded, else ImageNet's
+/// for 1000 classes; nil when nothing names them.
+func classNames(labels: String?, count: Int, recorded: [String]?) throws -> [String]? {
+    guard let labels else {
+        if let recorded, recorded.count == count { return recorded }
+        return count == 1000 ? ClassNames.imageNet : nil
+    }
+    let names = try ClassNames.read(contentsOf: URL(fileURLWithPath: labels))
+    guard names.count == count else { throw CLIError("\(labels) names \(names.count) classes, but the weights have \(count)") }
+    return names
 }
 
 extension TrainedClassifier {

@@ -12,7 +12,7 @@ struct ZooCommand: ParsableCommand {
               zoo runtime            the backend in use, oneDNN's version, threads
               zoo runtime --check    one network on both backends, compared
             """,
-        version: "0.1.0",
+        version: zooVersion,
         subcommands: [ListCommand.self, InfoCommand.self, InspectCommand.self, ConvertCommand.self, PredictCommand.self, PullCommand.self,
                       FinetuneCommand.self, ExtractCommand.self, EvaluateCommand.self, RuntimeCommand.self])
 

@@ -16,6 +16,19 @@ public enum Preprocessing: String, Sendable {
     case none
 }
 
+extension Preprocessing {
+    /// What the mode does to each pixel, in words other engines' users can follow (exported models carry it).
+    public var formula: String {
+        switch self {
+        case .caffe: "RGB pixels 0–255 reordered to BGR, minus the mean of each BGR channel (103.939, 116.779, 123.68)"
+        case .torch: "RGB pixels 0–255 divided by 255, minus the channel mean (0.485, 0.456, 0.406), divided by the channel standard deviation (0.229, 0.224, 0.225)"
+        case .tf: "pixels 0–255 divided by 127.5, minus 1"
+        case .unit: "pixels 0–255 divided by 255"
+        case .none: "pixels 0–255 as they are"
+        }
+    }
+}
+
 /// An official keras.applications weight file.
 public struct PublishedWeights: Sendable {
     public let fileName: String

@@ -24,7 +24,7 @@ public final class ForwardContext {
     public let training: Bool
     /// Whether auxiliary heads (GoogLeNet's) run: in training by default.
     public let auxiliaryOutputs: Bool
-    let wantedTaps: Set<String>
+    fileprivate(set) var wantedTaps: Set<String>
     fileprivate(set) var taps: [String: Variable] = [:]
     fileprivate var profile: [LayerProfile]?
     fileprivate var recorder: GraphRecorder?
@@ -168,6 +168,19 @@ public final class Model {
         let context = ForwardContext(training: false, taps: [], profiling: true)
         _ = try Runtime.using(ShapeOnlyBackend()) { try body(context, Variable(Tensor(reservedZeros: [1, h, w, inputShape[2]]))) }
         return context.profile!
+    }
+
+    /// Runs the model's layers inside another model's forward pass (a backbone under a new head), so that the outer
+    /// pass sees, traces and profiles every layer; with `tap`, that layer's output too.
+    public func forward(in context: ForwardContext, _ x: Variable, tap: String? = nil) throws -> (outputs: [Variable], tap: Variable?) {
+        guard let tap, !context.wantedTaps.contains(tap) else {
+            return (try body(context, x), tap.flatMap { context.taps[$0] })
+        }
+        guard layer(named: tap) != nil else { throw ShapeError(name, "no layer named '\(tap)' to tap; feature taps: " + tapNames.joined(separator: ", ")) }
+        context.wantedTaps.insert(tap)
+        defer { context.wantedTaps.remove(tap); context.taps[tap] = nil }
+        let outputs = try body(context, x)
+        return (outputs, context.taps[tap])
     }
 
     /// The layer graph of an inference pass over `batch` images of `size` (default: the model's input size), with

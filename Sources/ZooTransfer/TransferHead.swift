@@ -39,9 +39,14 @@ public struct TransferHead: Codable, Sendable, Equatable {
     /// The backbone (built without its top) followed by the head, as one model: what `evaluate` and `predict` run.
     public func attach(_ head: Model, to backbone: Model) -> Model {
         let tap = tap
+        // The backbone runs inside the combined pass, so that the whole model traces into one graph (one inference
+        // plan, one ONNX graph); its features reach the head through layers of their own.
+        let pool = Layers.globalAveragePooling("head_features_pool"), flatten = Layers.flatten("head_features_flatten")
         let model = Model(name: backbone.name, inputShape: backbone.inputShape, layers: backbone.layers + head.layers,
                           tapNames: backbone.tapNames) { context, x in
-            let features = try Self.features(of: backbone, x, tap: tap, training: context.training)
+            let run = try backbone.forward(in: context, x, tap: tap)
+            let value = tap == nil ? run.outputs[0] : run.tap!
+            let features = try context.call(value.shape.count == 4 ? pool : flatten, value)
             return [try head.layers.reduce(features) { try context.call($1, $0) }]
         }
         model.classifierLayers = head.classifierLayers

@@ -1,8 +1,9 @@
 """Keras's side of tools/bench/inference: the median time of an inference batch of random images through a backbone
 without its top, globally average pooled (keras.applications, or tools/keras/backbone_models.py for GoogLeNet), and
-the process's peak resident memory. One JSON line.
+the process's peak resident memory. One JSON line. With WEIGHTS (an HDF5 file zoo-bench --export-peers wrote), the
+model runs those weights instead of its random ones.
 
-Usage (pinned environment): tools/python tools/bench/tf_inference.py ARCH BATCH SECONDS
+Usage (pinned environment): tools/python tools/bench/tf_inference.py ARCH BATCH SECONDS [WEIGHTS]
 """
 import json
 import os
@@ -19,6 +20,7 @@ import keras
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "keras"))
 
 arch, batch, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+weights = sys.argv[4] if len(sys.argv) > 4 else None
 applications = {"resnet50": keras.applications.ResNet50, "resnet101": keras.applications.ResNet101,
                 "vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19,
                 "densenet121": keras.applications.DenseNet121}
@@ -30,6 +32,8 @@ elif arch == "googlenet":
     model = keras.Model(body.input, keras.layers.GlobalAveragePooling2D()(body.output))
 else:
     sys.exit(f"tf_inference: no Keras model for {arch}")
+if weights:
+    model.load_weights(weights)
 images = tf.constant(np.random.default_rng(1).uniform(-1, 1, (batch, 224, 224, 3)).astype(np.float32))
 infer = tf.function(lambda x: model(x, training=False))
 

@@ -1,0 +1,76 @@
+import Foundation
+import Zoo
+
+extension ConvertCommand {
+    /// Writes the file's network (graph and weights) as an ONNX model, with what a deployment needs to know in its
+    /// metadata: architecture, input layout and size, preprocessing, class names.
+    func writeONNX(_ bundle: WeightBundle, source: URL, to destination: URL, sha256: () throws -> String,
+                   summary: inout [String: Any]) throws -> WrittenFile {
+        guard arch.lowercased() != "none" else {
+            throw CLIError("--to onnx writes a network, but --arch none keeps only the file's arrays; name the backbone with --arch or let it be detected")
+        }
+        let network = try exportedNetwork(bundle, source: source)
+        let size = (network.model.inputShape[0], network.model.inputShape[1])
+        var metadata = [
+            "zoo.architecture": network.backbone.name,
+            "zoo.input_layout": nchw ? "NCHW" : "NHWC",
+            "zoo.input_size": "\(size.0)x\(size.1)",
+            "zoo.preprocessing": network.backbone.preprocessing.rawValue,
+            "zoo.preprocessing_formula": network.backbone.preprocessing.formula,
+            "zoo.crop_fraction": String(network.backbone.cropFraction),
+            "zoo.source": source.lastPathComponent,
+            "zoo.source_sha256": try sha256(),
+        ]
+        if let classes = network.classes {
+            metadata["zoo.classes"] = String(classes)
+            if let names = try classNames(labels: labels, count: classes, recorded: network.classNames) { metadata["zoo.class_names"] = try MetadataKey.json(names) }
+        } else if let labels {
+            throw CLIError("--labels \(labels): the network has no classifier (a file without its top) to name the classes of")
+        }
+        var options = ONNXExportOptions()
+        options.opset = opset
+        options.batch = Int(batch)
+        options.nchw = nchw
+        options.producerVersion = zooVersion
+        options.metadata = metadata
+        let exported: ONNXExport.Result
+        do { exported = try ONNXExport.model(network.model, options: options) } catch let error as ONNXExportError {
+            throw CLIError("\(source.path): \(error)")
+        }
+        let written = try writeAtomically(to: destination) { try exported.bytes.write(to: $0) }
+
+        summary["architecture"] = network.backbone.name
+        summary["classes"] = network.classes.map { $0 as Any } ?? "none (no top)"
+        summary["nodes"] = exported.nodeCount
+        summary["parameters"] = network.model.parameterCount
+        summary["opset"] = opset
+        summary["input_shape"] = "[" + exported.inputShape.joined(separator: ", ") + "] " + (nchw ? "NCHW" : "NHWC")
+        summary["outputs"] = exported.outputNames.joined(separator: ", ")
+        summary["output_format"] = "onnx"
+        return written
+    }
+
+    /// The network to export: what zoo finetune wrote (its classifier, with a softmax so that the file gives
+    /// probabilities as Keras models do), or the backbone the file's weights fit, built as Keras builds it.
+    private func exportedNetwork(_ bundle: WeightBundle, source: URL) throws -> (model: Model, backbone: any Backbone, classes: Int?, classNames: [String]?) {
+        if bundle.metadata["class_names"] != nil {
+            let trained: TrainedClassifier
+            do {
+                trained = try TrainedClassifier(bundle, file: source.path, backbones: Plugins.backbones,
+                                                arch: arch.lowercased() == "auto" ? nil : arch)
+            } catch let error as LoadError { throw CLIError("\(source.path): " + error.description) }
+            if let classes, classes != trained.classes {
+                throw CLIError("\(source.path): the classifier has \(trained.classes) classes, not the \(classes) --classes asks for")
+            }
+            try checkFinite(trained.model)
+            let classifier = trained.model, softmax = Layers.softmax("probabilities")
+            let model = Model(name: classifier.name, inputShape: classifier.inputShape, layers: classifier.layers + [softmax],
+                              tapNames: classifier.tapNames) { context, x in
+                [try context.call(softmax, try classifier.forward(in: context, x).outputs[0])]
+            }
+            return (model, trained.backbone, trained.classes, trained.classNames)
+        }
+        let match = try matchedModel(bundle, source: source)
+        return (match.model, match.backbone, match.options.includeTop ? match.options.classes : nil, nil)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+import Zoo
+
+/// `zoo convert --to onnx` on what zoo finetune wrote, checked in ONNX Runtime against `zoo predict`.
+@Suite struct ONNXCommandTests {
+    @Test(arguments: ["features", "finetune"])
+    func exportsWhatFinetuneWroteAndPredictsAsZooDoes(_ mode: String) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let run = folder.appendingPathComponent("run"), model = folder.appendingPathComponent("lenet.onnx")
+        let trained = try finetune(try exampleLeNet(in: folder), out: run, ["--mode", mode, "--epochs", "1"], cache: folder)
+        #expect(trained.status == 0, "\(trained.stderr)")
+        let weights = run.appendingPathComponent("weights.safetensors")
+        let exported = try runZoo(["convert", weights.path, "--to", "onnx", "-o", model.path, "--json"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let summary = try #require(try json(exported.stdout) as? [String: Any])
+        #expect(summary["outputs"] as? String == "probabilities" && summary["classes"] as? Int == 5, "\(summary)")
+
+        // The images as zoo predict prepares them, through ONNX Runtime; the probabilities must be predict's.
+        let images = ["5-sandal-1.png", "7-sneaker-1.png", "9-ankle-boot-1.png"].map { repository.appendingPathComponent("examples/images/\($0)") }
+        let preparation = try TrainedClassifier(try Plugins.weightFormats.read(weights), file: weights.path, backbones: Plugins.backbones).preparation
+        let input = preparation.batch(try images.map { try ImageCodec.decode(contentsOf: $0) })
+        let inputFile = folder.appendingPathComponent("input.f32")
+        try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: inputFile) }
+        let onnx = try runProcess(repository.appendingPathComponent("tools/python"),
+                                  [repository.appendingPathComponent("tools/onnx/run.py").path, model.path, inputFile.path, folder.appendingPathComponent("out").path],
+                                  environment: ProcessInfo.processInfo.environment)
+        #expect(onnx.status == 0, "\(onnx.stderr)")
+        let report = try #require(try json(onnx.stdout) as? [String: Any])
+        let metadata = try #require(report["metadata"] as? [String: String])
+        #expect(metadata["zoo.class_names"] == #"["Sandal","Shirt","Sneaker","Bag","Ankle boot"]"#, "\(metadata)")
+        #expect(metadata["zoo.architecture"] == "lenet5" && metadata["zoo.preprocessing"] == "unit" && metadata["zoo.input_layout"] == "NHWC")
+        let probabilities = try Data(contentsOf: folder.appendingPathComponent("out.probabilities.f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(probabilities.count == 15)
+
+        let predicted = try runZoo(["predict", "--weights", weights.path, "--json"] + images.map(\.path))
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let results = try #require(try json(predicted.stdout) as? [[String: Any]])
+        for (row, result) in results.enumerated() {
+            for entry in try #require(result["top"] as? [[String: Any]]) {
+                let zoo = entry["probability"] as! Double, runtime = Double(probabilities[row * 5 + (entry["class"] as! Int)])
+                #expect(abs(zoo - runtime) <= 1e-5, "image \(row) class \(entry["class"]!): zoo predict \(zoo), ONNX Runtime \(runtime)")
+            }
+        }
+    }
+
+    @Test func refusesWhatItCannotExport() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let keras = repository.appendingPathComponent("examples/lenet5_fashion_0-4.h5").path, out = folder.appendingPathComponent("x.onnx")
+        let none = try runZoo(["convert", keras, "--arch", "none", "--to", "onnx", "-o", out.path])
+        #expect(none.status == 1 && none.stderr.contains("--arch none keeps only the file's arrays"), "\(none.stderr)")
+        let opset = try runZoo(["convert", keras, "--to", "onnx", "--opset", "12", "-o", out.path])
+        #expect(opset.status != 0 && opset.stderr.contains("--opset must be within 13–21"), "\(opset.stderr)")
+        let layout = try runZoo(["convert", keras, "--nchw", "-o", out.path])
+        #expect(layout.status != 0 && layout.stderr.contains("apply to --to onnx only"), "\(layout.stderr)")
+        let batch = try runZoo(["convert", keras, "--to", "onnx", "--batch", "0", "-o", out.path])
+        #expect(batch.status != 0 && batch.stderr.contains("--batch must be a positive number or 'dynamic'"), "\(batch.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.path), "no output after a refusal")
+    }
+}
