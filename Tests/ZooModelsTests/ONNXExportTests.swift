@@ -11,14 +11,17 @@ import ZooTensor
 /// ONNX Runtime on the fixture's input: its outputs within max|Δ| ≤ 1e-5 · max|Zoo| of Zoo's on oneDNN. Classifiers
 /// are exported without their softmax, whose saturated probabilities would hide differences in the logits.
 @Suite(.serialized) struct ONNXExportTests {
-    /// Fixture, and the export options beyond the defaults: every plugin family, LRN and grouped convolutions
-    /// (AlexNet), 'same' pooling (GoogLeNet), a 4-D output (ResNet-50 without top), both layouts, the opset range.
+    /// Fixture, and the export options beyond the defaults: every plugin family with its top, LRN and grouped
+    /// convolutions (AlexNet), 'same' pooling (GoogLeNet), both layouts, the opset range; then every other backbone
+    /// without its top at a small input (4-D outputs, and pooled ones).
     static let cases: [(fixture: String, opset: Int, nchw: Bool, batch: Int?)] = [
         ("lenet5", 17, false, nil), ("lenet5", 13, true, 2), ("lenet5", 21, false, 2),
         ("alexnet-grouped", 17, false, nil), ("vgg_a", 17, false, nil), ("googlenet", 17, false, nil),
         ("resnet18", 17, false, nil), ("resnet50", 17, false, nil), ("resnet50_notop_64", 17, true, nil),
         ("densenet121", 17, false, nil),
-    ]
+    ] + ["alexnet_notop_67", "vgg_a-lrn_notop_64", "vgg_b_notop_64", "vgg_c_notop_64", "vgg16_notop_avg_64", "vgg19_notop_64",
+         "resnet34_notop_64", "resnet101_notop_64", "resnet152_notop_64", "densenet169_notop_64", "densenet201_notop_64",
+         "googlenet_notop_96"].map { ($0, 17, false, nil) }
 
     @Test(arguments: cases.indices)
     func runsInONNXRuntimeAsInZoo(_ index: Int) throws {
