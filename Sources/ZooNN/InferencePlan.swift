@@ -26,6 +26,8 @@ public final class InferencePlan: @unchecked Sendable {
     /// Where intermediate values live (see `PlanMemory`), and the kernel steps whose sum writes over its addend.
     let memory: PlanMemory
     let sumsInPlace: Set<Int>
+    /// Concatenation steps whose inputs were written into their output already.
+    let concatenationsInPlace: Set<Int>
     /// Bytes of the arena one run uses for its intermediate values.
     public var arenaBytes: Int { memory.arenaBytes }
     /// Every weight the plan read, with the storage and version it read, so a changed weight makes the plan stale.
@@ -34,6 +36,8 @@ public final class InferencePlan: @unchecked Sendable {
     /// How many layers were folded or fused away, and how many steps remain: for tests and profiles.
     public let fusedLayers: Int
     public var stepCount: Int { steps.count }
+    /// How many concatenations cost nothing: their inputs were written into their places in the output.
+    public var concatenationsWrittenInPlace: Int { concatenationsInPlace.count }
     /// The steps that convert a value between layouts.
     public var reorderCount: Int { steps.filter { if case .kernel(let k, _, _, _) = $0 { k.name == "reorder" } else { false } }.count }
 
@@ -65,21 +69,39 @@ public final class InferencePlan: @unchecked Sendable {
 
         // Memory: reshapes share their input's; a sum writes over its addend when nothing reads the addend later;
         // the input, the outputs and taps, and what opaque layers return live outside the arena.
-        var sharing = [Int: Int](), outside = kept.union([0]), inPlace = Set<Int>()
+        var sharing = [Int: PlanMemory.Placement](), outside = kept.union([0]), inPlace = Set<Int>()
         for (index, step) in steps.enumerated() {
             switch step {
-            case let .reshape(input, output): sharing[output] = input
+            case let .reshape(input, output): sharing[output] = .init(in: input)
             case let .layer(_, _, output): outside.insert(output)
             case let .kernel(_, _, output, addend?) where lastReader[addend] == index && !kept.contains(addend) && addend != 0
-                && !sharing.values.contains(addend):
-                sharing[output] = addend
+                && !sharing.values.contains(where: { $0.host == addend }):
+                sharing[output] = .init(in: addend)
                 inPlace.insert(index)
             default: break
             }
         }
+        // A concatenation whose inputs can be written straight into their places in its output (block copies at
+        // batch 1; each input made by a kernel of this plan for this concatenation alone, and not summed over in
+        // place) does nothing at all. Chains nest: DenseNet's block is one buffer its layers fill slice by slice.
+        let addendsOverwritten = Set(inPlace.compactMap { if case let .kernel(_, _, _, addend) = compiler.steps[$0] { addend } else { nil } })
+        var writer = [Int: Int]()
+        for (index, step) in compiler.steps.enumerated() { writer[step.write] = index }
+        var concatenated = Set<Int>()
+        for (index, step) in compiler.steps.enumerated() {
+            guard case let .kernel(kernel, inputs, output, nil) = step, let offsets = kernel.inputOffsetsInOutput,
+                  !outside.contains(output), sharing[output] == nil, Set(inputs).count == inputs.count,
+                  inputs.allSatisfy({ input in
+                      guard let w = writer[input], case .kernel = compiler.steps[w] else { return false }
+                      return !outside.contains(input) && sharing[input] == nil && !addendsOverwritten.contains(input) && w < index
+                  }) else { continue }
+            for (input, offset) in zip(inputs, offsets) { sharing[input] = .init(in: output, at: offset * MemoryLayout<Float>.stride) }
+            concatenated.insert(index)
+        }
         memory = PlanMemory(sizes: storageShapes.map { $0.reduce(1, *) * MemoryLayout<Float>.stride },
                             steps: steps.map { ($0.reads, $0.write) }, sharing: sharing, outside: outside)
         sumsInPlace = inPlace
+        concatenationsInPlace = concatenated
     }
 
     /// Time spent per kind of step ("planned convolution", "reorder", a layer's kind, …) and the FLOPs of each kind,
@@ -115,6 +137,11 @@ public final class InferencePlan: @unchecked Sendable {
                 let sources = inputs.map { values[$0]! }
                 if let offset = memory.offsets[output] {
                     let destination = base + offset / MemoryLayout<Float>.stride
+                    if concatenationsInPlace.contains(index) {
+                        values[output] = Tensor(shape: storageShapes[output], borrowing: destination, owner: arena.storage)
+                        for value in releases[index] { values[value] = nil }
+                        continue
+                    }
                     if let addend, !sumsInPlace.contains(index) {
                         values[addend]!.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
                     }

@@ -8,30 +8,41 @@ public struct PlanMemory: Sendable {
 
     public static let alignment = 64
 
+    /// Where a value lies inside another value's memory.
+    public struct Placement: Sendable, Equatable {
+        public let host: Int
+        /// Bytes from the start of the host.
+        public let offset: Int
+        public init(in host: Int, at offset: Int = 0) { self.host = host; self.offset = offset }
+    }
+
     /// `sizes`: bytes per value. `steps`: per step, the values it reads and the value it writes. `sharing`: values
-    /// that are the same memory as an earlier one (a reshape's output, an in-place sum's output), value → earlier
-    /// value. `outside`: values not to place in the arena.
-    public init(sizes: [Int], steps: [(reads: [Int], write: Int)], sharing: [Int: Int], outside: Set<Int>) {
-        func root(_ value: Int) -> Int {
-            var v = value
-            while let earlier = sharing[v] { v = earlier }
-            return v
+    /// that lie in another value's memory: the same memory (a reshape's output, an in-place sum's output) or a part
+    /// of it (an input of a concatenation written in place, at its offset). `outside`: values not to place in the
+    /// arena. A host may be written after the values inside it; its memory is placed when the first of them is.
+    public init(sizes: [Int], steps: [(reads: [Int], write: Int)], sharing: [Int: Placement], outside: Set<Int>) {
+        func root(_ value: Int) -> (value: Int, offset: Int) {
+            var v = value, offset = 0
+            while let placement = sharing[v] {
+                v = placement.host
+                offset += placement.offset
+            }
+            return (v, offset)
         }
-        // A root ends after the last step that reads it or any value sharing its memory; one that shares with a
-        // value outside the arena is outside too.
+        // A root ends after the last step that reads or writes it or any value in its memory; one that holds or lies
+        // in a value outside the arena is outside too.
         var lastUse = [Int: Int]()
-        var excluded = Set(outside.map(root))
+        let excluded = Set(outside.map { root($0).value })
         for (index, step) in steps.enumerated() {
-            for value in step.reads + [step.write] { lastUse[root(value)] = index }
+            for value in step.reads + [step.write] { lastUse[root(value).value] = index }
         }
-        for value in sharing.keys where outside.contains(value) { excluded.insert(root(value)) }
 
         var offsets = [Int?](repeating: nil, count: sizes.count)
         var live: [(offset: Int, end: Int, root: Int)] = []  // sorted by offset
         var arena = 0
         for (index, step) in steps.enumerated() {
-            let value = step.write
-            if sharing[value] == nil, !excluded.contains(value), offsets[value] == nil {
+            let value = root(step.write).value
+            if !excluded.contains(value), offsets[value] == nil {
                 let size = (sizes[value] + Self.alignment - 1) / Self.alignment * Self.alignment
                 // The lowest gap between live blocks that fits.
                 var offset = 0
@@ -46,7 +57,10 @@ public struct PlanMemory: Sendable {
             }
             live.removeAll { lastUse[$0.root] == index }
         }
-        for value in sharing.keys { offsets[value] = offsets[root(value)] }
+        for value in sharing.keys {
+            let (host, offset) = root(value)
+            offsets[value] = offsets[host].map { $0 + offset }
+        }
         self.offsets = offsets
         arenaBytes = arena
     }

@@ -33,6 +33,35 @@ import ZooTensor
         #expect(deviation(single, want) <= 1e-4, "\(name): planned output of one image deviates by \(deviation(single, want))")
     }
 
+    /// At batch 1, each concatenation's inputs are written straight into their slices of its output (DenseNet's
+    /// blocks become one buffer each): every concatenation of DenseNet and GoogLeNet, with outputs and feature taps
+    /// still Keras's. At batch 2 the slices are not contiguous, and none is.
+    @Test(arguments: ["densenet121_notop_64", "googlenet_notop_96"])
+    func concatenationsAtBatchOneAreWrittenInPlace(_ name: String) throws {
+        let fixture = BackboneFixtures.manifest.cases.first { $0.name == name }!
+        let (backbone, options) = KerasFidelityTests.plugin(for: name)
+        let model = try backbone.build(options)
+        try model.load(try formats.read(BackboneFixtures.folder.appendingPathComponent(fixture.weights)))
+        let concatenations = try model.trace(batch: 1).nodes.filter { if case .concatenate = $0.layer.computation { true } else { false } }.count
+        let input = try BackboneFixtures.tensor(fixture.arrays["input"]!)
+        func first(_ t: Tensor) throws -> Tensor {
+            try Tensor(shape: [1] + t.shape.dropFirst(), scalars: Array(t.scalars.prefix(t.count / t.shape[0])))
+        }
+        try Runtime.using(try Runtime.dnnl.get()) {
+            let plan = try model.plan(for: [1] + input.shape.dropFirst(), taps: Set(fixture.taps))
+            #expect(concatenations > 0 && plan.concatenationsWrittenInPlace == concatenations,
+                    "\(name): \(plan.concatenationsWrittenInPlace) of \(concatenations) concatenations in place")
+            #expect(try model.plan(for: input.shape).concatenationsWrittenInPlace == 0)
+            let result = try plan.run(try first(input))
+            let expected = try first(try BackboneFixtures.tensor(fixture.arrays["output"]!))
+            #expect(deviation(result.outputs[0], expected) <= 1e-4, "\(name): output deviates by \(deviation(result.outputs[0], expected))")
+            for tap in fixture.taps {
+                let want = try first(try BackboneFixtures.tensor(fixture.arrays["tap_\(tap)"]!))
+                #expect(deviation(result.taps[tap]!, want) <= 1e-4, "\(name): tap \(tap) deviates by \(deviation(result.taps[tap]!, want))")
+            }
+        }
+    }
+
     @Test func aPlanRefusesAnotherShape() throws {
         let (backbone, options) = KerasFidelityTests.plugin(for: "resnet18_notop_64")
         let model = try backbone.build(options)

@@ -33,6 +33,20 @@ public struct PlannedLayout: Equatable, @unchecked Sendable {
 
     public static func == (a: PlannedLayout, b: PlannedLayout) -> Bool { a.shape == b.shape && a.descriptor.equals(b.descriptor) }
 
+    /// The layout of the concatenation of `inputs` along channels when every input is in the same layout with
+    /// channels outermost in each image (NCHW, or nChw8c/nChw16c with whole channel blocks): then each image's
+    /// inputs lie one after another in the output. Nil otherwise.
+    static func channelOuter(_ inputs: [PlannedLayout], concatenatedShape shape: [Int]) throws -> PlannedLayout? {
+        guard shape.count == 4 else { return nil }
+        for (tag, block) in [(dnnl_aBcd8b, 8), (dnnl_aBcd16b, 16), (dnnl_nchw, 1)] {
+            let fits = try inputs.allSatisfy { input in
+                try input.shape[3] % block == 0 && input.descriptor.equals(MemoryDescriptor(dims(input.shape), tag))
+            }
+            if fits { return PlannedLayout(try MemoryDescriptor(dims(shape), tag), shape: shape) }
+        }
+        return nil
+    }
+
     /// oneDNN's dims of a logical shape: N, C, H, W (or N, C).
     static func dims(_ shape: [Int]) -> [Int] { shape.count == 4 ? [shape[0], shape[3], shape[1], shape[2]] : shape }
     static func any(_ shape: [Int]) throws -> MemoryDescriptor { try MemoryDescriptor(dims(shape), dnnl_format_tag_any) }
@@ -47,13 +61,15 @@ public final class PlannedKernel: @unchecked Sendable {
     public internal(set) var flops: Double = 0
     public let inputLayouts: [PlannedLayout]
     public let outputLayout: PlannedLayout
-    private let primitive: DNNLPrimitive
-    private let engine: DNNLEngine
+    private let primitive: DNNLPrimitive?
+    private let engine: DNNLEngine?
     private let inputArguments: [Int32]
     private let outputArgument: Int32
     private let constants: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)]
     /// What keeps the constants' memory alive (reordered weights, folded parameters).
     private let owners: [AnyObject]
+    /// For a kernel that copies instead of calling oneDNN: which input, from where, to where, how many floats.
+    private let copies: [(input: Int, from: Int, to: Int, count: Int)]
 
     init(_ primitive: DNNLPrimitive, engine: DNNLEngine, inputs: [(Int32, PlannedLayout)], output: (Int32, PlannedLayout),
          constants: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer)] = [], owners: [AnyObject] = []) {
@@ -65,12 +81,65 @@ public final class PlannedKernel: @unchecked Sendable {
         (outputArgument, outputLayout) = output
         self.constants = constants
         self.owners = owners
+        copies = []
+    }
+
+    /// A channel concatenation in a layout where channels are the outermost axis of each image (`channelOuter`):
+    /// every image of the output is its inputs' images one after another, so the kernel is a set of block copies.
+    /// oneDNN's own concatenation of such layouts ran at about 2.4 GB/s (1 ms for DenseNet-121's first one at
+    /// batch 1, ten times its BatchNorm over the same data).
+    init(concatenating inputs: [PlannedLayout], into output: PlannedLayout) {
+        name = "planned concatenation"
+        primitive = nil
+        engine = nil
+        inputArguments = []
+        inputLayouts = inputs
+        outputArgument = 0
+        outputLayout = output
+        constants = []
+        owners = []
+        let batch = output.shape[0]
+        let perImage = inputs.map { $0.elementCount / batch }, outputPerImage = perImage.reduce(0, +)
+        // Pieces of at most 64 Ki floats, so that both threads copy even at batch 1.
+        let piece = 1 << 16
+        var copies: [(input: Int, from: Int, to: Int, count: Int)] = []
+        for image in 0..<batch {
+            var at = image * outputPerImage
+            for (input, count) in perImage.enumerated() {
+                for start in stride(from: 0, to: count, by: piece) {
+                    copies.append((input, image * count + start, at + start, min(piece, count - start)))
+                }
+                at += count
+            }
+        }
+        self.copies = copies
+    }
+
+    /// For a concatenation of block copies at batch 1: where each input lies in the output, in floats. Writing each
+    /// input there in the first place makes the concatenation itself nothing to do.
+    public var inputOffsetsInOutput: [Int]? {
+        guard !copies.isEmpty, outputLayout.shape[0] == 1 else { return nil }
+        var offsets: [Int] = [], at = 0
+        for layout in inputLayouts {
+            offsets.append(at)
+            at += layout.elementCount
+        }
+        return offsets
     }
 
     /// Runs on `sources` (one per input, in order) into `destination`, which holds the addend when the kernel ends
     /// with a sum post-op.
     public func run(_ sources: [Tensor], into destination: UnsafeMutablePointer<Float>) throws {
         precondition(sources.count == inputLayouts.count, "\(name) takes \(inputLayouts.count) inputs")
+        guard let primitive, let engine else {
+            let pointers = sources.map { UnsafePointer($0.storage.pointer) }
+            withExtendedLifetime(sources) {
+                parallelFor(copies.count) { range in
+                    for copy in copies[range] { (destination + copy.to).update(from: pointers[copy.input] + copy.from, count: copy.count) }
+                }
+            }
+            return
+        }
         var arguments: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer?)] = []
         for (index, source) in sources.enumerated() {
             arguments.append((inputArguments[index], inputLayouts[index].descriptor, UnsafeMutableRawPointer(source.storage.pointer)))
@@ -184,9 +253,13 @@ extension DNNLBackend {
         return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, input)], output: (DNNL_ARG_DST, input))
     }
 
-    /// Channel concatenation of 4-D values in their layouts; the output takes the layout oneDNN picks.
+    /// Channel concatenation of 4-D values in their layouts: block copies when they share a layout whose channels
+    /// are outermost in each image, else oneDNN's concatenation, whose output takes the layout it picks.
     public func plannedConcatenation(_ inputs: [PlannedLayout]) throws -> PlannedKernel {
         let shape = inputs[0].shape.dropLast() + [inputs.reduce(0) { $0 + $1.shape[3] }]
+        if let output = try PlannedLayout.channelOuter(inputs, concatenatedShape: Array(shape)) {
+            return PlannedKernel(concatenating: inputs, into: output)
+        }
         var sources = inputs.map(\.descriptor.raw)
         var destination = try PlannedLayout.any(Array(shape)).raw
         var pd: dnnl_primitive_desc_t?
