@@ -91,9 +91,10 @@ public final class InferencePlan: @unchecked Sendable {
         for (index, step) in compiler.steps.enumerated() {
             guard case let .kernel(kernel, inputs, output, nil) = step, let offsets = kernel.inputOffsetsInOutput,
                   !outside.contains(output), sharing[output] == nil, Set(inputs).count == inputs.count,
+                  !sharing.contains(where: { $0.value.host == output && outside.contains($0.key) }),
                   inputs.allSatisfy({ input in
                       guard let w = writer[input], case .kernel = compiler.steps[w] else { return false }
-                      return !outside.contains(input) && sharing[input] == nil && !addendsOverwritten.contains(input) && w < index
+                      return !outside.contains(input) && sharing[input] == nil && !addendsOverwritten.contains(input)
                   }) else { continue }
             for (input, offset) in zip(inputs, offsets) { sharing[input] = .init(in: output, at: offset * MemoryLayout<Float>.stride) }
             concatenated.insert(index)
