@@ -53,7 +53,7 @@ extension ConvertCommand {
     /// The network to export: what zoo finetune wrote (its classifier, with a softmax so that the file gives
     /// probabilities as Keras models do), or the backbone the file's weights fit, built as Keras builds it.
     private func exportedNetwork(_ bundle: WeightBundle, source: URL) throws -> (model: Model, backbone: any Backbone, classes: Int?, classNames: [String]?) {
-        if bundle.metadata["class_names"] != nil {
+        if bundle.metadata[MetadataKey.classNames] != nil {
             let trained: TrainedClassifier
             do {
                 trained = try TrainedClassifier(bundle, file: source.path, backbones: Plugins.backbones,

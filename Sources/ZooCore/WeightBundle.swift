@@ -97,6 +97,10 @@ public enum MetadataKey {
     public static let trainingConfig = "training_config"
     public static let architecture = "architecture"
     public static let classes = "classes"
+    /// The class names a training run or feature extraction recorded (JSON array) and the input size it trained at
+    /// ("HxW").
+    public static let classNames = "class_names"
+    public static let inputSize = "input_size"
     public static let sourceFile = "source_file"
     public static let sourceSHA256 = "source_sha256"
     public static let sourceFormat = "source_format"

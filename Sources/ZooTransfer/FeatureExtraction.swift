@@ -99,7 +99,7 @@ extension FeatureData {
     public init(contentsOf url: URL) throws {
         let bundle = try SafetensorsFormat().read(url)
         guard let layer = bundle.layer(named: "features"), layer.arrays.count == 2,
-              let names = bundle.metadata["class_names"].flatMap({ try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }) else {
+              let names = bundle.metadata[MetadataKey.classNames].flatMap({ try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }) else {
             throw WeightFileError(url, "is not a Zoo features file (features/features, features/labels and class_names)")
         }
         self.init(features: try layer.arrays[0].tensor(), labels: try layer.arrays[1].tensor().scalars.map { Int($0) },
@@ -108,7 +108,7 @@ extension FeatureData {
 
     public func write(to url: URL) throws {
         let labels = Tensor(shape: [count]) { for i in $0.indices { $0[i] = Float(self.labels[i]) } }
-        let bundle = WeightBundle(format: "zoo", metadata: ["class_names": try MetadataKey.json(classNames),
+        let bundle = WeightBundle(format: "zoo", metadata: [MetadataKey.classNames: try MetadataKey.json(classNames),
                                                             "dataset": name],
                                   layers: [LayerWeights(name: "features", arrays: [
                                       WeightArray(name: "features", shape: features.shape, tensor: features),

@@ -187,10 +187,10 @@ public final class TransferJob {
     /// The metadata that lets `zoo evaluate` and `predict` rebuild the trained network.
     static func describe(_ c: TransferConfiguration, head: TransferHead?) throws -> [String: String] {
         var note: [String: String] = [MetadataKey.architecture: c.backbone.name, MetadataKey.classes: "\(c.training.classNames.count)",
-                                      "class_names": try MetadataKey.json(c.training.classNames),
+                                      MetadataKey.classNames: try MetadataKey.json(c.training.classNames),
                                       "transfer_mode": c.mode.rawValue]
         if let head { note[metadataKey] = try MetadataKey.json(head) }
-        if let size = c.inputSize { note["input_size"] = "\(size.0)x\(size.1)" }
+        if let size = c.inputSize { note[MetadataKey.inputSize] = "\(size.0)x\(size.1)" }
         return note
     }
 

@@ -78,12 +78,12 @@ public struct TrainedClassifier {
     /// registered backbone) as `zoo predict` does, with its classifier's activation left off.
     public init(_ bundle: WeightBundle, file: String, backbones: BackboneRegistry, arch: String? = nil) throws {
         let named = try (arch ?? bundle.metadata[MetadataKey.architecture]).map { try backbones.backbone(named: $0) }
-        let size = bundle.metadata["input_size"].flatMap { text -> (Int, Int)? in
+        let size = bundle.metadata[MetadataKey.inputSize].flatMap { text -> (Int, Int)? in
             let parts = text.split(separator: "x").compactMap { Int($0) }
             return parts.count == 2 ? (parts[0], parts[1]) : nil
         }
         inputSize = size
-        classNames = bundle.metadata["class_names"].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
+        classNames = bundle.metadata[MetadataKey.classNames].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
         if let text = bundle.metadata[TransferJob.metadataKey], let backbone = named {
             guard let head = try? JSONDecoder().decode(TransferHead.self, from: Data(text.utf8)) else {
                 throw WeightFileError(file: file, location: nil, message: "its \(TransferJob.metadataKey) metadata is not a head description")
