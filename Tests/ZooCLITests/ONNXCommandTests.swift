@@ -57,6 +57,10 @@ import Zoo
         #expect(layout.status != 0 && layout.stderr.contains("apply to --to onnx only"), "\(layout.stderr)")
         let batch = try runZoo(["convert", keras, "--to", "onnx", "--batch", "0", "-o", out.path])
         #expect(batch.status != 0 && batch.stderr.contains("--batch must be a positive number or 'dynamic'"), "\(batch.stderr)")
+        let names = folder.appendingPathComponent("three.txt")
+        try "a\nb\nc\n".write(to: names, atomically: true, encoding: .utf8)
+        let labels = try runZoo(["convert", keras, "--to", "onnx", "--labels", names.path, "-o", out.path])
+        #expect(labels.status == 1 && labels.stderr.contains("names 3 classes, but the weights have 5"), "\(labels.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out.path), "no output after a refusal")
     }
 }
