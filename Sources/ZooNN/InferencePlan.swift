@@ -400,7 +400,7 @@ private struct PlanCompiler {
 
 extension LayerActivation {
     /// The elementwise activation a kernel can apply; softmax is not one.
-    var elementwise: Activation? {
+    public var elementwise: Activation? {
         switch self {
         case .relu: .relu
         case .tanh: .tanh

@@ -151,12 +151,12 @@ struct ONNXGraphWriter {
 
     /// The activation a Conv2D or Dense layer applies after its product.
     private mutating func activate(_ y: String, _ activation: LayerActivation?, rank: Int, node: LayerGraph.Node, name: String) {
-        values[node.output] = switch activation {
-        case nil: y
-        case .relu: self.node("Relu", [y], output: name)
-        case .tanh: self.node("Tanh", [y], output: name)
-        case .sigmoid: self.node("Sigmoid", [y], output: name)
-        case .softmax: self.node("Softmax", [y], output: name, [.int("axis", Self.channelAxis(rank: rank))])
+        values[node.output] = if let kind = activation?.elementwise {
+            self.node(Self.operatorName(for: kind), [y], output: name)
+        } else if activation == .softmax {
+            self.node("Softmax", [y], output: name, [.int("axis", Self.channelAxis(rank: rank))])
+        } else {
+            y
         }
     }
 

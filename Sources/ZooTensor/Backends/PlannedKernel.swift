@@ -119,12 +119,7 @@ public final class PlannedKernel: @unchecked Sendable {
     /// input there in the first place makes the concatenation itself nothing to do.
     public var inputOffsetsInOutput: [Int]? {
         guard !copies.isEmpty, outputLayout.shape[0] == 1 else { return nil }
-        var offsets: [Int] = [], at = 0
-        for layout in inputLayouts {
-            offsets.append(at)
-            at += layout.elementCount
-        }
-        return offsets
+        return copies.filter { $0.from == 0 }.map(\.to)  // each input's first piece
     }
 
     /// Runs on `sources` (one per input, in order) into `destination`, which holds the addend when the kernel ends
