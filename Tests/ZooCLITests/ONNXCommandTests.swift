@@ -14,6 +14,8 @@ import Zoo
         let weights = run.appendingPathComponent("weights.safetensors")
         let exported = try runZoo(["convert", weights.path, "--to", "onnx", "-o", model.path, "--json"])
         #expect(exported.status == 0, "\(exported.stderr)")
+        let wrongClasses = try runZoo(["convert", weights.path, "--to", "onnx", "--classes", "3", "-o", folder.appendingPathComponent("x.onnx").path])
+        #expect(wrongClasses.status == 1 && wrongClasses.stderr.contains("the classifier has 5 classes, not the 3 --classes asks for"), "\(wrongClasses.stderr)")
         let summary = try #require(try json(exported.stdout) as? [String: Any])
         #expect(summary["outputs"] as? String == "probabilities" && summary["classes"] as? Int == 5, "\(summary)")
 
@@ -61,6 +63,12 @@ import Zoo
         try "a\nb\nc\n".write(to: names, atomically: true, encoding: .utf8)
         let labels = try runZoo(["convert", keras, "--to", "onnx", "--labels", names.path, "-o", out.path])
         #expect(labels.status == 1 && labels.stderr.contains("names 3 classes, but the weights have 5"), "\(labels.stderr)")
+        // Class names for a network without a classifier.
+        let notop = folder.appendingPathComponent("lenet5-notop.safetensors")
+        let features = try Plugins.backbones.backbone(named: "lenet5").build(BackboneOptions(includeTop: false))
+        _ = try SafetensorsFormat().write(features.weightBundle(metadata: [MetadataKey.architecture: "lenet5", MetadataKey.classes: "none"]), to: notop)
+        let noClassifier = try runZoo(["convert", notop.path, "--to", "onnx", "--labels", names.path, "-o", out.path])
+        #expect(noClassifier.status == 1 && noClassifier.stderr.contains("the network has no classifier"), "\(noClassifier.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out.path), "no output after a refusal")
     }
 }
