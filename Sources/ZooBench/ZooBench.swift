@@ -32,7 +32,7 @@ struct ZooBench: ParsableCommand {
     @Flag(help: "Instead: inference time of --arch without its top (average pooled) at --batch, planned, or eager with ZOO_PLANS=0 (tools/bench/inference).")
     var inference = false
 
-    @Flag(help: "With --inference: time each kind of plan step and print where the time goes (stderr).")
+    @Flag(help: "With --inference: time each kind of plan step; with --transfer: each kind of kernel of a fine-tuning step; and print where the time goes (stderr).")
     var profile = false
     @Option(help: "With --inference: load these weights (a file --export-peers wrote) instead of the random ones.")
     var weights: String?
@@ -161,7 +161,49 @@ struct ZooBench: ParsableCommand {
                 try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels).backward()
                 optimizer.step(model.weights)
             }, minimumRuns: 3))
+            if profile { try printStepProfile(name, model, images, labels, optimizer) }
         }
+    }
+
+    /// One fine-tuning step's time per kind of kernel, its forward, backward and optimizer phases, and what no
+    /// kernel accounts for (stderr; best of 3 steps by total time).
+    func printStepProfile(_ name: String, _ model: Model, _ images: Tensor, _ labels: Tensor, _ optimizer: Optimizer) throws {
+        let clock = ContinuousClock()
+        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
+        var best: (total: Double, phases: [(String, Double)], kernels: [String: ProfilingBackend.Entry])?
+        for _ in 0..<3 {
+            let profiler = ProfilingBackend(try Runtime.dnnl.get())
+            let t0 = clock.now
+            let (t1, t2) = try Runtime.using(profiler) {
+                let logits = try model(Variable(images), training: true).main
+                let l = try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels)
+                let t1 = clock.now
+                try l.backward()
+                return (t1, clock.now)
+            }
+            optimizer.step(model.weights)
+            let t3 = clock.now
+            let total = seconds(t3 - t0)
+            if total < best?.total ?? .infinity {
+                best = (total, [("forward (with loss)", seconds(t1 - t0)), ("backward", seconds(t2 - t1)), ("optimizer", seconds(t3 - t2))],
+                        profiler.profile)
+            }
+        }
+        guard let best else { return }
+        let kernels = best.kernels.values.reduce(0) { $0 + $1.seconds }
+        var lines = ["step profile of \(model.name), \(name), batch \(batch): \(String(format: "%.0f", best.total * 1e3)) ms "
+                     + "(best of 3), oneDNN \(DNNLBackend.instructionSet)",
+                     "| part | ms | share | GFLOPS | calls |", "| --- | ---: | ---: | ---: | ---: |"]
+        func row(_ label: String, _ s: Double, flops: Double = 0, calls: Int? = nil) -> String {
+            "| \(label) | \(String(format: "%.1f", s * 1e3)) | \(String(format: "%.1f%%", 100 * s / best.total)) | "
+                + (flops > 0 ? String(format: "%.0f", flops / s / 1e9) : "") + " | \(calls.map(String.init) ?? "") |"
+        }
+        for (phase, s) in best.phases { lines.append(row(phase, s)) }
+        for (kind, entry) in best.kernels.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            lines.append(row("kernel: \(kind)", entry.seconds, flops: entry.flops, calls: entry.calls))
+        }
+        lines.append(row("no backend kernel (frozen-prefix plan, Swift ops, tape, optimizer)", best.total - kernels))
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 
     /// The model --inference times: the backbone without its top, average pooled.

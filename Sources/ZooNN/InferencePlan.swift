@@ -438,6 +438,8 @@ enum Folding {
 final class InferencePlanCache: @unchecked Sendable {
     /// ZOO_PLANS=0 runs inference eagerly (the reference path for comparisons).
     static let enabled = ProcessInfo.processInfo.environment["ZOO_PLANS"] != "0"
+    /// ZOO_PLAN_LAYOUT=plain keeps every value plain NHWC (see `InferencePlan.init`).
+    static let blockedLayouts = ProcessInfo.processInfo.environment["ZOO_PLAN_LAYOUT"] != "plain"
 
     private struct Key: Hashable {
         let shape: [Int]

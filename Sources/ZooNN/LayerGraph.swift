@@ -26,11 +26,21 @@ public struct LayerGraph {
     }
 }
 
-/// A layer's input that no traced layer produced: the model computed something between layers.
+/// A layer's input that no traced layer produced: the model computed something between layers; or, in a training
+/// pass, a layer that read other values than in the traced inference pass.
 public struct GraphTraceError: Error, CustomStringConvertible {
     public let layer: String
+    public var inTraining = false
+
+    public init(layer: String, inTraining: Bool = false) {
+        self.layer = layer
+        self.inTraining = inTraining
+    }
+
     public var description: String {
-        "layer '\(layer)' reads a value that no layer produced (the forward pass computes outside its layers), so it cannot be traced"
+        inTraining
+            ? "layer '\(layer)' reads other values in a training pass than at inference, so the frozen layers before it cannot run as an inference plan; ZOO_PLANS=0 runs training without plans"
+            : "layer '\(layer)' reads a value that no layer produced (the forward pass computes outside its layers), so it cannot be traced"
     }
 }
 

@@ -28,6 +28,8 @@ public final class ForwardContext {
     fileprivate(set) var taps: [String: Variable] = [:]
     fileprivate var profile: [LayerProfile]?
     fileprivate var recorder: GraphRecorder?
+    /// In a training pass, the outputs of the frozen prefix's layers, computed by its plan.
+    fileprivate var frozenPrefix: FrozenPrefixResults?
 
     init(training: Bool, auxiliaryOutputs: Bool? = nil, taps: Set<String>, profiling: Bool) {
         self.training = training
@@ -38,6 +40,7 @@ public final class ForwardContext {
 
     /// Calls `layer`, recording its output as a tap when asked for and in the profile when profiling.
     public func call(_ layer: Layer, _ x: Variable) throws -> Variable {
+        if let y = try prefixOutput(of: layer, reading: [x]) { return y }
         let y = try layer(x, training: training)
         try recorder?.record(layer, [x], y)
         record(layer, y)
@@ -46,9 +49,17 @@ public final class ForwardContext {
 
     /// Calls a layer with several inputs.
     public func call(_ merge: Merge, _ inputs: [Variable]) throws -> Variable {
+        if let y = try prefixOutput(of: merge, reading: inputs) { return y }
         let y = try merge(inputs)
         try recorder?.record(merge, inputs, y)
         record(merge, y)
+        return y
+    }
+
+    /// The frozen prefix's output for a layer inside it (the layer is not called).
+    private func prefixOutput(of layer: Layer, reading inputs: [Variable]) throws -> Variable? {
+        guard let y = try frozenPrefix?.output(of: layer, reading: inputs) else { return nil }
+        record(layer, y)
         return y
     }
 
@@ -83,6 +94,7 @@ public final class Model {
     /// The Dense layers that classify (main and auxiliary heads).
     public var classifierLayers: [String] = []
     private let plans = InferencePlanCache()
+    private let prefixes = FrozenPrefixCache()
 
     /// Gives every classifier head `classes` outputs, freshly initialized (transfer learning); the rest is untouched.
     public func resetClassifier(classes: Int, seed: UInt64 = 0) throws {
@@ -113,19 +125,25 @@ public final class Model {
     /// heads run in training unless `auxiliaryOutputs` says otherwise (to evaluate them without dropout).
     ///
     /// Inference on oneDNN with gradients off runs through an inference plan compiled for the input's shape (see
-    /// `plan(for:taps:)`); everything else, and `ZOO_PLANS=0`, runs eagerly layer by layer.
+    /// `plan(for:taps:)`). A training pass on oneDNN runs its frozen prefix (see `FrozenPrefix`) through a plan too
+    /// and the rest eagerly, recording gradients; everything else, and `ZOO_PLANS=0`, runs eagerly layer by layer.
     public func callAsFunction(_ x: Variable, training: Bool = false, auxiliaryOutputs: Bool? = nil, taps: Set<String> = []) throws -> ModelOutput {
         let known = Set(layers.map(\.name))
         if let unknown = taps.sorted().first(where: { !known.contains($0) }) {
             throw ShapeError(name, "no layer named '\(unknown)' to tap; feature taps: " + tapNames.joined(separator: ", "))
         }
-        if !training, auxiliaryOutputs != true, !Gradients.recorded, InferencePlanCache.enabled, Runtime.backend is DNNLBackend,
+        if !training, auxiliaryOutputs != true, !Gradients.recorded, InferencePlanCache.enabled, Runtime.planningBackend != nil,
            x.shape.count == 4, let plan = try cachedPlan(for: x.shape, taps: taps) {
             let result = try plan.run(x.value)
             return ModelOutput(outputs: result.outputs.map { Variable($0) }, taps: result.taps.mapValues { Variable($0) })
         }
-        if training || Gradients.recorded { plans.release() }
         let context = ForwardContext(training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
+        if training || Gradients.recorded {
+            plans.release()
+            if InferencePlanCache.enabled, let backend = Runtime.planningBackend, x.shape.count == 4, !x.requiresGrad {
+                context.frozenPrefix = try frozenPrefix(of: x, auxiliaryOutputs: context.auxiliaryOutputs, taps: taps, on: backend)
+            }
+        }
         return ModelOutput(outputs: try body(context, x), taps: context.taps)
     }
 
@@ -147,11 +165,27 @@ public final class Model {
     }
 
     private func compilePlan(for shape: [Int], taps: Set<String>) throws -> InferencePlan {
-        guard case let backend as DNNLBackend = Runtime.backend else {
+        guard let backend = Runtime.planningBackend else {
             throw ShapeError(name, "inference plans run on oneDNN; the current backend is \(Runtime.backend.name)")
         }
         return try InferencePlan(trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps), on: backend,
-                                 blocked: ProcessInfo.processInfo.environment["ZOO_PLAN_LAYOUT"] != "plain")
+                                 blocked: InferencePlanCache.blockedLayouts)
+    }
+
+    /// The layers a training pass over batches of `shape` runs through an inference plan, in the order they run: the
+    /// frozen prefix (see `FrozenPrefix`) under the current freezing; empty when it holds no layer with weights.
+    public func frozenPrefixLayers(for shape: [Int], auxiliaryOutputs: Bool = true, taps: Set<String> = []) throws -> [String] {
+        let graph = try trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps, auxiliaryOutputs: auxiliaryOutputs)
+        return FrozenPrefix(of: graph)?.graph.nodes.map(\.layer.name) ?? []
+    }
+
+    private func frozenPrefix(of x: Variable, auxiliaryOutputs: Bool, taps: Set<String>, on backend: DNNLBackend) throws -> FrozenPrefixResults? {
+        let shape = x.shape
+        guard let (prefix, plan) = try prefixes.prefix(
+            for: shape, auxiliaryOutputs: auxiliaryOutputs, taps: taps,
+            trace: { try trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps, auxiliaryOutputs: auxiliaryOutputs) },
+            compile: { try InferencePlan($0, on: backend, blocked: InferencePlanCache.blockedLayouts) }) else { return nil }
+        return FrozenPrefixResults(prefix, input: x, computed: try plan.run(x.value).outputs)
     }
 
     public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
@@ -184,13 +218,13 @@ public final class Model {
     }
 
     /// The layer graph of an inference pass over `batch` images of `size` (default: the model's input size), with
-    /// `taps` as extra outputs. Traced on the shape-only backend with one image (every layer treats images
-    /// independently), so it costs what a profile costs.
-    public func trace(batch: Int, size: (Int, Int)? = nil, taps: Set<String> = []) throws -> LayerGraph {
+    /// `taps` as extra outputs (and auxiliary heads when asked for). Traced on the shape-only backend with one image
+    /// (every layer treats images independently), so it costs what a profile costs.
+    public func trace(batch: Int, size: (Int, Int)? = nil, taps: Set<String> = [], auxiliaryOutputs: Bool = false) throws -> LayerGraph {
         let (h, w) = size ?? (inputShape[0], inputShape[1])
         let input = Variable(Tensor(reservedZeros: [1, h, w, inputShape[2]]))
         let recorder = GraphRecorder(input: input)
-        let context = ForwardContext(training: false, auxiliaryOutputs: false, taps: taps, profiling: false)
+        let context = ForwardContext(training: false, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
         context.recorder = recorder
         let outputs = try Runtime.using(ShapeOnlyBackend()) { try Gradients.off { try body(context, input) } }
         return try recorder.graph(batch: batch, outputs: outputs, taps: context.taps)

@@ -30,6 +30,16 @@ public enum Runtime {
     /// The backend ops run on in the current task; change it for a scope with `Runtime.$backend.withValue(...)`.
     @TaskLocal public static var backend: any Backend = defaultBackend
 
+    /// The oneDNN backend plans compile for: the current backend, or the one a `ProfilingBackend` times; nil on any
+    /// other backend.
+    public static var planningBackend: DNNLBackend? {
+        switch backend {
+        case let dnnl as DNNLBackend: dnnl
+        case let profiler as ProfilingBackend: profiler.inner as? DNNLBackend
+        default: nil
+        }
+    }
+
     /// Runs `body` with every op on `backend`.
     public static func using<R>(_ backend: any Backend, _ body: () throws -> R) rethrows -> R {
         try $backend.withValue(backend, operation: body)
