@@ -36,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CSystem"),
+        .target(name: "CPeak"),
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
@@ -54,7 +55,8 @@ let package = Package(
             dependencies: ["Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "ZooBench",
-            dependencies: ["ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", "ZooONNX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CPeak", "ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", "ZooONNX",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ZooReader", dependencies: ["CSeccomp", "ZooConverters", "ZooHDF5"]),
         .executableTarget(name: "TransferExample", dependencies: ["Zoo"], path: "docs/examples/transfer"),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),

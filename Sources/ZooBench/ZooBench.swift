@@ -1,5 +1,7 @@
 import ArgumentParser
+import CPeak
 import Foundation
+import Synchronization
 import ZooConverters
 import ZooCore
 import ZooModels
@@ -134,16 +136,17 @@ struct ZooBench: ParsableCommand {
     /// Transfer learning's two costs on random weights and images at the default input: a feature-extraction batch
     /// (the backbone without its top, pooled, inference mode, no gradients), and a fine-tuning step (forward in
     /// training mode, cross-entropy, backward, SGD with momentum) with nothing frozen, and frozen through the stage
-    /// ResNets end their fourth block with.
+    /// ResNets end their fourth block with; for LeNet-5 also a whole training epoch.
     func benchmarkTransfer() throws {
         let backbone = try builtInBackbones().backbone(named: arch)
         var generator = SeededGenerator(seed: 1)
         let (h, w) = backbone.defaultInputSize
         let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)
         let labels = Tensor(shape: [batch]) { for i in $0.indices { $0[i] = Float(i % 10) } }
-        func report(_ name: String, _ seconds: Double) throws {
+        /// `images`: how many images the measured `seconds` processed (default one batch).
+        func report(_ name: String, _ seconds: Double, images: Int? = nil) throws {
             let result: [String: Any] = ["arch": backbone.name, "batch": batch, "measurement": name, "seconds": seconds,
-                                         "images_per_second": Double(batch) / seconds]
+                                         "images_per_second": Double(images ?? batch) / seconds]
             print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
         let features = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
@@ -163,6 +166,43 @@ struct ZooBench: ParsableCommand {
             }, minimumRuns: 3))
             if profile { try printStepProfile(name, model, images, labels, optimizer) }
         }
+        if backbone.name == "lenet5" { try report("epoch of 50,000 images, Adam", try lenetEpoch(backbone), images: 50_000) }
+    }
+
+    /// Seconds of one training epoch of LeNet-5 over 50,000 random images held in memory, batches of --batch in a
+    /// shuffled order gathered per step, Adam: where per-step overhead shows (the second epoch is timed).
+    func lenetEpoch(_ backbone: any Backbone) throws -> Double {
+        let count = 50_000
+        var generator = SeededGenerator(seed: 2)
+        let (h, w) = backbone.defaultInputSize
+        let perImage = h * w * backbone.inputChannels
+        let images = Tensor.uniform([count, h, w, backbone.inputChannels], low: 0, high: 1, using: &generator)
+        let labels = (0..<count).map { _ in Float(Int.random(in: 0..<10, using: &generator)) }
+        let model = try backbone.build(BackboneOptions(classes: 10, classifierActivation: nil))
+        let optimizer = Adam(learningRate: 1e-3)
+        func epoch() throws {
+            let order = Array(0..<count).shuffled(using: &generator)
+            try images.withUnsafeBufferPointer { all in
+                for start in stride(from: 0, to: count, by: batch) {
+                    let members = order[start..<min(count, start + batch)]
+                    let x = Tensor(shape: [members.count, h, w, backbone.inputChannels]) { out in
+                        for (row, index) in members.enumerated() {
+                            _ = UnsafeMutableBufferPointer(rebasing: out[(row * perImage)..<((row + 1) * perImage)])
+                                .update(fromContentsOf: UnsafeBufferPointer(rebasing: all[(index * perImage)..<((index + 1) * perImage)]))
+                        }
+                    }
+                    let y = Tensor(shape: [members.count]) { out in for (row, index) in members.enumerated() { out[row] = labels[index] } }
+                    let logits = try model(Variable(x), training: true).main
+                    try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: y).backward()
+                    optimizer.step(model.weights)
+                }
+            }
+        }
+        try epoch()
+        let start = ContinuousClock.now
+        try epoch()
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }
 
     /// One fine-tuning step's time per kind of kernel, its forward, backward and optimizer phases, and what no
@@ -253,7 +293,35 @@ struct ZooBench: ParsableCommand {
             lines.append("| \(kind) | \(String(format: "%.1f%%", 100 * seconds / profile.total)) | \(String(format: "%.2f", seconds / 3 * 1e3)) | "
                          + (flops > 0 ? String(format: "%.0f", flops / seconds / 1e9) : "") + " |")
         }
+        let convolution = "planned convolution"
+        if let seconds = profile.seconds[convolution], let flops = profile.flops[convolution], let peak = Self.fmaLoop() {
+            let effective = flops / seconds / 1e9
+            lines.append(String(format: "convolutions: %.1f%% of the time at %.0f GFLOPS (direct-convolution FLOPs) = %.0f%% of an FMA loop's "
+                                + "%.0f GFLOPS (%d threads, %d-lane FMA, best of 3 one-second runs)",
+                                100 * seconds / profile.total, effective, 100 * effective / peak.gflops, peak.gflops, Threads.count, peak.lanes))
+        }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+
+    /// The multiply-add rate the CPU sustains on `Threads.count` threads: independent FMA chains in its widest vectors,
+    /// about a second per run, best of 3. Nil without FMA.
+    static func fmaLoop() -> (gflops: Double, lanes: Int)? {
+        let lanes = Int(zoo_fma_lanes())
+        guard lanes > 0 else { return nil }
+        let iterations = 400_000_000 / (lanes / 8), threads = Threads.count
+        let sink = Mutex(Float(0))  // keeps every result, so no loop is optimized away
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                let result = zoo_fma_loop(Int32(lanes), iterations)
+                sink.withLock { $0 += result }
+            }
+            let elapsed = ContinuousClock.now - start
+            best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        let flops = 2 * Double(threads * iterations * Int(ZOO_PEAK_CHAINS) * lanes)
+        return (flops / best / 1e9, lanes)
     }
 
     /// A table of throughput per thread count; exits non-zero (by throwing) when any concurrent run differs.

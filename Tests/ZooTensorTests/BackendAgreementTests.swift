@@ -31,6 +31,23 @@ import ZooTensor
         }
     }
 
+    /// The same cases, and a 3×3 convolution with enough channels to run forward and backward data blocked too, with
+    /// activations reordered into oneDNN's blocked layout and back.
+    @Test(arguments: convolutions + [
+        .init(input: [2, 6, 5, 64], kernel: [3, 3, 64, 64], strides: (1, 1), padding: .same, dilation: (1, 1), groups: 1, bias: true),
+        .init(input: [2, 7, 7, 96], kernel: [3, 3, 96, 96], strides: (1, 1), padding: .valid, dilation: (1, 1), groups: 1, bias: false),
+    ])
+    func convolutionOnBlockedActivations(_ c: ConvolutionCase) throws {
+        var inputs = [random(c.input, seed: 1), random(c.kernel, seed: 2)]
+        if c.bias { inputs.append(random([c.kernel[3]], seed: 3)) }
+        let g = try ConvolutionGeometry(input: c.input, kernel: c.kernel, strides: c.strides, dilation: c.dilation, padding: c.padding, groups: c.groups)
+        #expect(blockedDNNL.runsBlocked(g).backwardWeights)
+        if c.input[3] >= 64 { #expect(blockedDNNL.runsBlocked(g).forwardAndBackwardData) }
+        try expectBackendsAgree(c.testDescription, inputs, on: blockedDNNL) { v in
+            try conv2d(v[0], v[1], bias: c.bias ? v[2] : nil, strides: c.strides, padding: c.padding, dilation: c.dilation, groups: c.groups)
+        }
+    }
+
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func matrixProduct(_ transposes: (Bool, Bool)) throws {
         let a = random(transposes.0 ? [7, 5] : [5, 7], seed: 4), b = random(transposes.1 ? [3, 7] : [7, 3], seed: 5)

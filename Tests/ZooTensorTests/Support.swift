@@ -4,6 +4,8 @@ import ZooTensor
 
 /// The backends every op test runs on. oneDNN must start on the test machines: tools/setup installs it.
 let dnnl: DNNLBackend = try! Runtime.dnnl.get()
+/// oneDNN with every convolution large enough to run on blocked activations (where its shape allows).
+let blockedDNNL: DNNLBackend = try! DNNLBackend(blockedConvolutionMinimumFLOPs: 0)
 let reference = Runtime.reference
 
 /// max|a − b| / max(1, max|b|): the relative deviation used throughout (b is the oracle).
@@ -32,9 +34,9 @@ func forwardAndGradients(_ backend: any Backend, _ inputs: [Tensor], seed: UInt6
 }
 
 /// Expects the same forward values and gradients from oneDNN as from the reference backend, within 1e-4 relative.
-func expectBackendsAgree(_ label: String, _ inputs: [Tensor], tolerance: Float = 1e-4,
+func expectBackendsAgree(_ label: String, _ inputs: [Tensor], tolerance: Float = 1e-4, on backend: DNNLBackend = dnnl,
                          sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Variable]) throws -> Variable) throws {
-    let fast = try forwardAndGradients(dnnl, inputs, f)
+    let fast = try forwardAndGradients(backend, inputs, f)
     let oracle = try forwardAndGradients(reference, inputs, f)
     for (index, (a, b)) in zip(fast, oracle).enumerated() {
         let what = index == 0 ? "forward" : "gradient of input \(index - 1)"

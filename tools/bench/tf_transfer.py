@@ -1,5 +1,6 @@
 """Keras's side of tools/bench/transfer: images/s of a feature-extraction batch and of fine-tuning steps for a
-keras.applications model on random weights and images, median of timed runs after a warm-up. One JSON per line.
+keras.applications model on random weights and images, median of timed runs after a warm-up; for LeNet-5, also an
+epoch of `model.fit` over 50,000 random 32×32 images at the batch size (Adam, shuffled). One JSON per line.
 
 Usage (pinned environment): tools/python tools/bench/tf_transfer.py ARCH BATCH SECONDS
 """
@@ -14,11 +15,24 @@ import numpy as np
 import tensorflow as tf
 import keras
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "keras"))
+import backbone_models  # noqa: E402
+
 arch, batch, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+
+
+def lenet5(weights=None, include_top=True, pooling=None, classes=10, classifier_activation=None):
+    model = backbone_models.lenet5(include_top=include_top, classes=classes)
+    if include_top:  # logits, as the other builders give with classifier_activation=None
+        model.get_layer("predictions").activation = keras.activations.linear
+    return model
+
+
 build = {"resnet50": keras.applications.ResNet50, "resnet101": keras.applications.ResNet101,
-         "vgg16": keras.applications.VGG16, "densenet121": keras.applications.DenseNet121}[arch]
+         "vgg16": keras.applications.VGG16, "densenet121": keras.applications.DenseNet121, "lenet5": lenet5}[arch]
+shape = (32, 32, 1) if arch == "lenet5" else (224, 224, 3)
 rng = np.random.default_rng(1)
-images = tf.constant(rng.uniform(-1, 1, (batch, 224, 224, 3)).astype(np.float32))
+images = tf.constant(rng.uniform(-1, 1, (batch,) + shape).astype(np.float32))
 labels = tf.constant(np.arange(batch) % 10)
 
 
@@ -32,8 +46,10 @@ def median(body):
     return sorted(times)[len(times) // 2]
 
 
-def report(name, s):
-    print(json.dumps({"arch": arch, "batch": batch, "measurement": name, "seconds": s, "images_per_second": batch / s}), flush=True)
+def report(name, s, images=None):
+    """`images`: how many images the `s` seconds processed (default one batch)."""
+    print(json.dumps({"arch": arch, "batch": batch, "measurement": name, "seconds": s,
+                      "images_per_second": (images or batch) / s}), flush=True)
 
 
 features = build(weights=None, include_top=False, pooling="avg")
@@ -53,3 +69,15 @@ for name, last in stages:
     model.compile(optimizer=keras.optimizers.SGD(1e-4, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
     report(name, median(lambda: model.train_on_batch(images, labels)))
+
+if arch == "lenet5":
+    # Small layers: what an epoch costs is mostly per-step overhead. The second epoch is timed (the first traces).
+    count = 50_000
+    x = rng.uniform(0, 1, (count,) + shape).astype(np.float32)
+    y = rng.integers(0, 10, count)
+    model = build(classes=10)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=True, verbose=0)
+    t0 = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=True, verbose=0)
+    report(f"epoch of {count:,} images, Adam", time.perf_counter() - t0, images=count)
