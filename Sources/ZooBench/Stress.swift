@@ -82,7 +82,7 @@ struct StressTest {
             expected[job.arch] = try run(job)
             let start = ContinuousClock.now
             guard try run(job) == expected[job.arch] else { throw StressFailure(message: "\(job.arch) differs between two serial runs") }
-            serialSeconds[job.arch] = seconds(ContinuousClock.now - start)
+            serialSeconds[job.arch] = (ContinuousClock.now - start).inSeconds
             log("serial \(job.arch): \(String(format: "%.3f", serialSeconds[job.arch]!)) s")
         }
         let expectedOutcomes = expected
@@ -116,15 +116,13 @@ struct StressTest {
             }
             group.wait()
             if let failure = state.value.failure { throw StressFailure(message: failure) }
-            let round = Round(threads: threads, seconds: seconds(ContinuousClock.now - start), runs: state.value.runs,
+            let round = Round(threads: threads, seconds: (ContinuousClock.now - start).inSeconds, runs: state.value.runs,
                               serialSeconds: serialSeconds)
             log("\(threads) threads: \(round.total) runs in \(String(format: "%.1f", round.seconds)) s, all bit-identical to the serial run")
             rounds.append(round)
         }
         return rounds
     }
-
-    static func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
 
     final class RoundState {
         private let lock = NSLock()

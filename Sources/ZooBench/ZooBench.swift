@@ -110,7 +110,6 @@ struct ZooBench: ParsableCommand {
     func benchmarkLoad(_ file: URL) throws {
         let backbone = try builtInBackbones().backbone(named: arch)
         let formats = builtInWeightFormats()
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         var ready = Double.infinity, touched = Double.infinity
         for _ in 0..<5 {
             let start = ContinuousClock.now
@@ -126,8 +125,8 @@ struct ZooBench: ParsableCommand {
             }
             let end = ContinuousClock.now
             if sum.isNaN { print("a weight is NaN") }  // keeps the reads
-            ready = min(ready, seconds(loaded - start))
-            touched = min(touched, seconds(end - start))
+            ready = min(ready, (loaded - start).inSeconds)
+            touched = min(touched, (end - start).inSeconds)
         }
         let result: [String: Any] = ["file": file.path, "seconds": ready, "seconds_touched": touched]
         print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
@@ -201,15 +200,13 @@ struct ZooBench: ParsableCommand {
         try epoch()
         let start = ContinuousClock.now
         try epoch()
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return (ContinuousClock.now - start).inSeconds
     }
 
     /// One fine-tuning step's time per kind of kernel, its forward, backward and optimizer phases, and what no
     /// kernel accounts for (stderr; best of 3 steps by total time).
     func printStepProfile(_ name: String, _ model: Model, _ images: Tensor, _ labels: Tensor, _ optimizer: Optimizer) throws {
         let clock = ContinuousClock()
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         var best: (total: Double, phases: [(String, Double)], kernels: [String: ProfilingBackend.Entry])?
         for _ in 0..<3 {
             let profiler = ProfilingBackend(try Runtime.dnnl.get())
@@ -223,9 +220,9 @@ struct ZooBench: ParsableCommand {
             }
             optimizer.step(model.weights)
             let t3 = clock.now
-            let total = seconds(t3 - t0)
+            let total = (t3 - t0).inSeconds
             if total < best?.total ?? .infinity {
-                best = (total, [("forward (with loss)", seconds(t1 - t0)), ("backward", seconds(t2 - t1)), ("optimizer", seconds(t3 - t2))],
+                best = (total, [("forward (with loss)", (t1 - t0).inSeconds), ("backward", (t2 - t1).inSeconds), ("optimizer", (t3 - t2).inSeconds)],
                         profiler.profile)
             }
         }
@@ -318,7 +315,7 @@ struct ZooBench: ParsableCommand {
                 sink.withLock { $0 += result }
             }
             let elapsed = ContinuousClock.now - start
-            best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            best = min(best, elapsed.inSeconds)
         }
         let flops = 2 * Double(threads * iterations * Int(ZOO_PEAK_CHAINS) * lanes)
         return (flops / best / 1e9, lanes)
@@ -355,7 +352,7 @@ struct ZooBench: ParsableCommand {
             let t0 = clock.now
             try body()
             let d = clock.now - t0
-            times.append(Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+            times.append(d.inSeconds)
             if minimumRuns == 1 { break }
         }
         return times.sorted()[times.count / 2]

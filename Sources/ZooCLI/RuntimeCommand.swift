@@ -85,7 +85,7 @@ struct RuntimeCommand: ParsableCommand {
                 return logits.value
             }
             let elapsed = ContinuousClock.now - start
-            let milliseconds = Double(elapsed.components.seconds) * 1e3 + Double(elapsed.components.attoseconds) * 1e-15
+            let milliseconds = elapsed.inSeconds * 1e3
             results.append((output, model.weights.compactMap { $0.variable.grad }, milliseconds))
         }
         func deviation(_ a: Tensor, _ b: Tensor) -> Double { Double(a.maxAbsoluteDifference(b) / max(1, b.maxMagnitude)) }

@@ -114,7 +114,7 @@ public final class InferencePlan: @unchecked Sendable {
         public init() {}
 
         func add(_ kind: String, _ duration: Duration, flops: Double) {
-            seconds[kind, default: 0] += Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+            seconds[kind, default: 0] += duration.inSeconds
             self.flops[kind, default: 0] += flops
         }
     }

@@ -24,8 +24,7 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     private func timed<R>(_ kind: String, flops: Double = 0, _ body: () throws -> R) rethrows -> R {
         let start = ContinuousClock.now
         let result = try body()
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        let seconds = (ContinuousClock.now - start).inSeconds
         entries.withLock {
             $0[kind, default: Entry()].seconds += seconds
             $0[kind, default: Entry()].flops += flops
