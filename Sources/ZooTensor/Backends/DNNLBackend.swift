@@ -194,14 +194,19 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
             paddingLeft = [w.padTop, w.padLeft].map(Int64.init)
             paddingRight = [w.padBottom, w.padRight].map(Int64.init)
         }
+
+        /// Source, weights and destination as a primitive's descriptor takes them: weights in the layout oneDNN picks,
+        /// activations NHWC or, `blocked`, in the layout oneDNN picks too.
+        func raw(blocked: Bool) -> (source: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, destination: dnnl_memory_desc_t) {
+            blocked ? (anySource.raw, anyWeights.raw, anyDestination.raw) : (source.raw, anyWeights.raw, destination.raw)
+        }
     }
 
     /// `blocked`: on activations in the layout oneDNN picks (as a hint for a blocked backward pass).
     private func convolutionForward(_ g: ConvolutionGeometry, _ d: ConvolutionDescriptors, bias: Bool, blocked: Bool = false) throws -> DNNLPrimitive {
         try primitive(.convolution(g, bias: bias, blocked: blocked)) {
             var desc = dnnl_convolution_desc_t()
-            var (src, weights, dst) = blocked ? (d.anySource.raw, d.anyWeights.raw, d.anyDestination.raw)
-                                              : (d.source.raw, d.anyWeights.raw, d.destination.raw)
+            var (src, weights, dst) = d.raw(blocked: blocked)
             var biasDesc = bias ? d.bias.raw : dnnl_memory_desc_t()
             try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, dnnl_convolution_direct, &src, &weights,
                                                                  &biasDesc, &dst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
@@ -281,8 +286,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         let forward = try convolutionForward(g, d, bias: false, blocked: blocked)
         let p = try primitive(key) {
             var desc = dnnl_convolution_desc_t()
-            var (diffSrc, weights, diffDst) = blocked ? (d.anySource.raw, d.anyWeights.raw, d.anyDestination.raw)
-                                                      : (d.source.raw, d.anyWeights.raw, d.destination.raw)
+            var (diffSrc, weights, diffDst) = d.raw(blocked: blocked)
             try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
                                                                        d.strides, d.dilates, d.paddingLeft, d.paddingRight),
                       "convolution_backward_data_desc_init")
@@ -309,8 +313,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         let forward = try convolutionForward(g, d, bias: withBias, blocked: blocked)
         let p = try primitive(key) {
             var desc = dnnl_convolution_desc_t()
-            var (src, diffWeights, diffDst) = blocked ? (d.anySource.raw, d.anyWeights.raw, d.anyDestination.raw)
-                                                      : (d.source.raw, d.anyWeights.raw, d.destination.raw)
+            var (src, diffWeights, diffDst) = d.raw(blocked: blocked)
             var diffBias = withBias ? d.bias.raw : dnnl_memory_desc_t()
             try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWeights, &diffBias,
                                                                           &diffDst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),

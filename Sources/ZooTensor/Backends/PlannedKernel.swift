@@ -157,8 +157,7 @@ extension DNNLBackend {
     public func plannedConvolution(_ g: ConvolutionGeometry, kernel: Tensor, bias: Tensor?, postOps: [PostOp], blocked: Bool) throws -> PlannedKernel {
         let d = try ConvolutionDescriptors(g)
         var desc = dnnl_convolution_desc_t()
-        var (src, weights, dst) = (d.source.raw, d.anyWeights.raw, d.destination.raw)
-        if blocked { (src, dst) = (try PlannedLayout.any(g.inputShape).raw, try PlannedLayout.any(g.outputShape).raw) }
+        var (src, weights, dst) = d.raw(blocked: blocked)
         var biasDesc = bias != nil ? d.bias.raw : dnnl_memory_desc_t()
         try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights,
                                                              &biasDesc, &dst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
