@@ -17,6 +17,23 @@ private func crafted(_ name: String, archived: Bool, in folder: URL) throws -> U
     return url
 }
 
+/// Puts a copy of a program at `destination`, executable, without this process ever holding it open for writing.
+/// Tests start processes from several threads at once: a child forked while this process had the file open for
+/// writing would keep that descriptor, and starting the program would then fail with ETXTBSY ("Text file busy").
+/// `install` writes the copy in a process of its own, which has exited before anything runs it.
+private func installProgram(from source: URL, at destination: URL) throws {
+    let result = try runProcess(URL(fileURLWithPath: "/usr/bin/install"), ["-m", "755", source.path, destination.path], environment: [:])
+    guard result.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: result.stderr]) }
+}
+
+/// A shell script at `destination`, installed as `installProgram` does; its text is written beside it first.
+private func installScript(_ text: String, at destination: URL) throws -> URL {
+    let source = destination.appendingPathExtension("sh")
+    try Data(text.utf8).write(to: source)
+    try installProgram(from: source, at: destination)
+    return destination
+}
+
 @Suite struct UntrustedFileTests {
     @Test func theFindingsAreThere() {
         #expect(findings.count >= 3, "tools/fuzz/findings holds the crafted files: \(findings)")
@@ -99,7 +116,7 @@ private func crafted(_ name: String, archived: Bool, in folder: URL) throws -> U
         #expect(named.status == 1 && named.stderr.contains("ZOO_READER names \(notAProgram.path), which is not an executable"), "\(named.stderr)")
 
         let alone = folder.appendingPathComponent("zoo")
-        try FileManager.default.copyItem(at: zooExecutable(), to: alone)
+        try installProgram(from: zooExecutable(), at: alone)
         let missing = try runProcess(alone, ["inspect", file.path], environment: ProcessInfo.processInfo.environment.merging(["ZOO_READER": ""]) { $1 })
         #expect(missing.status == 1 && missing.stderr.contains("there is no zoo-reader beside \(alone.path)"), "\(missing.stderr)")
 
@@ -130,9 +147,7 @@ private func crafted(_ name: String, archived: Bool, in folder: URL) throws -> U
         for (index, (bytes, complaint)) in replies.enumerated() {
             let saved = folder.appendingPathComponent("reply-\(index)")
             try bytes.write(to: saved)
-            let reader = folder.appendingPathComponent("reader-\(index)")
-            try Data("#!/bin/sh\ncat '\(saved.path)' >&3\n".utf8).write(to: reader)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reader.path)
+            let reader = try installScript("#!/bin/sh\ncat '\(saved.path)' >&3\n", at: folder.appendingPathComponent("reader-\(index)"))
             let result = try runZoo(["inspect", file.path], environment: ["ZOO_READER": reader.path])
             #expect(result.status == 1 && result.stderr.contains(file.path)
                         && result.stderr.contains("the isolated reader sent a malformed reply: \(complaint)"), "reply \(index): \(result.stderr)")
@@ -143,9 +158,8 @@ private func crafted(_ name: String, archived: Bool, in folder: URL) throws -> U
         var good = reply(weights("reply", offset: 64, shape: [4]), data: 64)
         values.withUnsafeBytes { good.replaceSubrange(64..<80, with: $0) }
         try good.write(to: folder.appendingPathComponent("reply-good"))
-        let reader = folder.appendingPathComponent("reader-good")
-        try Data("#!/bin/sh\ncat '\(folder.appendingPathComponent("reply-good").path)' >&3\n".utf8).write(to: reader)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: reader.path)
+        let reader = try installScript("#!/bin/sh\ncat '\(folder.appendingPathComponent("reply-good").path)' >&3\n",
+                                       at: folder.appendingPathComponent("reader-good"))
         let output = folder.appendingPathComponent("out.safetensors")
         let converted = try runZoo(["convert", file.path, "--arch", "none", "-o", output.path], environment: ["ZOO_READER": reader.path])
         #expect(converted.status == 0, "\(converted.stderr)")
