@@ -4,6 +4,7 @@ import ZooCore
 public func builtInBackbones() -> BackboneRegistry {
     let registry = BackboneRegistry()
     registry.register(LeNet5())
+    registry.register(LeNet5.relu)
     registry.register(AlexNet.single)
     registry.register(AlexNet.twoGroups)
     for vgg in VGG.all { registry.register(vgg) }

@@ -23,7 +23,7 @@ struct ConvertCommand: ParsableCommand {
               zoo convert resnet50.safetensors --to keras-h5 -o resnet50.h5
               zoo convert my_own_net.h5 --arch none
               zoo convert resnet50_weights_tf_dim_ordering_tf_kernels.h5 --to onnx -o resnet50.onnx
-              zoo convert examples/lenet5_fashion_0-4.h5 --to onnx --labels examples/fashion_0-4.txt
+              zoo convert examples/lenet5-relu_fashion_0-1-3-5-8.h5 --to onnx --labels examples/fashion_0-1-3-5-8.txt
               zoo convert runs/flowers/weights.safetensors --to onnx --batch 1 --opset 13
             """)
 

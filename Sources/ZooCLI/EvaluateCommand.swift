@@ -13,7 +13,7 @@ struct EvaluateCommand: ParsableCommand {
             image's predictions over its four corners, centre and their mirrors.
 
             Examples:
-              zoo evaluate --weights runs/lenet-finetune/weights.safetensors --data fashion-mnist --split test --classes 5-9
+              zoo evaluate --weights runs/lenet-finetune/weights.safetensors --data fashion-mnist --split test --classes 2,4,6,7,9
               zoo evaluate --arch resnet50 --weights resnet50.h5 --data imagenet-val/ --ten-crop --json
             """)
 
@@ -21,12 +21,14 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Trained weights with a classifier.") var weights: String
     @OptionGroup var data: DataOptions
     @Option(help: "Images per forward pass.") var batch = 32
+    @OptionGroup var crop: CropOption
     @Flag(name: .customLong("ten-crop"), help: "Average predictions over ten crops per image.") var tenCrop = false
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() throws {
         let url = URL(fileURLWithPath: weights)
-        let trained = try TrainedClassifier.open(weights, arch: arch)
+        var trained = try TrainedClassifier.open(weights, arch: arch)
+        if let fraction = crop.value { trained.cropFraction = fraction }
         let dataset = try data.dataset()
         if trained.classes != dataset.classNames.count {
             throw CLIError("\(url.path) classifies \(trained.classes) classes, \(dataset.name) has \(dataset.classNames.count) after --classes; select the classes it was trained on")
@@ -59,7 +61,8 @@ struct ExtractCommand: ParsableCommand {
         discussion: """
             Runs the backbone (without its top, in inference mode) once per image and writes a safetensors file with \
             `features/features` [images, width] and `features/labels` [images], the class names in its metadata. \
-            Features come from the final global pooling, or from --tap averaged over its positions.
+            Features come from the final global pooling, or from --tap averaged over its positions (--pooling max or \
+            flatten instead).
 
             Examples:
               zoo extract --arch resnet50 --weights resnet50_notop.h5 --data photos/ -o photos-resnet50.safetensors
@@ -70,7 +73,9 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "Pre-trained weights (native or any Keras format).") var weights: String
     @OptionGroup var data: DataOptions
     @Option(help: "Features from this layer instead of the final pooling.") var tap: String?
+    @Option(help: "How the --tap feature map becomes features: average, max (over positions) or flatten.") var pooling = FeaturePooling.average
     @Option(help: "Input size HxW (default: the backbone's).") var input: InputSize?
+    @OptionGroup var crop: CropOption
     @Option(help: "Images per forward pass.") var batch = 32
     @Option(name: .shortAndLong, help: "Output file.") var output: String
     @Flag(help: "Print the summary as JSON.") var json = false
@@ -81,7 +86,8 @@ struct ExtractCommand: ParsableCommand {
         let model = try TransferModels.features(backbone, weights: bundle, tap: tap, inputSize: input?.pair)
         _ = try TransferHead.featureCount(of: model, tap: tap)  // a clear error for an unknown tap before any work
         let dataset = try data.dataset()
-        var extractor = FeatureExtractor(backbone: model, tap: tap, preparation: ImagePreparation(for: backbone, inputSize: input?.pair))
+        var extractor = FeatureExtractor(backbone: model, tap: tap, preparation: ImagePreparation(for: backbone, inputSize: input?.pair, cropFraction: crop.value))
+        extractor.pooling = pooling
         extractor.batchSize = batch
         extractor.strict = data.strict
         let progress = ProgressBar("extract", total: dataset.count)

@@ -13,6 +13,13 @@ struct FinetuneCommand: ParsableCommand {
             frozen BatchNorm layers stay in inference mode. --mode scratch trains the same architecture from random \
             weights, the baseline to beat.
 
+            --mode auto picks among them on your data: it holds out --validation (stratified, with --seed), trains \
+            each candidate for --search-epochs (features from the final pooling and from the stage before, \
+            fine-tuning the last stage, everything at 0.1× the rate, scratch; frozen features first when there are \
+            fewer than 100 images per class), prints their validation top-1 and time, then trains the best for \
+            --epochs. Scores within one validation image tie, and ties go to the cheaper strategy. The output folder \
+            gets search.json and search.csv besides the usual files; --resume continues the chosen strategy.
+
             --freeze takes none, backbone (the default: everything but the new classifier), a layer name (that \
             layer and everything before it, e.g. a stage's end such as conv4_block6_out), or a pattern such as \
             'conv[1-3]_*'. --lr takes a rate or a schedule: piecewise:2=5e-4,5=2e-4,9=5e-5,1e-5 (rates through \
@@ -22,21 +29,26 @@ struct FinetuneCommand: ParsableCommand {
             every epoch and on Ctrl-C; --resume continues from it exactly), log.csv, curves.png and confusion.txt.
 
             Examples:
-              zoo finetune --arch lenet5 --weights lenet5_fashion_0-4.safetensors --data fashion-mnist \\
-                  --classes 5-9 --per-class 50 --freeze c5 --epochs 30 --out runs/lenet-finetune
+              zoo finetune --arch lenet5-relu --weights lenet5-relu_fashion_0-1-3-5-8.safetensors --data fashion-mnist \\
+                  --classes 2,4,6,7,9 --per-class 10 --freeze s4 --epochs 30 --lr 1e-2 --out runs/lenet-finetune
+              zoo finetune --arch lenet5-relu --weights lenet5-relu_fashion_0-1-3-5-8.safetensors --data fashion-mnist \\
+                  --classes 2,4,6,7,9 --per-class 10 --mode features --tap s4 --pooling flatten --out runs/lenet-features
               zoo finetune --arch resnet50 --weights resnet50_notop.h5 --data photos/ --mode features --head mlp
               zoo finetune --arch resnet50 --weights resnet50.h5 --data photos/ --freeze conv4_block6_out \\
                   --optimizer sgd --lr cosine:0.01 --backbone-lr 0.1 --augment flip,crop=16
+              zoo finetune --arch resnet50 --weights resnet50_notop.h5 --data photos/ --mode auto --validation 0.2
               zoo finetune [the options of the stopped run] --resume   (continues after Ctrl-C or a crash)
             """)
 
     @Option(help: "The backbone (see zoo list).") var arch: String
     @Option(help: "Pre-trained weights for --arch (native or any Keras format); not used with --mode scratch.") var weights: String?
     @OptionGroup var data: DataOptions
-    @Option(help: "features, finetune or scratch.") var mode: String = "finetune"
+    @Option(help: "features, finetune, scratch, or auto (try them on held-out images, then train the best).") var mode: String = "finetune"
+    @Option(name: .customLong("search-epochs"), help: "Epochs per candidate strategy (--mode auto).") var searchEpochs = 5
     @Option(help: "Layers to keep as loaded (finetune): none, backbone, a layer name, or a pattern.") var freeze: String = "backbone"
     @Option(name: .customLong("backbone-lr"), help: "Learning-rate multiplier for the backbone layers left trainable.") var backboneLR: Float = 1
     @Option(help: "Features from this layer instead of the final pooling (features mode).") var tap: String?
+    @Option(help: "How the --tap feature map becomes features: average, max (over positions) or flatten.") var pooling = FeaturePooling.average
     @Option(help: "The new head on the features: linear or mlp.") var head: String = "linear"
     @Option(help: "Hidden units of the mlp head.") var hidden = 256
     @Option(help: "Passes over the training data.") var epochs = 10
@@ -51,12 +63,19 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Stop after this many epochs without a better validation loss.") var patience: Int?
     @Option(help: "Augmentation for training: flip, crop=PIXELS, jitter=SIGMA (comma-separated).") var augment: String?
     @Option(help: "Input size HxW (default: the backbone's).") var input: InputSize?
+    @OptionGroup var crop: CropOption
     @Option(help: "Output folder.") var out: String = "zoo-run"
     @Flag(help: "Continue from the output folder's checkpoint.") var resume = false
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func validate() throws {
-        guard TransferConfiguration.Mode(rawValue: mode) != nil else { throw ValidationError("--mode is features, finetune or scratch, got '\(mode)'") }
+        guard TransferConfiguration.Mode(rawValue: mode) != nil || mode == "auto" else {
+            throw ValidationError("--mode is features, finetune, scratch or auto, got '\(mode)'")
+        }
+        if mode == "auto" {
+            guard validation > 0 else { throw ValidationError("--mode auto compares strategies on held-out images: give --validation above 0") }
+            guard searchEpochs > 0 else { throw ValidationError("--search-epochs must be positive") }
+        }
         guard TransferHead.Kind(rawValue: head) != nil else { throw ValidationError("--head is linear or mlp, got '\(head)'") }
         guard OptimizerChoice.Kind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer is sgd, adam, rmsprop or adagrad, got '\(optimizer)'") }
         guard epochs > 0, batch > 0, hidden > 0 else { throw ValidationError("--epochs, --batch and --hidden must be positive") }
@@ -83,23 +102,30 @@ struct FinetuneCommand: ParsableCommand {
         let backbone = try Plugins.backbones.backbone(named: arch)
         let all = try data.dataset()
         let (training, held) = validation > 0 ? all.split(validationFraction: validation, seed: data.seed) : (all, nil)
-        let schedule = try LearningRateSchedule.parse(lr, epochs: epochs)
-        let plan = TrainingPlan(epochs: epochs, batchSize: batch, schedule: warmup > 0 ? .warmup(epochs: warmup, then: schedule) : schedule,
+        func plan(epochs: Int, patience: Int?) throws -> TrainingPlan {
+            let schedule = try LearningRateSchedule.parse(lr, epochs: epochs)
+            return TrainingPlan(epochs: epochs, batchSize: batch, schedule: warmup > 0 ? .warmup(epochs: warmup, then: schedule) : schedule,
                                 seed: data.seed, patience: patience)
+        }
         var configuration = TransferConfiguration(
-            mode: TransferConfiguration.Mode(rawValue: mode)!, backbone: backbone, weights: weights.map { URL(fileURLWithPath: $0) },
-            training: training, validation: held.flatMap { $0.count > 0 ? $0 : nil }, plan: plan,
+            mode: TransferConfiguration.Mode(rawValue: mode) ?? .finetune, backbone: backbone, weights: weights.map { URL(fileURLWithPath: $0) },
+            training: training, validation: held.flatMap { $0.count > 0 ? $0 : nil }, plan: try plan(epochs: epochs, patience: patience),
             optimizer: OptimizerChoice(OptimizerChoice.Kind(rawValue: optimizer)!, momentum: momentum, nesterov: nesterov, weightDecay: weightDecay),
             output: URL(fileURLWithPath: out))
         configuration.inputSize = input?.pair
+        configuration.cropFraction = crop.value
         configuration.freeze = FreezePolicy(freeze)
         configuration.backboneRateMultiplier = backboneLR
         configuration.head = TransferHead.Kind(rawValue: head)!
         configuration.hidden = hidden
         configuration.tap = tap
+        configuration.pooling = pooling
         configuration.augmentation = try augmentation()
         configuration.strict = data.strict
 
+        if mode == "auto" {
+            configuration = try searched(configuration, searchPlan: try plan(epochs: searchEpochs, patience: nil))
+        }
         let job = TransferJob(configuration, formats: Plugins.weightFormats)
         if !resume, FileManager.default.fileExists(atPath: job.checkpointURL.path) {
             Output.message("note: \(out) holds a checkpoint; this run starts afresh and replaces it (--resume continues it instead)")
@@ -136,7 +162,45 @@ struct FinetuneCommand: ParsableCommand {
             Output.message("stopped; the checkpoint is \(job.checkpointURL.path); continue with the same command and --resume")
             throw ExitCode(130)
         }
-        try report(result, classNames: training.classNames)
+        try report(result, mode: configuration.mode.rawValue, classNames: training.classNames)
+    }
+
+    /// --mode auto: the configuration with the strategy a search on the held-out images chose (or, with --resume,
+    /// the one the stopped run's search chose), recorded in the output folder and the weights' metadata.
+    func searched(_ base: TransferConfiguration, searchPlan: TrainingPlan) throws -> TransferConfiguration {
+        let record = base.output.appendingPathComponent("search.json")
+        let search: SearchRecord
+        if resume, let data = try? Data(contentsOf: record) {
+            search = try JSONDecoder().decode(SearchRecord.self, from: data)
+            if !json { Output.message("--resume: continuing the strategy the search chose: \(search.chosen)") }
+        } else {
+            let perClass = base.training.count / max(1, base.training.classNames.count)
+            var strategies = StrategySearch(candidates: try TransferStrategy.candidates(for: base.backbone, inputSize: base.inputSize, imagesPerClass: perClass),
+                                            plan: searchPlan)
+            var bar: ProgressBar?
+            strategies.onTrial = { index, count, strategy in
+                bar?.finish()
+                bar = json ? nil : ProgressBar("search \(index + 1)/\(count): \(strategy)", total: searchPlan.epochs)
+            }
+            strategies.onJob = { job in job.onEpoch = { record in bar?.update(record.epoch) } }
+            let result = try strategies.run(base, formats: Plugins.weightFormats)
+            bar?.finish()
+            search = SearchRecord(trials: result.trials, chosen: result.chosen, searchEpochs: searchPlan.epochs)
+            try FileManager.default.createDirectory(at: base.output, withIntermediateDirectories: true)
+            try writeAtomically(to: record) { try JSONEncoder.reproducible.encode(search).write(to: $0) }
+            try writeAtomically(to: base.output.appendingPathComponent("search.csv")) { try Data(result.csv.utf8).write(to: $0) }
+            if !json { print("strategy search on \(base.validation!.count) validation images, \(searchPlan.epochs) epochs each:\n" + result.table) }
+        }
+        var configuration = search.chosen.configured(base)
+        configuration.notes["transfer_search"] = try MetadataKey.json(search)
+        return configuration
+    }
+
+    /// What a search found, as search.json holds it.
+    struct SearchRecord: Codable {
+        let trials: [StrategySearch.Trial]
+        let chosen: TransferStrategy
+        let searchEpochs: Int
     }
 
     static func line(_ r: EpochRecord) -> String {
@@ -147,7 +211,7 @@ struct FinetuneCommand: ParsableCommand {
         return text + String(format: "  │ %.1f s, %.0f img/s", r.seconds, r.imagesPerSecond)
     }
 
-    func report(_ result: TransferResult, classNames: [String]) throws {
+    func report(_ result: TransferResult, mode: String, classNames: [String]) throws {
         var summary: [String: Any] = ["mode": mode, "architecture": arch, "epochs": result.history.count,
                                       "files": result.files.map(\.path), "features_cached": result.featuresCached]
         if case .stoppedEarly(let epoch) = result.outcome { summary["stopped_early_after_epoch"] = epoch }
@@ -164,3 +228,5 @@ struct FinetuneCommand: ParsableCommand {
         print("\nwrote " + result.files.map { $0.lastPathComponent }.joined(separator: ", ") + " to \(out)")
     }
 }
+
+extension FeaturePooling: ExpressibleByArgument {}

@@ -47,7 +47,7 @@ struct InfoCommand: ParsableCommand {
             GFLOPs:               \(String(format: "%.3f", facts.gflops)) per image at \(facts.input.dimensions)
 
             feature taps:   \(model.tapNames.joined(separator: ", "))
-            preprocessing:  \(describe(backbone.preprocessing)); resize the shorter side to \(String(format: "%.0f", Double(facts.input[0]) / backbone.cropFraction)), centre crop \(facts.input[0])×\(facts.input[1])
+            preprocessing:  \(describe(backbone.preprocessing)); \(backbone.cropFraction == 1 ? "resize to \(facts.input[0])×\(facts.input[1])" : "resize the shorter side to \(String(format: "%.0f", Double(facts.input[0]) / backbone.cropFraction)), centre crop \(facts.input[0])×\(facts.input[1])")
             """)
         if backbone.auxiliaryClassifiers > 0 {
             print("auxiliary:      \(backbone.auxiliaryClassifiers) classifiers in training (\(model.classifierLayers.dropFirst().joined(separator: ", ")))")

@@ -17,7 +17,7 @@ extension ConvertCommand {
             "zoo.input_size": "\(size.0)x\(size.1)",
             "zoo.preprocessing": network.backbone.preprocessing.rawValue,
             "zoo.preprocessing_formula": network.backbone.preprocessing.formula,
-            "zoo.crop_fraction": String(network.backbone.cropFraction),
+            "zoo.crop_fraction": String(network.cropFraction),
             "zoo.source": source.lastPathComponent,
             "zoo.source_sha256": try sha256(),
         ]
@@ -52,7 +52,8 @@ extension ConvertCommand {
 
     /// The network to export: what zoo finetune wrote (its classifier, with a softmax so that the file gives
     /// probabilities as Keras models do), or the backbone the file's weights fit, built as Keras builds it.
-    private func exportedNetwork(_ bundle: WeightBundle, source: URL) throws -> (model: Model, backbone: any Backbone, classes: Int?, classNames: [String]?) {
+    private func exportedNetwork(_ bundle: WeightBundle, source: URL)
+        throws -> (model: Model, backbone: any Backbone, classes: Int?, classNames: [String]?, cropFraction: Double) {
         if bundle.metadata[MetadataKey.classNames] != nil {
             let trained: TrainedClassifier
             do {
@@ -68,9 +69,9 @@ extension ConvertCommand {
                               tapNames: classifier.tapNames) { context, x in
                 [try context.call(softmax, try classifier.forward(in: context, x).outputs[0])]
             }
-            return (model, trained.backbone, trained.classes, trained.classNames)
+            return (model, trained.backbone, trained.classes, trained.classNames, trained.preparation.cropFraction)
         }
         let match = try matchedModel(bundle, source: source)
-        return (match.model, match.backbone, match.options.includeTop ? match.options.classes : nil, nil)
+        return (match.model, match.backbone, match.options.includeTop ? match.options.classes : nil, nil, match.backbone.cropFraction)
     }
 }

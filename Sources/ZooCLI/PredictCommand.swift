@@ -8,13 +8,16 @@ struct PredictCommand: ParsableCommand {
         abstract: "Classify images with a backbone and its weights.",
         discussion: """
             Images (JPEG or PNG) are resized, centre-cropped and normalized as the backbone's plugin says (see zoo \
-            info NAME). Weights with 1000 classes are labelled with the ImageNet class names Zoo ships, and what zoo \
+            info NAME); --crop-fraction 1 resizes the whole image to the input size instead, as Keras's \
+            load_img(target_size=...) does, so that a Keras pipeline's numbers are reproduced. Weights with 1000 \
+            classes are labelled with the ImageNet class names Zoo ships, and what zoo \
             finetune wrote with the class names it recorded; others need --labels, a text file with one class name \
             per line in class order. An image that cannot be decoded is reported and skipped; the exit status is \
             then 1.
 
             Examples:
               zoo predict --arch resnet50 --weights resnet50.safetensors cat.jpg dog.png
+              zoo predict --arch resnet50 --weights resnet50.safetensors --crop-fraction 1 cat-224x224.png
               zoo predict --arch lenet5 --weights lenet5.safetensors --labels classes.txt --top 3 images/*.png
               zoo predict --arch vgg16 --weights vgg16.h5 --json photo.jpg
               zoo predict --weights runs/lenet-finetune/weights.safetensors images/*.png
@@ -25,6 +28,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Class names, one per line (default: ImageNet's for 1000 classes).") var labels: String?
     @Option(help: "How many classes to show per image.") var top = 5
     @Option(help: "Images per forward pass.") var batch = 16
+    @OptionGroup var crop: CropOption
     @Flag(help: "Print JSON instead of text.") var json = false
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
@@ -35,7 +39,8 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let trained = try TrainedClassifier.open(weights, arch: arch)
+        var trained = try TrainedClassifier.open(weights, arch: arch)
+        if let fraction = crop.value { trained.cropFraction = fraction }
         let model = trained.model
         let classes = trained.classes
         let names = try classNames(count: classes, recorded: trained.classNames)

@@ -101,6 +101,8 @@ public enum MetadataKey {
     /// ("HxW").
     public static let classNames = "class_names"
     public static let inputSize = "input_size"
+    /// The crop fraction a training run prepared its images with, when it was not the backbone's.
+    public static let cropFraction = "crop_fraction"
     public static let sourceFile = "source_file"
     public static let sourceSHA256 = "source_sha256"
     public static let sourceFormat = "source_format"

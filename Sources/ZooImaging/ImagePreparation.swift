@@ -15,23 +15,25 @@ public struct ImagePreparation: Sendable {
         self.cropFraction = cropFraction; self.preprocessing = preprocessing
     }
 
-    /// What the backbone's plugin says, at its default input size unless another is given.
-    public init(for backbone: any Backbone, inputSize: (Int, Int)? = nil) {
+    /// What the backbone's plugin says, at its default input size and crop fraction unless others are given.
+    public init(for backbone: any Backbone, inputSize: (Int, Int)? = nil, cropFraction: Double? = nil) {
         let (h, w) = inputSize ?? backbone.defaultInputSize
-        self.init(height: h, width: w, channels: backbone.inputChannels, cropFraction: backbone.cropFraction,
+        self.init(height: h, width: w, channels: backbone.inputChannels, cropFraction: cropFraction ?? backbone.cropFraction,
                   preprocessing: backbone.preprocessing)
     }
 
     /// The image at the input's size and channel count: the shorter side resized to the crop's side divided by the
-    /// crop fraction, then the centre cut out.
+    /// crop fraction, then the centre cut out; at crop fraction 1, the whole image resized to the input's size
+    /// (aspect ratio not kept), as Keras's `load_img(target_size=…)` does.
     public func resizedAndCropped(_ image: Image) -> Image {
         resizedForCropping(image).centerCropped(width: width, height: height)
     }
 
     /// The image at the input's channel count, its shorter side resized to the crop's side divided by the crop
-    /// fraction: what a centre crop or ten crops are cut from.
+    /// fraction: what a centre crop or ten crops are cut from. At crop fraction 1 it is the input's size.
     public func resizedForCropping(_ image: Image) -> Image {
         let image = image.converted(toChannels: channels)
+        if cropFraction == 1 { return image.resized(width: width, height: height) }
         let scale = max(Double(height) / Double(image.height), Double(width) / Double(image.width)) / cropFraction
         return image.resized(width: max(width, Int((Double(image.width) * scale).rounded())),
                              height: max(height, Int((Double(image.height) * scale).rounded())))

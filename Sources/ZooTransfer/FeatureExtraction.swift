@@ -11,6 +11,7 @@ public struct FeatureExtractor {
     public let backbone: Model
     public let tap: String?
     public let preparation: ImagePreparation
+    public var pooling = FeaturePooling.average
     public var batchSize = 32
     public var strict = false
 
@@ -27,7 +28,7 @@ public struct FeatureExtractor {
             done += batch.indices.count
             if batch.indices.isEmpty { continue }
             let features = try Gradients.off {
-                try TransferHead.features(of: backbone, Variable(batch.images), tap: tap, training: false).value
+                try TransferHead.features(of: backbone, Variable(batch.images), tap: tap, pooling: pooling, training: false).value
             }
             rows.append(features)
             labels += batch.indices.map { dataset.samples[$0].label }
@@ -46,7 +47,7 @@ public struct FeatureExtractor {
 }
 
 /// Features on disk in the native format, named by everything that decides them: the backbone, the weights' hash,
-/// the tap, the preparation, and the exact samples (file names, sizes and dates, or the pixels themselves).
+/// the tap and its pooling, the preparation, and the exact samples (file names, sizes and dates, or the pixels themselves).
 public struct FeatureCache {
     public let folder: URL
 
@@ -60,9 +61,10 @@ public struct FeatureCache {
         return FeatureCache(folder: root.appendingPathComponent("features"))
     }
 
-    public static func key(backbone: String, weightsSHA256: String, tap: String?, preparation: ImagePreparation, dataset: Dataset) -> String {
+    public static func key(backbone: String, weightsSHA256: String, tap: String?, pooling: FeaturePooling = .average,
+                           preparation: ImagePreparation, dataset: Dataset) -> String {
         let digest = Digest(.sha256)
-        let header = [backbone, weightsSHA256, tap ?? "(pooled)", "\(preparation.height)x\(preparation.width)x\(preparation.channels)",
+        let header = [backbone, weightsSHA256, tap ?? "(pooled)", pooling.rawValue, "\(preparation.height)x\(preparation.width)x\(preparation.channels)",
                       "\(preparation.cropFraction)", preparation.preprocessing.rawValue, dataset.classNames.joined(separator: "\u{1F}")]
         digest.update(Array(header.joined(separator: "\u{1E}").utf8))
         for sample in dataset.samples {

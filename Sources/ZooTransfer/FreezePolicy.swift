@@ -5,7 +5,7 @@ import ZooNN
 /// Which layers keep their pre-trained weights while the rest learn. A frozen layer gets no gradient and no update,
 /// and a frozen BatchNormalization runs in inference mode (its moving statistics stay as loaded), unlike Keras
 /// before 2.1.3 where freezing left BatchNorm normalizing with batch statistics.
-public enum FreezePolicy: Sendable, Equatable, CustomStringConvertible {
+public enum FreezePolicy: Sendable, Equatable, Codable, CustomStringConvertible {
     /// Everything learns.
     case nothing
     /// Everything but the classifier head.

@@ -45,18 +45,26 @@ public struct TransferConfiguration: @unchecked Sendable {
     public var training: Dataset
     public var validation: Dataset?
     public var inputSize: (Int, Int)?
+    /// The share of an image's shorter side its centre crop keeps (nil: the backbone's; 1: resize to the input).
+    public var cropFraction: Double?
     public var freeze: FreezePolicy = .backbone
     /// Learning-rate multiplier for the backbone layers left trainable (below 1: they move less than the new head).
     public var backboneRateMultiplier: Float = 1
     public var head: TransferHead.Kind = .linear
     public var hidden = 256
     public var tap: String?
+    /// How a tapped feature map becomes the head's input (features mode).
+    public var pooling = FeaturePooling.average
     public var plan: TrainingPlan
     public var optimizer: OptimizerChoice
     public var augmentation: Augmentation = .none
     public var strict = false
     /// Where weights, checkpoint, log, curves and confusion matrix go.
     public var output: URL
+    /// False for a trial run that only reports its scores: no checkpoint, no files, no output folder.
+    public var saving = true
+    /// More metadata for the written weights (what chose this configuration, for one).
+    public var notes: [String: String] = [:]
     public var featureCache: FeatureCache? = .standard
 
     public init(mode: Mode, backbone: any Backbone, weights: URL?, training: Dataset, validation: Dataset? = nil,
@@ -104,7 +112,7 @@ public final class TransferJob {
 
     public func run(resume: Bool = false) throws -> TransferResult {
         let c = configuration
-        let preparation = ImagePreparation(for: c.backbone, inputSize: c.inputSize)
+        let preparation = ImagePreparation(for: c.backbone, inputSize: c.inputSize, cropFraction: c.cropFraction)
         let classes = c.training.classNames.count
         if let validation = c.validation, validation.classNames != c.training.classNames {
             throw DatasetError(validation.name, "has classes \(validation.classNames), the training data \(c.training.classNames)")
@@ -112,7 +120,7 @@ public final class TransferJob {
         let pretrained: WeightBundle? = c.mode == .scratch ? nil : try c.weights.map { try formats.read($0) }
         if c.mode != .scratch && pretrained == nil { throw DatasetError("--weights", "\(c.mode.rawValue) needs pre-trained weights") }
         // The output folder appears only once the inputs are known to be good.
-        try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true)
+        if c.saving { try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true) }
 
         let trainable: Model, final: () throws -> (Model, [String: String])
         let training: TrainingData, validation: TrainingData?
@@ -120,16 +128,18 @@ public final class TransferJob {
         switch c.mode {
         case .features:
             let backbone = try TransferModels.features(c.backbone, weights: pretrained!, tap: c.tap, inputSize: c.inputSize)
-            let width = try TransferHead.featureCount(of: backbone, tap: c.tap)
-            let spec = TransferHead(kind: c.head, tap: c.tap, features: width, classes: classes, hidden: c.hidden)
+            let width = try TransferHead.featureCount(of: backbone, tap: c.tap, pooling: c.pooling)
+            let spec = TransferHead(kind: c.head, tap: c.tap, pooling: c.pooling, features: width, classes: classes, hidden: c.hidden)
             let weightsHash = try Digest.hexDigest(.sha256, ofFile: c.weights!)
             func features(_ dataset: Dataset) throws -> FeatureData {
-                let key = FeatureCache.key(backbone: c.backbone.name, weightsSHA256: weightsHash, tap: c.tap, preparation: preparation, dataset: dataset)
+                let key = FeatureCache.key(backbone: c.backbone.name, weightsSHA256: weightsHash, tap: c.tap, pooling: c.pooling,
+                                           preparation: preparation, dataset: dataset)
                 if let cached = try c.featureCache?.load(key) {
                     featuresCached = true
                     return cached
                 }
                 var extractor = FeatureExtractor(backbone: backbone, tap: c.tap, preparation: preparation)
+                extractor.pooling = c.pooling
                 extractor.strict = c.strict
                 extractor.batchSize = c.plan.batchSize
                 let (data, left) = try extractor.extract(dataset, progress: onExtraction)
@@ -161,7 +171,7 @@ public final class TransferJob {
 
         let identity = "\(c.backbone.name) \(c.mode.rawValue), \(classes) classes" + (c.mode == .features ? ", \(c.head.rawValue) head" : "")
         let trainer = Trainer(model: trainable, optimizer: c.optimizer.make(), plan: c.plan, identity: identity)
-        trainer.checkpoint = checkpointURL
+        trainer.checkpoint = c.saving ? checkpointURL : nil
         trainer.onEpoch = onEpoch
         trainer.onProgress = onProgress
         trainer.shouldStop = shouldStop
@@ -175,8 +185,8 @@ public final class TransferJob {
         skipped += trainer.skipped
         let scores = try validation.map { try trainer.evaluate($0) }
         let (model, metadata) = try final()
-        var files = [checkpointURL]
-        if outcome != .interrupted {
+        var files = c.saving ? [checkpointURL] : []
+        if outcome != .interrupted && c.saving {
             files += try write(model.weightBundle(metadata: metadata), history: trainer.state.history, validation: scores,
                                classNames: c.training.classNames)
         }
@@ -191,6 +201,8 @@ public final class TransferJob {
                                       "transfer_mode": c.mode.rawValue]
         if let head { note[metadataKey] = try MetadataKey.json(head) }
         if let size = c.inputSize { note[MetadataKey.inputSize] = "\(size.0)x\(size.1)" }
+        if let crop = c.cropFraction { note[MetadataKey.cropFraction] = "\(crop)" }
+        note.merge(c.notes) { $1 }
         return note
     }
 

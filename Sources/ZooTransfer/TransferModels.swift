@@ -67,12 +67,14 @@ public struct TrainedClassifier {
     /// The class names the run recorded, when it did.
     public let classNames: [String]?
     public let inputSize: (Int, Int)?
+    /// The crop fraction to prepare images with: the one the run recorded, else the backbone's; set it to override.
+    public var cropFraction: Double?
 
     /// How many classes the classifier outputs.
     public var classes: Int { model.layer(named: model.classifierLayers.first ?? "")?.weights.last?.shape.last ?? 0 }
 
-    /// How images become the network's input: the backbone's preparation at the size it was trained at.
-    public var preparation: ImagePreparation { ImagePreparation(for: backbone, inputSize: inputSize) }
+    /// How images become the network's input: the backbone's preparation at the size and crop it was trained with.
+    public var preparation: ImagePreparation { ImagePreparation(for: backbone, inputSize: inputSize, cropFraction: cropFraction) }
 
     /// Rebuilds what `TransferJob` wrote from its metadata; any other file is matched against `arch` (or every
     /// registered backbone) as `zoo predict` does, with its classifier's activation left off.
@@ -83,6 +85,7 @@ public struct TrainedClassifier {
             return parts.count == 2 ? (parts[0], parts[1]) : nil
         }
         inputSize = size
+        cropFraction = bundle.metadata[MetadataKey.cropFraction].flatMap(Double.init).flatMap { $0 > 0 && $0 <= 1 ? $0 : nil }
         classNames = bundle.metadata[MetadataKey.classNames].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
         if let text = bundle.metadata[TransferJob.metadataKey], let backbone = named {
             guard let head = try? JSONDecoder().decode(TransferHead.self, from: Data(text.utf8)) else {

@@ -16,7 +16,13 @@ import Zoo
         defer { try? FileManager.default.removeItem(at: folder) }
         let (model, file) = try lenetFile(in: folder)
         let native = folder.appendingPathComponent("lenet.safetensors")
-        let converted = try runZoo(["convert", file.path, "-o", native.path, "--json"])
+        // Weights alone (no model config) cannot tell lenet5 from lenet5-relu, whose layers differ only in their
+        // activations and pooling: the error says so, names both, writes nothing, and --arch settles it.
+        let ambiguous = try runZoo(["convert", file.path, "-o", native.path])
+        #expect(ambiguous.status == 1 && ambiguous.stderr.contains("fit several backbones equally (lenet5, lenet5-relu)")
+                && ambiguous.stderr.contains("--arch"), "\(ambiguous.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: native.path))
+        let converted = try runZoo(["convert", file.path, "--arch", "lenet5", "-o", native.path, "--json"])
         #expect(converted.status == 0, "\(converted.stderr)")
         let summary = try #require(try json(converted.stdout) as? [String: Any])
         #expect(summary["architecture"] as? String == "lenet5" && summary["classes"] as? Int == 10)
@@ -80,5 +86,65 @@ import Zoo
         #expect(result.stdout.contains(image.path), "the readable image is still classified")
         let usage = try runZoo(["predict", "--arch", "lenet5", "--weights", file.path])
         #expect(usage.status == 2)
+    }
+}
+
+/// `--crop-fraction` against Keras on the same images and weights (the example LeNet-5, whose plugin resizes
+/// straight to 32×32): 1 is Keras's `load_img(target_size=…)`, a fraction below 1 a resize of the shorter side and a
+/// centre crop (tools/keras/crop_oracle.py prepares them with Keras and PIL).
+@Suite struct CropFractionTests {
+    /// The example image framed in black to `width` × `height`, so that every shape holds the same garment.
+    func framed(_ image: Image, width: Int, height: Int) -> Image {
+        let left = (width - image.width) / 2, top = (height - image.height) / 2
+        var pixels = [UInt8](repeating: 0, count: width * height)
+        for y in 0..<image.height { for x in 0..<image.width { pixels[(y + top) * width + x + left] = image[y, x, 0] } }
+        return Image(width: width, height: height, channels: 1, pixels: pixels)
+    }
+
+    @Test func cropFractionsPrepareAsKerasAndPILDo() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = repository.appendingPathComponent("examples/lenet5-relu_fashion_0-1-3-5-8.h5")
+        let garment = try ImageCodec.decode(contentsOf: repository.appendingPathComponent("examples/images/3-dress-2.png"))
+        // Square at the input size (no resampling at crop 1), wide, and tall.
+        var images: [String] = []
+        for (width, height) in [(32, 32), (48, 32), (30, 44)] {
+            let url = folder.appendingPathComponent("dress-\(width)x\(height).png")
+            try ImageCodec.encodePNG(framed(garment, width: width, height: height)).write(to: url)
+            images.append(url.path)
+        }
+        func zoo(_ extra: [String]) throws -> [[Double]] {
+            let result = try runZoo(["predict", "--weights", model.path, "--labels", repository.appendingPathComponent("examples/fashion_0-1-3-5-8.txt").path,
+                                     "--top", "5", "--json"] + extra + images)
+            #expect(result.status == 0, "\(result.stderr)")
+            let rows = try #require(try json(result.stdout) as? [[String: Any]])
+            return rows.map { row in
+                var probabilities = [Double](repeating: .nan, count: 5)
+                for entry in row["top"] as! [[String: Any]] { probabilities[entry["class"] as! Int] = entry["probability"] as! Double }
+                return probabilities
+            }
+        }
+        func keras(_ fraction: String) throws -> [[Double]] {
+            let result = try runProcess(repository.appendingPathComponent("tools/python"),
+                                        [repository.appendingPathComponent("tools/keras/crop_oracle.py").path, model.path, fraction] + images,
+                                        environment: ProcessInfo.processInfo.environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            let rows = try #require(try json(result.stdout) as? [String: [Double]])
+            return images.map { rows[$0]! }
+        }
+        func largestDifference(_ a: [[Double]], _ b: [[Double]]) -> Double {
+            zip(a.joined(), b.joined()).map { abs($0 - $1) }.max() ?? .infinity
+        }
+        let straight = try keras("1"), cropped = try keras("0.875")
+        let zooStraight = try zoo(["--crop-fraction", "1"]), zooDefault = try zoo([]), zooCropped = try zoo(["--crop-fraction", "0.875"])
+        // The square image needs no resampling at crop 1: the same pixels, so the same probabilities.
+        #expect(largestDifference([zooStraight[0]], [straight[0]]) <= 1e-5, "\(zooStraight[0]) against Keras \(straight[0])")
+        // Resampled images differ by one rounding step in some pixels (PIL's fixed-point filter against Zoo's floats:
+        // 106 of 1,369 pixels in the 0.875 crop, none by more than 1), which moves probabilities by up to ~2.5e-3.
+        #expect(largestDifference(zooStraight, straight) <= 5e-3, "crop 1: \(zooStraight) against Keras \(straight)")
+        #expect(largestDifference(zooCropped, cropped) <= 5e-3, "crop 0.875: \(zooCropped) against Keras and PIL \(cropped)")
+        #expect(zooDefault == zooStraight, "the LeNet plugins resize straight to the input by default")
+        // The two preparations are really different inputs: the oracle tells them apart.
+        #expect(largestDifference(straight, cropped) > 1e-2)
     }
 }

@@ -2,17 +2,17 @@ import Foundation
 import Testing
 import Zoo
 
-/// The example LeNet-5 (Keras, Fashion-MNIST classes 0–4) converted to the native format, once per test.
+/// The example LeNet-5 (ReLU; Keras, Fashion-MNIST classes 0, 1, 3, 5, 8) converted to the native format, once per test.
 func exampleLeNet(in folder: URL) throws -> URL {
     let native = folder.appendingPathComponent("lenet5.safetensors")
-    let result = try runZoo(["convert", repository.appendingPathComponent("examples/lenet5_fashion_0-4.h5").path, "-o", native.path])
+    let result = try runZoo(["convert", repository.appendingPathComponent("examples/lenet5-relu_fashion_0-1-3-5-8.h5").path, "-o", native.path])
     #expect(result.status == 0, "\(result.stderr)")
     return native
 }
 
-/// zoo finetune on 10 Fashion-MNIST images per class of 5–9, with the given extra arguments.
+/// zoo finetune on 10 Fashion-MNIST images per class of 2, 4, 6, 7, 9, with the given extra arguments.
 func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -> (status: Int32, stdout: String, stderr: String) {
-    try runZoo(["finetune", "--arch", "lenet5", "--data", "fashion-mnist", "--classes", "5-9", "--per-class", "10", "--validation", "0.2",
+    try runZoo(["finetune", "--arch", "lenet5-relu", "--data", "fashion-mnist", "--classes", "2,4,6,7,9", "--per-class", "10", "--validation", "0.2",
                 "--out", out.path] + (weights.map { ["--weights", $0.path] } ?? []) + extra, environment: ["ZOO_CACHE": cache.path])
 }
 
@@ -41,8 +41,8 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
 
         // Both outputs score the same on the test split, and the Keras file is what Keras can read back.
         for file in ["weights.safetensors", "weights.h5"] {
-            let scored = try runZoo(["evaluate", "--arch", "lenet5", "--weights", out.appendingPathComponent(file).path, "--data", "fashion-mnist",
-                                     "--split", "test", "--classes", "5-9", "--per-class", "40", "--json"])
+            let scored = try runZoo(["evaluate", "--arch", "lenet5-relu", "--weights", out.appendingPathComponent(file).path, "--data", "fashion-mnist",
+                                     "--split", "test", "--classes", "2,4,6,7,9", "--per-class", "40", "--json"])
             #expect(scored.status == 0, "\(scored.stderr)")
             let scores = try #require(try json(scored.stdout) as? [String: Any])
             #expect(scores["images"] as? Int == 200 && (scores["top1"] as! Double) > 0.5, "\(scores)")
@@ -53,12 +53,12 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
                                     repository.appendingPathComponent("examples/images/7-sneaker-1.png").path])
         #expect(predicted.status == 0, "\(predicted.stderr)")
         let top = try #require((try json(predicted.stdout) as? [[String: Any]])?.first?["top"] as? [[String: Any]])
-        #expect(Set(top.compactMap { $0["label"] as? String }) == ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"])
+        #expect(Set(top.compactMap { $0["label"] as? String }) == ["Pullover", "Coat", "Shirt", "Sneaker", "Ankle boot"])
         let tenCrop = try runZoo(["evaluate", "--weights", out.appendingPathComponent("weights.safetensors").path, "--data", "fashion-mnist",
-                                  "--split", "test", "--classes", "5-9", "--per-class", "10", "--ten-crop"])
+                                  "--split", "test", "--classes", "2,4,6,7,9", "--per-class", "10", "--ten-crop"])
         #expect(tenCrop.status == 0 && tenCrop.stdout.contains("(50 images, ten crops)"), "\(tenCrop.stdout)\(tenCrop.stderr)")
         let wrongClasses = try runZoo(["evaluate", "--weights", out.appendingPathComponent("weights.safetensors").path, "--data", "fashion-mnist",
-                                       "--split", "test", "--classes", "5-8"])
+                                       "--split", "test", "--classes", "2,4,6,7"])
         #expect(wrongClasses.status == 1 && wrongClasses.stderr.contains("classifies 5 classes"), "\(wrongClasses.stderr)")
     }
 
@@ -75,20 +75,33 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
         #expect(second.status == 0, "\(second.stderr)")
         #expect((try json(second.stdout) as? [String: Any])?["features_cached"] as? Bool == true)
         let scored = try runZoo(["evaluate", "--weights", folder.appendingPathComponent("b/weights.safetensors").path, "--data", "fashion-mnist",
-                                 "--split", "test", "--classes", "5-9", "--per-class", "20"])
+                                 "--split", "test", "--classes", "2,4,6,7,9", "--per-class", "20"])
         #expect(scored.status == 0 && scored.stdout.contains("100 images"), "\(scored.stderr)")
         let predicted = try runZoo(["predict", "--weights", folder.appendingPathComponent("b/weights.safetensors").path, "--top", "1",
                                     repository.appendingPathComponent("examples/images/8-bag-1.png").path])
         let line = predicted.stdout.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
-        #expect(predicted.status == 0 && ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"].contains { line.contains($0) },
+        #expect(predicted.status == 0 && ["Pullover", "Coat", "Shirt", "Sneaker", "Ankle boot"].contains { line.contains($0) },
                 "the head on features predicts too: \(predicted.stdout)\(predicted.stderr)")
 
         let features = folder.appendingPathComponent("f.safetensors")
-        let extracted = try runZoo(["extract", "--arch", "lenet5", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "5-9",
+        let extracted = try runZoo(["extract", "--arch", "lenet5-relu", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "2,4,6,7,9",
                                     "--per-class", "4", "--tap", "s4", "-o", features.path, "--json"])
         #expect(extracted.status == 0, "\(extracted.stderr)")
         let data = try FeatureData(contentsOf: features)
-        #expect(data.features.shape == [20, 16] && data.labels.count == 20 && data.classNames.first == "Sandal")
+        #expect(data.features.shape == [20, 16] && data.labels.count == 20 && data.classNames.first == "Pullover")
+        // Flattened instead of averaged over positions: every one of s4's 5×5×16 values, in NHWC order.
+        let flat = folder.appendingPathComponent("flat.safetensors")
+        let flattened = try runZoo(["extract", "--arch", "lenet5-relu", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "2,4,6,7,9",
+                                    "--per-class", "4", "--tap", "s4", "--pooling", "flatten", "-o", flat.path])
+        #expect(flattened.status == 0, "\(flattened.stderr)")
+        let all = try FeatureData(contentsOf: flat)
+        #expect(all.features.shape == [20, 400] && all.labels == data.labels)
+        for row in [0, 19] {
+            let values = Array(all.features.scalars[(row * 400)..<((row + 1) * 400)])
+            let mean = (0..<16).map { c in stride(from: c, to: 400, by: 16).map { values[$0] }.reduce(0, +) / 25 }
+            let averaged = Array(data.features.scalars[(row * 16)..<((row + 1) * 16)])
+            #expect(zip(mean, averaged).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "row \(row): the mean over positions is the averaged feature")
+        }
     }
 
     @Test func stopsOnCtrlCOrKillAndResumesExactly() throws {
@@ -106,7 +119,7 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
             let out = folder.appendingPathComponent(name)
             let process = Process()
             process.executableURL = zooExecutable()
-            process.arguments = ["finetune", "--arch", "lenet5", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "5-9",
+            process.arguments = ["finetune", "--arch", "lenet5-relu", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "2,4,6,7,9",
                                  "--per-class", "10", "--validation", "0.2", "--out", out.path] + arguments
             process.environment = ProcessInfo.processInfo.environment.merging(["ZOO_CACHE": folder.path]) { $1 }
             let pipe = Pipe()
@@ -149,25 +162,25 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
         let out = folder.appendingPathComponent("run")
 
         let freeze = try finetune(weights, out: out, ["--freeze", "c4"], cache: folder)
-        #expect(freeze.status == 1 && freeze.stderr.contains("lenet5 has no layer named 'c4'") && freeze.stderr.contains("stages: s2, s4, c5"), "\(freeze.stderr)")
+        #expect(freeze.status == 1 && freeze.stderr.contains("lenet5-relu has no layer named 'c4'") && freeze.stderr.contains("stages: s2, s4, c5"), "\(freeze.stderr)")
         let pattern = try finetune(weights, out: out, ["--freeze", "conv*"], cache: folder)
-        #expect(pattern.status == 1 && pattern.stderr.contains("no layer of lenet5 matches 'conv*'"), "\(pattern.stderr)")
+        #expect(pattern.status == 1 && pattern.stderr.contains("no layer of lenet5-relu matches 'conv*'"), "\(pattern.stderr)")
         let tap = try finetune(weights, out: out, ["--mode", "features", "--tap", "pool9"], cache: folder)
-        #expect(tap.status == 1 && tap.stderr.contains("--tap: lenet5 has no layer named 'pool9'"), "\(tap.stderr)")
+        #expect(tap.status == 1 && tap.stderr.contains("--tap: lenet5-relu has no layer named 'pool9'"), "\(tap.stderr)")
         let noCheckpoint = try finetune(weights, out: out, ["--resume"], cache: folder)
         #expect(noCheckpoint.status == 1 && noCheckpoint.stderr.contains("there is no checkpoint"), "\(noCheckpoint.stderr)")
 
         // A checkpoint of another run (here: the features head) refused by a fine-tuning run.
         #expect(try finetune(weights, out: out, ["--mode", "features", "--epochs", "1"], cache: folder).status == 0)
         let other = try finetune(weights, out: out, ["--epochs", "2", "--resume"], cache: folder)
-        #expect(other.status == 1 && other.stderr.contains("was written for lenet5 features, 5 classes, linear head; this run is lenet5 finetune"), "\(other.stderr)")
+        #expect(other.status == 1 && other.stderr.contains("was written for lenet5-relu features, 5 classes, linear head; this run is lenet5-relu finetune"), "\(other.stderr)")
 
         // A checkpoint that cannot be written (a file-size limit standing in for a full disk) leaves the last one intact.
         let run = folder.appendingPathComponent("limited")
         #expect(try finetune(weights, out: run, ["--freeze", "c5", "--epochs", "1"], cache: folder).status == 0)
         let checkpoint = run.appendingPathComponent("checkpoint.safetensors")
         let before = try Data(contentsOf: checkpoint)
-        let command = ([zooExecutable().path, "finetune", "--arch", "lenet5", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "5-9",
+        let command = ([zooExecutable().path, "finetune", "--arch", "lenet5-relu", "--weights", weights.path, "--data", "fashion-mnist", "--classes", "2,4,6,7,9",
                         "--per-class", "10", "--validation", "0.2", "--out", run.path, "--freeze", "c5", "--epochs", "2", "--resume"])
             .map { "'\($0)'" }.joined(separator: " ")
         let limited = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", "ulimit -f 200; exec \(command)"],
@@ -192,7 +205,7 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
         }
         try Data("broken".utf8).write(to: images.appendingPathComponent("boots/broken.jpg"))
         func run(_ extra: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-            try runZoo(["finetune", "--arch", "lenet5", "--weights", weights.path, "--data", images.path, "--validation", "0", "--epochs", "1",
+            try runZoo(["finetune", "--arch", "lenet5-relu", "--weights", weights.path, "--data", images.path, "--validation", "0", "--epochs", "1",
                         "--out", folder.appendingPathComponent("run").path] + extra, environment: ["ZOO_CACHE": folder.path])
         }
         let skipping = try run([])
@@ -208,7 +221,7 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
         try FileManager.default.createDirectory(at: idx, withIntermediateDirectories: true)
         try Data([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28] + [UInt8](repeating: 0, count: 100)).write(to: idx.appendingPathComponent("train-images-idx3-ubyte"))
         try Data([0, 0, 8, 1, 0, 0, 0, 2, 0, 1]).write(to: idx.appendingPathComponent("train-labels-idx1-ubyte"))
-        let short = try runZoo(["finetune", "--arch", "lenet5", "--weights", weights.path, "--data", idx.path, "--out", folder.appendingPathComponent("run").path])
+        let short = try runZoo(["finetune", "--arch", "lenet5-relu", "--weights", weights.path, "--data", idx.path, "--out", folder.appendingPathComponent("run").path])
         #expect(short.status == 1 && short.stderr.contains("the header says 2×28×28 = 1568 values, the file holds 100"), "\(short.stderr)")
     }
 }
@@ -250,5 +263,61 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
         }
         #expect(try before.layer(named: "inception_5b_1x1")!.arrays[0].tensor() != after.layer(named: "inception_5b_1x1")!.arrays[0].tensor())
         #expect(after.layer(named: "loss1_classifier")!.arrays[0].shape == [1024, 2], "the auxiliary classifiers got the new classes")
+    }
+}
+
+/// `zoo finetune --mode auto` against what the weights are known to be worth: random weights know nothing of
+/// Fashion-MNIST, so training from scratch must win; the example network's own classes are what its features were
+/// trained to separate, so a head on them must win (and it is the cheapest candidate).
+@Suite struct StrategySearchTests {
+    func search(weights: URL, classes: String, perClass: Int, validation: Double, out: URL) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runZoo(["finetune", "--arch", "lenet5-relu", "--weights", weights.path, "--data", "fashion-mnist", "--classes", classes,
+                    "--per-class", "\(perClass)", "--validation", "\(validation)", "--mode", "auto", "--search-epochs", "10", "--epochs", "2",
+                    "--lr", "1e-2", "--out", out.path], environment: ["ZOO_CACHE": out.deletingLastPathComponent().path])
+    }
+
+    /// The search's record: each trial's strategy and validation top-1, and the chosen strategy.
+    func record(_ out: URL) throws -> (trials: [(String, Double)], chosen: [String: Any]) {
+        let record = try #require(try json(String(contentsOf: out.appendingPathComponent("search.json"), encoding: .utf8)) as? [String: Any])
+        let trials = try #require(record["trials"] as? [[String: Any]]).map { ($0["strategy"] as! String, $0["top1"] as! Double) }
+        return (trials, try #require(record["chosen"] as? [String: Any]))
+    }
+
+    @Test func randomWeightsLoseToScratch() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let random = folder.appendingPathComponent("random.safetensors")
+        let model = try LeNet5.relu.build(BackboneOptions(classes: 5, seed: 3))
+        try SafetensorsFormat().write(model.weightBundle(metadata: [MetadataKey.architecture: "lenet5-relu"]), to: random)
+        let out = folder.appendingPathComponent("run")
+        let result = try search(weights: random, classes: "2,4,6,7,9", perClass: 100, validation: 0.2, out: out)
+        #expect(result.status == 0, "\(result.stderr)")
+        let (trials, chosen) = try record(out)
+        #expect(trials.count == 5 && trials[0].0.hasPrefix("features"), "little data: frozen features are tried first: \(trials)")
+        #expect(chosen["scratch"] != nil, "\(result.stdout)")
+        #expect(result.stdout.contains("from scratch") && result.stdout.contains("← chosen"), "the table is printed: \(result.stdout)")
+        let written = try Plugins.weightFormats.read(out.appendingPathComponent("weights.safetensors"))
+        #expect(written.metadata["transfer_mode"] == "scratch" && written.metadata["transfer_search"] != nil)
+        let csv = try String(contentsOf: out.appendingPathComponent("search.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(csv.count == 6 && csv[0].hasPrefix("strategy,validation_top1") && csv.filter { $0.hasSuffix(",true") }.count == 1)
+    }
+
+    @Test func strongFeaturesWinOnTheSourcesOwnClasses() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("run")
+        let result = try search(weights: try exampleLeNet(in: folder), classes: "0,1,3,5,8", perClass: 40, validation: 0.5, out: out)
+        #expect(result.status == 0, "\(result.stderr)")
+        let (trials, chosen) = try record(out)
+        #expect(chosen["features"] != nil, "\(result.stdout)")
+        let scratch = try #require(trials.first { $0.0 == "from scratch" }?.1)
+        #expect(trials.filter { $0.0.hasPrefix("features") }.allSatisfy { $0.1 > scratch }, "\(trials)")
+        let written = try Plugins.weightFormats.read(out.appendingPathComponent("weights.safetensors"))
+        #expect(written.metadata["transfer_mode"] == "features")
+
+        // Without held-out images there is nothing to compare on.
+        let refused = try runZoo(["finetune", "--arch", "lenet5-relu", "--weights", out.appendingPathComponent("weights.safetensors").path,
+                                  "--data", "fashion-mnist", "--classes", "0,1,3,5,8", "--validation", "0", "--mode", "auto"])
+        #expect(refused.status != 0 && refused.stderr.contains("--mode auto compares strategies on held-out images"), "\(refused.stderr)")
     }
 }

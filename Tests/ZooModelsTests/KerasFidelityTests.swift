@@ -13,6 +13,7 @@ import ZooTensor
     static func plugin(for name: String) -> (backbone: any Backbone, options: BackboneOptions) {
         let parts = name.split(separator: "_").map(String.init)
         if parts[0] == "lenet5" { return (LeNet5(), BackboneOptions(classes: 10)) }
+        if parts[0] == "lenet5-relu" { return (LeNet5.relu, BackboneOptions(classes: 10)) }
         let backbone: any Backbone = parts[0] == "vgg" ? ["a": VGG.a, "a-lrn": VGG.aLRN, "b": VGG.b, "c": VGG.c][parts[1]]! : backbones.find(parts[0])!
         guard name.contains("notop") else { return (backbone, BackboneOptions(auxiliaryClassifiers: name.hasSuffix("_aux"))) }
         let size = Int(parts.last!)!

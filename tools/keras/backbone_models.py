@@ -19,18 +19,20 @@ class LRN(L.Layer):
         return dict(super().get_config(), size=self.size, alpha=self.alpha, beta=self.beta, k=self.k)
 
 
-def lenet5(include_top=True, classes=10, input_shape=(32, 32, 1)):
+def lenet5(include_top=True, classes=10, input_shape=(32, 32, 1), relu=False):
+    """LeNet-5 with tanh and average pooling, or (relu=True) Zoo's lenet5-relu: ReLU and max pooling."""
+    activation, pool = ("relu", L.MaxPooling2D) if relu else ("tanh", L.AveragePooling2D)
     x = inputs = keras.Input(input_shape)
-    x = L.Conv2D(6, 5, activation="tanh", name="c1")(x)
-    x = L.AveragePooling2D(2, name="s2")(x)
-    x = L.Conv2D(16, 5, activation="tanh", name="c3")(x)
-    x = L.AveragePooling2D(2, name="s4")(x)
-    x = L.Conv2D(120, 5, activation="tanh", name="c5")(x)
+    x = L.Conv2D(6, 5, activation=activation, name="c1")(x)
+    x = pool(2, name="s2")(x)
+    x = L.Conv2D(16, 5, activation=activation, name="c3")(x)
+    x = pool(2, name="s4")(x)
+    x = L.Conv2D(120, 5, activation=activation, name="c5")(x)
     if include_top:
         x = L.Flatten(name="flatten")(x)
-        x = L.Dense(84, activation="tanh", name="f6")(x)
+        x = L.Dense(84, activation=activation, name="f6")(x)
         x = L.Dense(classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, x, name="lenet5")
+    return keras.Model(inputs, x, name="lenet5_relu" if relu else "lenet5")
 
 
 VGG_BLOCKS = {

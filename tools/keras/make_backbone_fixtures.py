@@ -93,6 +93,7 @@ def layout(model):
 apps = keras.applications
 pools = lambda n: [f"block{i}_pool" for i in range(1, n + 1)]
 record("lenet5", backbone_models.lenet5(), (32, 32), 1, ["s2", "s4", "c5", "f6"], 1)
+record("lenet5-relu", backbone_models.lenet5(relu=True), (32, 32), 1, ["s2", "s4", "c5", "f6"], 2)
 for seed, grouped in enumerate([False, True], start=5):
     name = "alexnet-grouped" if grouped else "alexnet"
     record(f"{name}_notop_67", backbone_models.alexnet(grouped, include_top=False, input_shape=(67, 67, 3)), (67, 67), 3,

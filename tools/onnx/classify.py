@@ -29,10 +29,14 @@ names = json.loads(meta["zoo.class_names"]) if "zoo.class_names" in meta else No
 
 
 def prepare(path):
-    """Resize the shorter side so that the centre crop covers `crop` of it, cut the centre, normalize."""
+    """Resize the shorter side so that the centre crop covers `crop` of it, cut the centre (at crop 1: resize the whole
+    image to the input size), normalize."""
     image = Image.open(path).convert("RGB" if channels == 3 else "L")
-    scale = max(height / image.height, width / image.width) / crop
-    size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    if crop == 1:
+        size = (width, height)
+    else:
+        scale = max(height / image.height, width / image.width) / crop
+        size = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
     image = image.resize(size, Image.BILINEAR)
     left, upper = (size[0] - width) // 2, (size[1] - height) // 2
     x = np.asarray(image.crop((left, upper, left + width, upper + height)), np.float32).reshape(height, width, channels)
