@@ -136,16 +136,24 @@ struct ZooBench: ParsableCommand {
     /// (the backbone without its top, pooled, inference mode, no gradients), and a fine-tuning step (forward in
     /// training mode, cross-entropy, backward, SGD with momentum) with nothing frozen, and frozen through the stage
     /// ResNets end their fourth block with; for LeNet-5 also a whole training epoch.
+    /// The process's peak resident memory so far, in MB.
+    static func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+
     func benchmarkTransfer() throws {
         let backbone = try builtInBackbones().backbone(named: arch)
         var generator = SeededGenerator(seed: 1)
         let (h, w) = backbone.defaultInputSize
         let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)
         let labels = Tensor(shape: [batch]) { for i in $0.indices { $0[i] = Float(i % 10) } }
-        /// `images`: how many images the measured `seconds` processed (default one batch).
+        /// `images`: how many images the measured `seconds` processed (default one batch). The peak resident memory
+        /// is the process's so far: the measurements run in the same order as the Keras side's.
         func report(_ name: String, _ seconds: Double, images: Int? = nil) throws {
             let result: [String: Any] = ["arch": backbone.name, "batch": batch, "measurement": name, "seconds": seconds,
-                                         "images_per_second": Double(images ?? batch) / seconds]
+                                         "images_per_second": Double(images ?? batch) / seconds, "peak_rss_mb": Self.peakResidentMegabytes()]
             print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
         let features = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
@@ -269,11 +277,9 @@ struct ZooBench: ParsableCommand {
         let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)
         let seconds = try median(of: { _ = try model.predict(images) }, minimumRuns: batch >= 8 ? 3 : 5)
         if profile { try printProfile(model, images) }
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         let result: [String: Any] = ["arch": backbone.name, "batch": batch, "seconds": seconds, "images_per_second": Double(batch) / seconds,
                                      "mode": ProcessInfo.processInfo.environment["ZOO_PLANS"] == "0" ? "eager" : "planned",
-                                     "peak_rss_mb": Double(usage.ru_maxrss) / 1024, "isa": DNNLBackend.instructionSet]
+                                     "peak_rss_mb": Self.peakResidentMegabytes(), "isa": DNNLBackend.instructionSet]
         print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
     }
 

@@ -67,14 +67,15 @@ public final class InferencePlan: @unchecked Sendable {
         for (value, index) in lastReader where !kept.contains(value) { releases[index].append(value) }
         self.releases = releases
 
-        // Memory: reshapes share their input's; a sum writes over its addend when nothing reads the addend later;
+        // Memory: reshapes share their input's; a sum writes over its addend when nothing reads the addend later,
+        // the kernel itself included (a convolution reading the value it adds to would overwrite its own source);
         // the input, the outputs and taps, and what opaque layers return live outside the arena.
         var sharing = [Int: PlanMemory.Placement](), outside = kept.union([0]), inPlace = Set<Int>()
         for (index, step) in steps.enumerated() {
             switch step {
             case let .reshape(input, output): sharing[output] = .init(in: input)
             case let .layer(_, _, output): outside.insert(output)
-            case let .kernel(_, _, output, addend?) where lastReader[addend] == index && !kept.contains(addend) && addend != 0
+            case let .kernel(_, inputs, output, addend?) where lastReader[addend] == index && !inputs.contains(addend) && !kept.contains(addend) && addend != 0
                 && !sharing.values.contains(where: { $0.host == addend }):
                 sharing[output] = .init(in: addend)
                 inPlace.insert(index)

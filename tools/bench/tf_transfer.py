@@ -6,6 +6,7 @@ Usage (pinned environment): tools/python tools/bench/tf_transfer.py ARCH BATCH S
 """
 import json
 import os
+import resource
 import sys
 import time
 
@@ -47,9 +48,11 @@ def median(body):
 
 
 def report(name, s, images=None):
-    """`images`: how many images the `s` seconds processed (default one batch)."""
+    """`images`: how many images the `s` seconds processed (default one batch). The peak resident memory is the
+    process's so far (the measurements run in the same order as Zoo's)."""
     print(json.dumps({"arch": arch, "batch": batch, "measurement": name, "seconds": s,
-                      "images_per_second": (images or batch) / s}), flush=True)
+                      "images_per_second": (images or batch) / s,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
 
 
 features = build(weights=None, include_top=False, pooling="avg")

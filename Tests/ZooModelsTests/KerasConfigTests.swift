@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+import ZooConverters
+import ZooCore
+import ZooModels
+import ZooNN
+import ZooTensor
+
+/// Models built from a Keras file's own config (`KerasModel`) against Keras on the same file and input
+/// (tools/keras/make_keras_config_fixtures.py: Keras 3 and tf-keras 2 dialects of a Sequential and a Functional CNN).
+@Suite struct KerasConfigTests {
+    struct Manifest: Decodable {
+        struct Case: Decodable { let name: String, file: String, input: [Int], output: [Int] }
+        let cases: [Case]
+    }
+    static let folder = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+    static let manifest = try! JSONDecoder().decode(Manifest.self, from: Data(contentsOf: folder.appendingPathComponent("manifest.json")))
+
+    static func array(_ name: String, _ shape: [Int]) throws -> Tensor {
+        let data = try Data(contentsOf: folder.appendingPathComponent(name))
+        return try Tensor(shape: shape, scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+    }
+
+    @Test(arguments: manifest.cases.map(\.name))
+    func matchesKeras(_ name: String) throws {
+        let fixture = Self.manifest.cases.first { $0.name == name }!
+        let bundle = try formats.read(Self.folder.appendingPathComponent(fixture.file))
+        let config = try KerasModelConfig(json: try #require(bundle.metadata[MetadataKey.modelConfig]))
+        let model = try KerasModel.build(config: config)
+        let report = try model.load(bundle)
+        #expect(report.matching == .byName)
+        let input = try Self.array("\(name).input.f32", fixture.input), expected = try Self.array("\(name).output.f32", fixture.output)
+        for backend in [try Runtime.dnnl.get(), Runtime.reference] as [any Backend] {
+            let eager = try Runtime.using(backend) { try model(Variable(input)).main.value }
+            #expect(eager.shape == expected.shape && deviation(eager, expected) <= 1e-5, "\(name) on \(backend.name): \(deviation(eager, expected))")
+        }
+        // The residual net's Add reads a value its own branch's convolution reads too: a plan that summed in place
+        // over that value overwrote the convolution's source while it ran.
+        let planned = try model.predict(input)
+        #expect(deviation(planned, expected) <= 1e-5, "\(name) through an inference plan: \(deviation(planned, expected))")
+    }
+
+    @Test func unsupportedLayersAreListedTogether() throws {
+        let json = """
+        {"class_name": "Sequential", "config": {"name": "odd", "layers": [
+          {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1], "name": "in"}},
+          {"class_name": "Lambda", "config": {"name": "scale", "function": "..."}},
+          {"class_name": "Conv2D", "config": {"name": "dilated", "filters": 2, "kernel_size": [3, 3], "dilation_rate": [2, 2]}},
+          {"class_name": "Flatten", "config": {"name": "flat"}}]}}
+        """
+        let error = #expect(throws: KerasConfigError.self) { try KerasModel.build(config: try KerasModelConfig(json: json)) }
+        let text = error?.description ?? ""
+        #expect(text.contains("scale (Lambda: its code is Python, which Zoo never runs)") && text.contains("dilated (Conv2D: dilation [2, 2])")
+                && text.contains("--arch none"), "\(text)")
+    }
+}
+

@@ -1,0 +1,115 @@
+import Foundation
+import ZooCore
+import ZooNN
+import ZooTensor
+
+/// Builds a `Model` from a Keras model config: any Sequential or Functional CNN made of the layers
+/// `KerasLayerFactory` knows, with the config's layer names so that the file's arrays load by name.
+public enum KerasModel {
+    /// The model for `config` at `inputSize` (needed when the config leaves the height or width free). Every layer
+    /// Zoo cannot build is named in one error; the weights start random (seeded) until loaded.
+    public static func build(config: KerasModelConfig, inputSize: (Int, Int)? = nil, seed: UInt64 = 0) throws -> Model {
+        let unsupported = config.layers.compactMap { layer in
+            KerasLayerFactory.unsupportedReason(layer).map { "\(layer.name) (\(layer.className)\($0.isEmpty ? "" : ": \($0)"))" }
+        }
+        guard unsupported.isEmpty else {
+            throw KerasConfigError("\(config.name): Zoo cannot build \(unsupported.count == 1 ? "this layer" : "these layers"): "
+                + unsupported.joined(separator: ", ") + "; `zoo convert --arch none` still converts the file's arrays")
+        }
+        guard config.inputs.count == 1 else {
+            throw KerasConfigError("\(config.name) has \(config.inputs.count) inputs; Zoo builds models with one image input")
+        }
+        let inputLayer = try layer(named: config.inputs[0].layer, in: config)
+        let inputShape = try resolvedInputShape(inputLayer, inputSize: inputSize, model: config.name)
+
+        // Each call runs once on a zero image while building: weighted layers take their sizes from what reaches
+        // them, and the calls are put in an order where every input is ready.
+        var generator = SeededGenerator(seed: seed)
+        var built: [String: KerasLayerFactory.Built] = [:], order: [String] = []
+        var values: [KerasTensorReference: Variable] = [config.inputs[0]: Variable(Tensor(zeros: [1] + inputShape))]
+        var steps: [Step] = []
+        var pending = config.layers.flatMap { layer in layer.calls.indices.map { (layer, $0) } }
+        while !pending.isEmpty {
+            let before = pending.count
+            for (layer, call) in pending {
+                let references = layer.calls[call]
+                let inputs = references.compactMap { value(of: $0, in: values, config: config) }
+                guard inputs.count == references.count else { continue }
+                if built[layer.name] == nil {
+                    built[layer.name] = try KerasLayerFactory.make(layer, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
+                    order.append(layer.name)
+                }
+                let output = KerasTensorReference(layer: layer.name, node: call, tensor: 0)
+                let step = Step(operation: built[layer.name]!, inputs: references, output: output)
+                do { values[output] = try step.run(inputs, context: nil) } catch {
+                    throw KerasConfigError("\(config.name): layer \(layer.name) (\(layer.className)) on input "
+                        + inputs.map { "\(Array($0.shape.dropFirst()))" }.joined(separator: ", ") + ": \(error)")
+                }
+                steps.append(step)
+            }
+            pending.removeAll { layer, call in values[KerasTensorReference(layer: layer.name, node: call, tensor: 0)] != nil }
+            guard pending.count < before else {
+                throw KerasConfigError("\(config.name): layers \(pending.map(\.0.name).joined(separator: ", ")) read tensors no layer makes")
+            }
+        }
+        for output in config.outputs where value(of: output, in: values, config: config) == nil {
+            throw KerasConfigError("\(config.name): the output \(output) is not made by any layer")
+        }
+
+        let layers = order.map { built[$0]!.layer }
+        let input = config.inputs[0], outputs = config.outputs
+        let model = Model(name: config.name, inputShape: inputShape, layers: layers, tapNames: order) { context, x in
+            var values: [KerasTensorReference: Variable] = [input: x]
+            for step in steps {
+                values[step.output] = try step.run(step.inputs.map { value(of: $0, in: values, config: config)! }, context: context)
+            }
+            return outputs.map { value(of: $0, in: values, config: config)! }
+        }
+        if let last = layers.last(where: { $0 is Dense }) { model.classifierLayers = [last.name] }
+        return model
+    }
+
+    /// One call of a layer in the built model.
+    struct Step {
+        let operation: KerasLayerFactory.Built
+        let inputs: [KerasTensorReference]
+        let output: KerasTensorReference
+
+        func run(_ inputs: [Variable], context: ForwardContext?) throws -> Variable {
+            switch operation {
+            case .single(let layer):
+                return try context.map { try $0.call(layer, inputs[0]) } ?? layer(inputs[0], training: false)
+            case .merge(let merge):
+                return try context.map { try $0.call(merge, inputs) } ?? merge(inputs)
+            }
+        }
+    }
+
+    /// A tensor by its reference. Node indices count a layer's calls within this model; a layer called once answers
+    /// to any node index (Keras 2 numbers a nested model's calls after the one that built it).
+    static func value(of reference: KerasTensorReference, in values: [KerasTensorReference: Variable], config: KerasModelConfig) -> Variable? {
+        guard reference.tensor == 0 else { return nil }
+        if let value = values[reference] { return value }
+        let calls = config.layers.first { $0.name == reference.layer }?.calls.count ?? 0
+        return calls <= 1 ? values[KerasTensorReference(layer: reference.layer, node: 0, tensor: 0)] : nil
+    }
+
+    static func layer(named name: String, in config: KerasModelConfig) throws -> KerasLayerConfig {
+        guard let layer = config.layers.first(where: { $0.name == name }) else {
+            throw KerasConfigError("\(config.name): no layer is named \(name)")
+        }
+        return layer
+    }
+
+    /// Height, width and channels of the input, the free ones from `inputSize`.
+    static func resolvedInputShape(_ input: KerasLayerConfig, inputSize: (Int, Int)?, model: String) throws -> [Int] {
+        guard let shape = input.batchShape, shape.count == 3 else {
+            throw KerasConfigError("\(model): its input \(input.name) is not an image (height, width, channels): \(input.batchShape.map { "\($0)" } ?? "no shape")")
+        }
+        let height = inputSize?.0 ?? shape[0], width = inputSize?.1 ?? shape[1]
+        guard let height, let width, let channels = shape[2] else {
+            throw KerasConfigError("\(model): its input's height and width are free; give the input size (--input HxW)")
+        }
+        return [height, width, channels]
+    }
+}

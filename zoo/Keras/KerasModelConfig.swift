@@ -1,0 +1,140 @@
+import Foundation
+
+/// One output of one call of a layer, as Keras names it: (layer, node index, tensor index).
+public struct KerasTensorReference: Hashable, Sendable, CustomStringConvertible {
+    public let layer: String
+    public let node: Int
+    public let tensor: Int
+
+    public var description: String { "\(layer)[\(node)][\(tensor)]" }
+}
+
+/// One layer of a Keras model config, whatever the dialect: its class, name, options (the layer's own `config`
+/// object), and the inputs of each of its calls.
+public struct KerasLayerConfig {
+    public let className: String
+    public let name: String
+    public let options: [String: Any]
+    /// Per call of the layer, the tensors it reads (InputLayer: none).
+    public let calls: [[KerasTensorReference]]
+}
+
+/// A Keras model config (the `model_config` of a full-model HDF5 file, a `.keras` archive's config.json, or what
+/// `model.to_json()` wrote) as a graph of layers, read from every dialect Keras has written: Keras 1 and 2.0–2.2
+/// Sequential (a bare layer list), Keras 2 and tf.keras (`inbound_nodes` as nested lists, `Model` or `Functional`),
+/// and Keras 3 (`inbound_nodes` of `args` holding `__keras_tensor__` objects with their `keras_history`).
+public struct KerasModelConfig {
+    public let className: String
+    public let name: String
+    public let layers: [KerasLayerConfig]
+    public let inputs: [KerasTensorReference]
+    public let outputs: [KerasTensorReference]
+
+    public init(json text: String) throws {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw KerasConfigError("the model config is not a JSON object")
+        }
+        try self.init(object)
+    }
+
+    public init(_ object: [String: Any]) throws {
+        guard let className = object["class_name"] as? String else { throw KerasConfigError("the model config has no class_name") }
+        self.className = className
+        let config = object["config"]
+        switch className {
+        case "Sequential":
+            // Keras 1 and 2.0–2.2 store the layer list itself as the config.
+            let list = (config as? [String: Any])?["layers"] as? [Any] ?? config as? [Any]
+            guard let list else { throw KerasConfigError("the Sequential config has no layer list") }
+            name = (config as? [String: Any])?["name"] as? String ?? "sequential"
+            var layers: [KerasLayerConfig] = [], previous: KerasTensorReference?
+            for (index, item) in list.enumerated() {
+                guard let item = item as? [String: Any], let className = item["class_name"] as? String else {
+                    throw KerasConfigError("layer \(index) of the Sequential config has no class_name")
+                }
+                let options = item["config"] as? [String: Any] ?? [:]
+                let layerName = options["name"] as? String ?? item["name"] as? String ?? "\(className.lowercased())_\(index)"
+                if previous == nil {
+                    // The input: an InputLayer, or the batch shape the first layer declares (Keras 1 and 2).
+                    let input = className == "InputLayer" ? layerName : "\(name)_input"
+                    if className != "InputLayer" { layers.append(KerasLayerConfig(className: "InputLayer", name: input, options: options, calls: [])) }
+                    previous = KerasTensorReference(layer: input, node: 0, tensor: 0)
+                    if className == "InputLayer" {
+                        layers.append(KerasLayerConfig(className: className, name: layerName, options: options, calls: []))
+                        continue
+                    }
+                }
+                layers.append(KerasLayerConfig(className: className, name: layerName, options: options, calls: [[previous!]]))
+                previous = KerasTensorReference(layer: layerName, node: 0, tensor: 0)
+            }
+            guard let first = layers.first, let last = previous else { throw KerasConfigError("the Sequential config has no layers") }
+            self.layers = layers
+            inputs = [KerasTensorReference(layer: first.name, node: 0, tensor: 0)]
+            outputs = [last]
+        case "Functional", "Model":
+            guard let config = config as? [String: Any], let list = config["layers"] as? [[String: Any]] else {
+                throw KerasConfigError("the \(className) config has no layer list")
+            }
+            name = config["name"] as? String ?? "model"
+            layers = try list.enumerated().map { index, item in
+                guard let className = item["class_name"] as? String else { throw KerasConfigError("layer \(index) has no class_name") }
+                let options = item["config"] as? [String: Any] ?? [:]
+                guard let layerName = item["name"] as? String ?? options["name"] as? String else {
+                    throw KerasConfigError("layer \(index) (\(className)) has no name")
+                }
+                let calls = try (item["inbound_nodes"] as? [Any] ?? []).map { try Self.references(inNode: $0, of: layerName) }
+                return KerasLayerConfig(className: className, name: layerName, options: options, calls: calls)
+            }
+            inputs = try Self.endpoints(config["input_layers"], "input_layers")
+            outputs = try Self.endpoints(config["output_layers"], "output_layers")
+        default:
+            throw KerasConfigError("a \(className) is not a Keras model (Sequential, Functional or Model)")
+        }
+    }
+
+    /// `input_layers` / `output_layers`: a list of [name, node, tensor], or one of them alone.
+    static func endpoints(_ value: Any?, _ key: String) throws -> [KerasTensorReference] {
+        guard let list = value as? [Any], !list.isEmpty else { throw KerasConfigError("the config has no \(key)") }
+        if list.first is String { return [try reference(list, key)] }
+        return try list.map { try reference($0, key) }
+    }
+
+    static func reference(_ value: Any, _ context: String) throws -> KerasTensorReference {
+        guard let parts = value as? [Any], parts.count >= 3, let layer = parts[0] as? String,
+              let node = parts[1] as? Int, let tensor = parts[2] as? Int else {
+            throw KerasConfigError("\(context): cannot read the tensor reference \(value)")
+        }
+        return KerasTensorReference(layer: layer, node: node, tensor: tensor)
+    }
+
+    /// The tensors one call reads: Keras 1/2 write a list of [name, node, tensor, kwargs]; Keras 3 an object whose
+    /// `args` hold `__keras_tensor__` objects (a list of them for merging layers).
+    static func references(inNode node: Any, of layer: String) throws -> [KerasTensorReference] {
+        if let list = node as? [Any] { return try list.map { try reference($0, "\(layer)'s inbound node") } }
+        guard let call = node as? [String: Any], let args = call["args"] as? [Any] else {
+            throw KerasConfigError("\(layer): cannot read its inbound node \(node)")
+        }
+        func tensors(_ value: Any) throws -> [KerasTensorReference] {
+            if let list = value as? [Any] { return try list.flatMap(tensors) }
+            guard let object = value as? [String: Any], object["class_name"] as? String == "__keras_tensor__",
+                  let history = (object["config"] as? [String: Any])?["keras_history"] else { return [] }
+            return [try reference(history, "\(layer)'s inbound node")]
+        }
+        return try args.flatMap(tensors)
+    }
+}
+
+extension KerasLayerConfig {
+    /// An input's shape without the batch axis, from `batch_shape` (Keras 3) or `batch_input_shape` (Keras 1 and
+    /// 2); nil entries are free.
+    public var batchShape: [Int?]? {
+        guard let shape = (options["batch_shape"] ?? options["batch_input_shape"]) as? [Any] else { return nil }
+        return shape.dropFirst().map { $0 as? Int }
+    }
+}
+
+/// A model config Zoo cannot read or build, with what is wrong.
+public struct KerasConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
