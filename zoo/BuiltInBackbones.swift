@@ -11,5 +11,6 @@ public func builtInBackbones() -> BackboneRegistry {
     for resnet in ResNet.all { registry.register(resnet) }
     for densenet in DenseNet.all { registry.register(densenet) }
     registry.register(GoogLeNet())
+    registry.register(KerasBackbone())
     return registry
 }

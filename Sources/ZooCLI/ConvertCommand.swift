@@ -85,6 +85,7 @@ struct ConvertCommand: ParsableCommand {
                 var metadata = bundle.metadata.filter { [MetadataKey.kerasVersion, MetadataKey.backend, MetadataKey.conversion].contains($0.key) }
                 metadata[MetadataKey.architecture] = match.backbone.name
                 metadata[MetadataKey.classes] = match.options.includeTop ? String(match.options.classes) : "none"
+                if let configured = match.backbone as? any ConfiguredBackbone { metadata[MetadataKey.modelConfig] = configured.modelConfig }
                 bundle = match.model.weightBundle(metadata: metadata)
                 summary["architecture"] = match.backbone.name
                 summary["classes"] = match.options.includeTop ? match.options.classes as Any : "none (no top)"

@@ -1,25 +1,39 @@
 import ArgumentParser
+import Foundation
 import Zoo
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Describe a backbone: its layers, parameters, feature taps, preprocessing and weight files.",
+        abstract: "Describe a backbone, or the network in a weight file: its layers, parameters, feature taps, preprocessing and weight files.",
         discussion: """
+            Given a weight file, describes the network it holds: a registered backbone its layers fit, or the network \
+            its own Keras model config describes (any Sequential or Functional CNN of the layers Zoo builds).
+
             Examples:
               zoo info resnet50
+              zoo info my_mnist_cnn.h5
               zoo info vgg16 --classes 10 --input 160x160
               zoo info googlenet --json
             """)
 
-    @Argument(help: "A backbone name or alias (see zoo list).") var name: String
+    @Argument(help: "A backbone name or alias (see zoo list), or a weight file.") var name: String
     @Option(help: "Classes of the classifier.") var classes = 1000
     @Option(help: "Input height and width, as HxW (default: the architecture's).") var input: InputSize?
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() throws {
-        let backbone = try Plugins.backbones.backbone(named: name)
-        let facts = try BackboneFacts(backbone, options: BackboneOptions(classes: classes, inputSize: input?.pair))
+        var backbone: any Backbone, options = BackboneOptions(classes: classes, inputSize: input?.pair)
+        if FileManager.default.fileExists(atPath: name) {
+            let match = try Plugins.backbones.match(try Plugins.weightFormats.read(URL(fileURLWithPath: name)), file: name)
+            backbone = match.backbone
+            options = match.options
+            options.inputSize = input?.pair ?? options.inputSize
+        } else {
+            backbone = try Plugins.backbones.backbone(named: name)
+        }
+        let facts = try BackboneFacts(backbone, options: options)
+        let classes = options.classes
         let model = facts.model
         let trainable = model.weights.filter(\.isTrainableKind).reduce(0) { $0 + $1.value.count }
         let weightFiles = backbone.publishedWeights.map { ["file": $0.fileName, "url": $0.url, "md5": $0.hash, "top": $0.includesTop] as [String: Any] }
@@ -34,7 +48,7 @@ struct InfoCommand: ParsableCommand {
             }
             return try Output.json(object)
         }
-        print("\(backbone.name) — \(backbone.paper) (\(backbone.year))")
+        print("\(backbone.name) — \(backbone.paper)" + (backbone.year > 0 ? " (\(backbone.year))" : ""))
         if !backbone.aliases.isEmpty { print("aliases: \(backbone.aliases.joined(separator: ", "))") }
         print("")
         let rows = facts.profile.map { [ "\($0.name) (\($0.kind))", "(None, " + $0.outputShape.map(String.init).joined(separator: ", ") + ")", Output.count($0.parameters)] }

@@ -34,15 +34,24 @@ struct ListCommand: ParsableCommand {
             let families = Set(Plugins.backbones.all.map(\.family)).sorted().joined(separator: ", ")
             throw CLIError("no backbone matches\(pattern.map { " '\($0)'" } ?? "")\(family.map { " in family '\($0)'" } ?? ""); families: \(families)")
         }
-        let facts = try backbones.map { try BackboneFacts($0) }
-        if json { return try Output.json(facts.map(\.json)) }
+        // Plugins that build from a file's config (keras) have no fixed size to measure.
+        let builders = backbones.filter { $0 is any ConfigurableBackbone }
+        let facts = try backbones.filter { !($0 is any ConfigurableBackbone) }.map { try BackboneFacts($0) }
+        if json {
+            return try Output.json(facts.map(\.json) + builders.map { ["name": $0.name, "family": $0.family, "paper": $0.paper, "from_model_config": true] })
+        }
         let rows = facts.map { f in
             [f.backbone.name, f.backbone.aliases.joined(separator: ", "), f.backbone.family, String(f.backbone.year),
              String(format: "%.1fM", Double(f.parameters) / 1e6), String(format: "%.2f", f.gflops), f.input.dimensions,
              [f.weightFile(top: true).map { _ in "top" }, f.weightFile(top: false).map { _ in "notop" }].compactMap { $0 }.joined(separator: " / "),
              f.backbone.auxiliaryClassifiers > 0 ? String(f.backbone.auxiliaryClassifiers) : ""]
         }
-        print(Output.table(["NAME", "ALIASES", "FAMILY", "YEAR", "PARAMS", "GFLOPS", "INPUT", "KERAS WEIGHTS", "AUX HEADS"], rows,
-                           rightAligned: [3, 4, 5]))
+        if !rows.isEmpty {
+            print(Output.table(["NAME", "ALIASES", "FAMILY", "YEAR", "PARAMS", "GFLOPS", "INPUT", "KERAS WEIGHTS", "AUX HEADS"], rows,
+                               rightAligned: [3, 4, 5]))
+        }
+        for builder in builders {
+            print("\(builder.name): \(builder.paper) (zoo info FILE, zoo predict --weights FILE)")
+        }
     }
 }

@@ -29,6 +29,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "How many classes to show per image.") var top = 5
     @Option(help: "Images per forward pass.") var batch = 16
     @OptionGroup var crop: CropOption
+    @Option(help: "Pixel normalization instead of the backbone's: unit (0…1), tf (-1…1), caffe, torch or none (0…255).") var preprocess: Preprocessing?
     @Flag(help: "Print JSON instead of text.") var json = false
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
@@ -44,7 +45,8 @@ struct PredictCommand: ParsableCommand {
         let model = trained.model
         let classes = trained.classes
         let names = try classNames(count: classes, recorded: trained.classNames)
-        let preparation = trained.preparation
+        var preparation = trained.preparation
+        if let preprocess { preparation.preprocessing = preprocess }
 
         var results: [[String: Any]] = []
         var failures = 0
@@ -117,3 +119,5 @@ extension TrainedClassifier {
         }
     }
 }
+
+extension Preprocessing: ExpressibleByArgument {}

@@ -33,7 +33,8 @@ public struct ArchitectureMatchError: Error, CustomStringConvertible {
 
 extension Registry where Plugin == any Backbone {
     /// The backbone whose layout the bundle fits. A model config naming a registered backbone is tried first; then
-    /// every plugin, each built as a skeleton with the classes and top the file implies.
+    /// every fixed plugin, each built as a skeleton with the classes and top the file implies; then, for a file with
+    /// a model config, the plugins that build from one.
     public func match(_ bundle: WeightBundle, file: String, classes: Int? = nil) throws -> ArchitectureMatch {
         if let name = bundle.metadata[MetadataKey.modelConfig].flatMap(ModelConfigSummary.init(json:))?.name ?? bundle.metadata[MetadataKey.architecture],
            let named = find(name), let fit = try? fit(named, bundle, classes: classes) {
@@ -41,7 +42,7 @@ extension Registry where Plugin == any Backbone {
         }
         var fitting: [ArchitectureMatch] = []
         var candidates: [(name: String, problems: [String])] = []
-        for backbone in all {
+        for backbone in all where !(backbone is any ConfigurableBackbone) {
             do { fitting.append(try fit(backbone, bundle, classes: classes)) } catch let error as LoadError {
                 candidates.append((backbone.name, error.problems))
             } catch {
@@ -49,12 +50,21 @@ extension Registry where Plugin == any Backbone {
             }
         }
         if fitting.count == 1 { return fitting[0] }
+        if fitting.isEmpty, bundle.metadata[MetadataKey.modelConfig] != nil, let builder = all.first(where: { $0 is any ConfigurableBackbone }) {
+            return try fit(builder, bundle, classes: classes)
+        }
         throw ArchitectureMatchError(file: file, candidates: candidates.sorted { $0.problems.count < $1.problems.count },
                                      fitting: fitting.map(\.backbone.name))
     }
 
     /// Checks the bundle against one backbone, with the options its classifier layers imply.
     public func fit(_ backbone: any Backbone, _ bundle: WeightBundle, classes: Int? = nil) throws -> ArchitectureMatch {
+        if let builder = backbone as? any ConfigurableBackbone {
+            guard let config = bundle.metadata[MetadataKey.modelConfig] else {
+                throw LoadError(model: backbone.name, problems: ["the file has no model config to build the network from"])
+            }
+            return try fit(builder.configured(config), bundle, classes: classes)
+        }
         let options = try impliedOptions(backbone, bundle, classes: classes)
         let model = try backbone.skeleton(options)
         let report = try model.check(bundle)

@@ -109,6 +109,19 @@ extension Backbone {
     public var auxiliaryClassifiers: Int { 0 }
 }
 
+/// A plugin whose architecture comes from a weight file's own model config rather than being fixed (the `keras`
+/// plugin): matching turns to it when no fixed architecture fits a file that carries a config.
+public protocol ConfigurableBackbone: Backbone {
+    /// The backbone `modelConfig` (JSON) describes, ready to build; throws naming what cannot be built.
+    func configured(_ modelConfig: String) throws -> any Backbone
+}
+
+/// A backbone built from a model config (what a `ConfigurableBackbone` returns): files written for it keep the
+/// config, so that the network can be built again from them.
+public protocol ConfiguredBackbone: Backbone {
+    var modelConfig: String { get }
+}
+
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.
 public typealias BackboneRegistry = Registry<any Backbone>
 

@@ -15,7 +15,8 @@ func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with:
         let rows = try #require(try json(result.stdout) as? [[String: Any]])
         #expect(rows.map { $0["name"] as! String } == Plugins.backbones.all.map(\.name))
         // Independent of our profile: keras.applications' documented parameter counts.
-        let parameters = Dictionary(uniqueKeysWithValues: rows.map { ($0["name"] as! String, $0["parameters"] as! Int) })
+        let parameters = Dictionary(uniqueKeysWithValues: rows.compactMap { row in (row["parameters"] as? Int).map { (row["name"] as! String, $0) } })
+        #expect(rows.last?["name"] as? String == "keras" && rows.last?["from_model_config"] as? Bool == true)
         #expect(parameters["vgg16"] == 138_357_544 && parameters["resnet50"] == 25_636_712 && parameters["densenet121"] == 8_062_504)
         let filtered = try runZoo(["list", "--family", "densenet"])
         #expect(filtered.stdout.split(separator: "\n").count == 2 + 3)
@@ -62,7 +63,10 @@ func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with:
         let native = folder.appendingPathComponent("functional.safetensors"), keras = folder.appendingPathComponent("functional.h5")
         let again = folder.appendingPathComponent("again.safetensors")
         let auto = try runZoo(["convert", source.path, "-o", native.path])
-        #expect(auto.status == 1 && auto.stderr.contains("no registered backbone fits") && auto.stderr.contains("--arch none"))
+        // No fixed architecture fits, and the file's own config holds a model nested as a layer, which the keras
+        // plugin does not build yet: one error naming it, and the way to convert the arrays alone.
+        #expect(auto.status == 1 && auto.stderr.contains("cannot build this layer: inner (Sequential)") && auto.stderr.contains("--arch none"),
+                "\(auto.stderr)")
         #expect(!FileManager.default.fileExists(atPath: native.path), "no output on failure")
         for (from, to, format) in [(source, native, "native"), (native, keras, "keras-h5"), (keras, again, "native")] {
             let result = try runZoo(["convert", from.path, "--arch", "none", "--to", format, "-o", to.path, "--json"])

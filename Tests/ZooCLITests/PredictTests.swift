@@ -148,3 +148,48 @@ import Zoo
         #expect(largestDifference(straight, cropped) > 1e-2)
     }
 }
+
+/// A user's own Keras CNN, from its file alone (the `keras` plugin): described, converted, and classifying an image
+/// as Keras does (tools/keras/crop_oracle.py loads the same file in Keras and feeds it the same image).
+@Suite struct KerasConfigCommandTests {
+    @Test func describesConvertsAndPredictsAsKeras() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let file = fixtures.appendingPathComponent("mnist_cnn_keras3.h5")
+        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
+        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == "mnist_cnn_keras3" })
+
+        let info = try runZoo(["info", file.path, "--json"])
+        #expect(info.status == 0, "\(info.stderr)")
+        let described = try #require(try json(info.stdout) as? [String: Any])
+        #expect((described["layers"] as? [[String: Any]])?.map { $0["name"] as! String } == fixture["layers"] as? [String])
+        #expect(described["parameters"] as? Int == fixture["parameters"] as? Int && described["name"] as? String == "keras")
+
+        let native = folder.appendingPathComponent("mnist.safetensors")
+        let converted = try runZoo(["convert", file.path, "-o", native.path, "--json"])
+        #expect(converted.status == 0, "\(converted.stderr)")
+        #expect((try json(converted.stdout) as? [String: Any])?["architecture"] as? String == "keras")
+
+        let labels = folder.appendingPathComponent("labels.txt")
+        try (0..<10).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        let images = ["0-t-shirt-top-1.png", "7-sneaker-2.png"].map { repository.appendingPathComponent("examples/images/\($0)").path }
+        let keras = try runProcess(repository.appendingPathComponent("tools/python"),
+                                   [repository.appendingPathComponent("tools/keras/crop_oracle.py").path, file.path, "1"] + images,
+                                   environment: ProcessInfo.processInfo.environment)
+        #expect(keras.status == 0, "\(keras.stderr)")
+        let expected = try #require(try json(keras.stdout) as? [String: [Double]])
+        // From the Keras file and from the native file the conversion wrote (which keeps the config).
+        for weights in [file, native] {
+            let predicted = try runZoo(["predict", "--weights", weights.path, "--labels", labels.path, "--top", "10", "--json"] + images)
+            #expect(predicted.status == 0, "\(predicted.stderr)")
+            for row in try #require(try json(predicted.stdout) as? [[String: Any]]) {
+                let probabilities = try #require(expected[row["image"] as! String])
+                for entry in row["top"] as! [[String: Any]] {
+                    let zoo = entry["probability"] as! Double, reference = probabilities[entry["class"] as! Int]
+                    #expect(abs(zoo - reference) <= 1e-5, "\(weights.lastPathComponent), \(row["image"]!): class \(entry["class"]!) \(zoo) against Keras \(reference)")
+                }
+            }
+        }
+    }
+}

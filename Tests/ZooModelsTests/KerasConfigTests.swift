@@ -10,7 +10,7 @@ import ZooTensor
 /// (tools/keras/make_keras_config_fixtures.py: Keras 3 and tf-keras 2 dialects of a Sequential and a Functional CNN).
 @Suite struct KerasConfigTests {
     struct Manifest: Decodable {
-        struct Case: Decodable { let name: String, file: String, input: [Int], output: [Int] }
+        struct Case: Decodable { let name: String, file: String, input: [Int], output: [Int], parameters: Int, layers: [String] }
         let cases: [Case]
     }
     static let folder = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
@@ -29,6 +29,9 @@ import ZooTensor
         let model = try KerasModel.build(config: config)
         let report = try model.load(bundle)
         #expect(report.matching == .byName)
+        #expect(model.layers.map(\.name) == fixture.layers && model.parameterCount == fixture.parameters, "\(name): layers and parameters as Keras counts them")
+        // The registry finds the network through the `keras` plugin: no fixed architecture fits.
+        #expect(try backbones.match(bundle, file: fixture.file).backbone is KerasConfigBackbone)
         let input = try Self.array("\(name).input.f32", fixture.input), expected = try Self.array("\(name).output.f32", fixture.output)
         for backend in [try Runtime.dnnl.get(), Runtime.reference] as [any Backend] {
             let eager = try Runtime.using(backend) { try model(Variable(input)).main.value }

@@ -83,7 +83,9 @@ def main(out):
             y = np.asarray(model(x, training=False), dtype="<f4")
             x.tofile(os.path.join(out, f"{name}.input.f32"))
             y.tofile(os.path.join(out, f"{name}.output.f32"))
-            cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape)})
+            cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape),
+                          "parameters": int(model.count_params()),
+                          "layers": [l.name for l in model.layers if l.__class__.__name__ != "InputLayer"]})
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump({"cases": cases}, f, indent=1)
 

@@ -7,8 +7,11 @@ import ZooTensor
 /// `KerasLayerFactory` knows, with the config's layer names so that the file's arrays load by name.
 public enum KerasModel {
     /// The model for `config` at `inputSize` (needed when the config leaves the height or width free). Every layer
-    /// Zoo cannot build is named in one error; the weights start random (seeded) until loaded.
-    public static func build(config: KerasModelConfig, inputSize: (Int, Int)? = nil, seed: UInt64 = 0) throws -> Model {
+    /// Zoo cannot build is named in one error; the weights start random (seeded) until loaded. `classes` resizes the
+    /// classifier (the Dense layer the output comes from); `logits` leaves out its softmax.
+    public static func build(config: KerasModelConfig, inputSize: (Int, Int)? = nil, seed: UInt64 = 0,
+                             classes: Int? = nil, logits: Bool = false) throws -> Model {
+        let config = try adjusted(config, classes: classes, logits: logits)
         let unsupported = config.layers.compactMap { layer in
             KerasLayerFactory.unsupportedReason(layer).map { "\(layer.name) (\(layer.className)\($0.isEmpty ? "" : ": \($0)"))" }
         }
@@ -65,8 +68,41 @@ public enum KerasModel {
             }
             return outputs.map { value(of: $0, in: values, config: config)! }
         }
-        if let last = layers.last(where: { $0 is Dense }) { model.classifierLayers = [last.name] }
+        model.classifierLayers = classifier(of: config).map { [$0.name] } ?? []
         return model
+    }
+
+    /// The Dense layer the first output comes from, through activations and dropout, and the softmax layers after
+    /// it.
+    static func classifier(of config: KerasModelConfig) -> (name: String, after: [String])? {
+        var name = config.outputs.first?.layer, after: [String] = []
+        while let current = name, let layer = config.layers.first(where: { $0.name == current }) {
+            switch layer.className {
+            case "Dense": return (current, after)
+            case "Activation", "Softmax", "Dropout" where layer.calls.count == 1 && layer.calls[0].count == 1:
+                if layer.className == "Softmax" || KerasLayerFactory.activationName(layer.options) == "softmax" { after.append(current) }
+                name = layer.calls[0][0].layer
+            default: return nil
+            }
+        }
+        return nil
+    }
+
+    /// The config with its classifier resized to `classes` and, for logits, its softmax left out.
+    static func adjusted(_ config: KerasModelConfig, classes: Int?, logits: Bool) throws -> KerasModelConfig {
+        guard let classifier = classifier(of: config), classes != nil || logits else { return config }
+        let layers = config.layers.map { layer -> KerasLayerConfig in
+            var options = layer.options, className = layer.className
+            if layer.name == classifier.name {
+                if let classes { options["units"] = classes; options["output_dim"] = classes }
+                if logits, KerasLayerFactory.activationName(options) == "softmax" { options["activation"] = "linear" }
+            } else if logits, classifier.after.contains(layer.name) {
+                className = "Activation"
+                options["activation"] = "linear"
+            }
+            return KerasLayerConfig(className: className, name: layer.name, options: options, calls: layer.calls)
+        }
+        return KerasModelConfig(className: config.className, name: config.name, layers: layers, inputs: config.inputs, outputs: config.outputs)
     }
 
     /// One call of a layer in the built model.

@@ -30,6 +30,10 @@ public struct KerasModelConfig {
     public let inputs: [KerasTensorReference]
     public let outputs: [KerasTensorReference]
 
+    init(className: String, name: String, layers: [KerasLayerConfig], inputs: [KerasTensorReference], outputs: [KerasTensorReference]) {
+        self.className = className; self.name = name; self.layers = layers; self.inputs = inputs; self.outputs = outputs
+    }
+
     public init(json text: String) throws {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
             throw KerasConfigError("the model config is not a JSON object")

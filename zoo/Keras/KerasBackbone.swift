@@ -1,0 +1,64 @@
+import Foundation
+import ZooCore
+import ZooNN
+
+/// The `keras` plugin: networks built from a Keras file's own model config (`KerasModel`), for the CNNs people
+/// train themselves. Registered like the fixed architectures; matching turns to it when none of them fits a file
+/// that carries a config.
+public struct KerasBackbone: ConfigurableBackbone {
+    public init() {}
+
+    public let name = "keras"
+    public let family = "Keras"
+    public let paper = "the network a Keras file's own model config describes"
+    public let year = 0
+    public let defaultInputSize = (0, 0)
+    public let inputChannels = 0
+    public let preprocessing = Preprocessing.unit
+    public let cropFraction = 1.0
+    public let classifierLayers: [String] = []
+
+    public func build(_ options: BackboneOptions) throws -> Model {
+        throw BackboneError.invalidOptions("keras builds the network a Keras file's model config describes: give the file (zoo info FILE, --weights FILE)")
+    }
+
+    public func configured(_ modelConfig: String) throws -> any Backbone {
+        try KerasConfigBackbone(json: modelConfig)
+    }
+}
+
+/// The network one Keras model config describes, as a backbone: its input size and channels from the config, pixels
+/// scaled to 0…1 and resized straight to the input (what a Keras pipeline usually feeds), its classifier the Dense
+/// layer the output comes from.
+public struct KerasConfigBackbone: ConfiguredBackbone {
+    /// The config's JSON (parsed again to build: the parsed form is not Sendable).
+    public let modelConfig: String
+    public let name = "keras"
+    public let family = "Keras"
+    public let paper: String
+    public let year = 0
+    public let defaultInputSize: (Int, Int)
+    public let inputChannels: Int
+    public let preprocessing = Preprocessing.unit
+    public let cropFraction = 1.0
+    public let classifierLayers: [String]
+
+    public init(json: String) throws {
+        let config = try KerasModelConfig(json: json)
+        modelConfig = json
+        paper = "\(config.className) '\(config.name)', built from the file's Keras config"
+        let input = config.layers.first { $0.name == config.inputs.first?.layer }?.batchShape ?? []
+        defaultInputSize = input.count == 3 ? (input[0] ?? 0, input[1] ?? 0) : (0, 0)
+        inputChannels = input.count == 3 ? input[2] ?? 0 : 0
+        classifierLayers = KerasModel.classifier(of: config).map { [$0.name] } ?? []
+    }
+
+    /// The config's network; `classes` resizes its classifier, a nil `classifierActivation` leaves logits.
+    public func build(_ options: BackboneOptions) throws -> Model {
+        guard options.includeTop else {
+            throw BackboneError.invalidOptions("keras: a network built from its config keeps its top")
+        }
+        return try KerasModel.build(config: try KerasModelConfig(json: modelConfig), inputSize: options.inputSize, seed: options.seed,
+                                    classes: options.classes, logits: options.classifierActivation == nil)
+    }
+}
