@@ -13,7 +13,9 @@ struct PredictCommand: ParsableCommand {
             classes are labelled with the ImageNet class names Zoo ships, and what zoo \
             finetune wrote with the class names it recorded; others need --labels, a text file with one class name \
             per line in class order. An image that cannot be decoded is reported and skipped; the exit status is \
-            then 1.
+            then 1. A .npy argument holds inputs already prepared (float32, [N, H, W, C] at the network's input \
+            size), classified as they are; --output writes the outputs as .npy, to compare with Keras's \
+            model.predict in two lines of Python.
 
             Examples:
               zoo predict --arch resnet50 --weights resnet50.safetensors cat.jpg dog.png
@@ -21,6 +23,7 @@ struct PredictCommand: ParsableCommand {
               zoo predict --arch lenet5 --weights lenet5.safetensors --labels classes.txt --top 3 images/*.png
               zoo predict --arch vgg16 --weights vgg16.h5 --json photo.jpg
               zoo predict --weights runs/lenet-finetune/weights.safetensors images/*.png
+              zoo predict --weights my_cnn.h5 --labels classes.txt inputs.npy --output outputs.npy
             """)
 
     @Option(help: "The backbone the weights are for (see zoo list); not needed for what zoo finetune wrote.") var arch: String?
@@ -31,7 +34,9 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var crop: CropOption
     @Option(help: "Pixel normalization instead of the backbone's: unit (0…1), tf (-1…1), caffe, torch or none (0…255).") var preprocess: Preprocessing?
     @Flag(help: "Print JSON instead of text.") var json = false
-    @Argument(help: "JPEG or PNG images.") var images: [String]
+    @Option(help: "Also write the network's outputs, one row per image, as a float32 NumPy file (probabilities, or logits for a Keras network that ends without a softmax).")
+    var output: String?
+    @Argument(help: "JPEG or PNG images, or NumPy .npy arrays of prepared inputs [N, H, W, C].") var images: [String]
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
@@ -48,34 +53,55 @@ struct PredictCommand: ParsableCommand {
         var preparation = trained.preparation
         if let preprocess { preparation.preprocessing = preprocess }
 
-        var results: [[String: Any]] = []
+        var results: [[String: Any]] = [], outputs: [Tensor] = []
         var failures = 0
+        /// Scores a prepared batch whose rows are named `rows`; keeps the network's own outputs for --output.
+        func classify(_ input: Tensor, rows: [String]) throws {
+            let logits = try Gradients.off { try model(Variable(input)).main.value }
+            let probabilities = try softmax(Variable(logits)).value
+            if output != nil { outputs.append(trained.outputsProbabilities ? probabilities : logits) }
+            probabilities.withUnsafeBufferPointer { values in
+                for (row, name) in rows.enumerated() {
+                    let scores = values[(row * classes)..<((row + 1) * classes)]
+                    let best = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
+                    results.append(["image": name, "top": best.map { index in
+                        ["class": index - row * classes, "label": names[index - row * classes], "probability": Double(scores[index])] as [String: Any]
+                    }])
+                }
+            }
+        }
+        var pending: [(String, Image)] = []
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            try classify(preparation.batch(pending.map(\.1)), rows: pending.map(\.0))
+            pending = []
+        }
         let progress = ProgressBar("predict", total: images.count)
-        for start in stride(from: 0, to: images.count, by: batch) {
-            var decoded: [(String, Image)] = []
-            for path in images[start..<min(start + batch, images.count)] {
-                do { decoded.append((path, try ImageCodec.decode(contentsOf: URL(fileURLWithPath: path)))) } catch {
+        for (done, path) in images.enumerated() {
+            if path.hasSuffix(".npy") {
+                try flush()
+                let array = try NumPyArray.read(URL(fileURLWithPath: path))
+                guard array.shape.count == model.inputShape.count + 1, Array(array.shape.dropFirst()) == model.inputShape else {
+                    throw CLIError("\(path): an array of shape \(array.shape), but the network takes [N, \(model.inputShape.map(String.init).joined(separator: ", "))] "
+                        + "(images along the first axis, already prepared: no resizing or normalization is applied)")
+                }
+                for start in stride(from: 0, to: array.shape[0], by: batch) {
+                    let rows = start..<min(start + batch, array.shape[0])
+                    try classify(array.rows(rows), rows: rows.map { "\(path)[\($0)]" })
+                }
+            } else {
+                do { pending.append((path, try ImageCodec.decode(contentsOf: URL(fileURLWithPath: path)))) } catch {
                     progress.finish()
                     Output.message("error: \(error); skipped")
                     failures += 1
                 }
+                if pending.count == batch { try flush() }
             }
-            if !decoded.isEmpty {
-                let input = preparation.batch(decoded.map(\.1))
-                let probabilities = try Gradients.off { try softmax(model(Variable(input)).main).value }
-                probabilities.withUnsafeBufferPointer { values in
-                    for (row, (path, _)) in decoded.enumerated() {
-                        let scores = values[(row * classes)..<((row + 1) * classes)]
-                        let best = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
-                        results.append(["image": path, "top": best.map { index in
-                            ["class": index - row * classes, "label": names[index - row * classes], "probability": Double(scores[index])] as [String: Any]
-                        }])
-                    }
-                }
-            }
-            progress.update(min(start + batch, images.count))
+            progress.update(done + 1)
         }
+        try flush()
         progress.finish()
+        if let output { try NumPyArray.write(Tensor(stacking: outputs), to: URL(fileURLWithPath: output)) }
         if json { try Output.json(results) } else {
             for result in results {
                 print(result["image"] as! String)

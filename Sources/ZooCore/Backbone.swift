@@ -120,6 +120,8 @@ public protocol ConfigurableBackbone: Backbone {
 /// config, so that the network can be built again from them.
 public protocol ConfiguredBackbone: Backbone {
     var modelConfig: String { get }
+    /// Whether the config's network ends in a softmax (probabilities) rather than logits.
+    var outputsProbabilities: Bool { get }
 }
 
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.

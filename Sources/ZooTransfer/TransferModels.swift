@@ -70,6 +70,9 @@ public struct TrainedClassifier {
     /// The crop fraction to prepare images with: the one the run recorded, else the backbone's; set it to override.
     public var cropFraction: Double?
 
+    /// Whether the network as its file describes it ends in a softmax (the backbones do; a Keras config says).
+    public var outputsProbabilities: Bool { (backbone as? any ConfiguredBackbone)?.outputsProbabilities ?? true }
+
     /// How many classes the classifier outputs.
     public var classes: Int { model.layer(named: model.classifierLayers.first ?? "")?.weights.last?.shape.last ?? 0 }
 

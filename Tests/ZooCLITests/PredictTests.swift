@@ -192,4 +192,49 @@ import Zoo
             }
         }
     }
+
+    /// NumPy in and out: Keras's fixture inputs saved by NumPy, classified as they are, and the outputs NumPy reads
+    /// back equal to Keras's (probabilities for the CNN that ends in a softmax, logits for the net that does not).
+    @Test(arguments: ["mnist_cnn_keras3", "residual_net_tf_keras"])
+    func numPyInputsAndOutputsMatchKeras(_ name: String) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
+        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == name })
+        let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
+        let python = """
+            import sys, numpy as np
+            folder, name, shape, inputs, outputs = sys.argv[1], sys.argv[2], [int(v) for v in sys.argv[3].split(",")], sys.argv[4], sys.argv[5]
+            if outputs == "-":
+                np.save(inputs, np.fromfile(f"{folder}/{name}.input.f32", "<f4").reshape(shape))
+            else:
+                out, keras = np.load(outputs), np.fromfile(f"{folder}/{name}.output.f32", "<f4")
+                print(out.dtype, out.shape, float(np.abs(out.reshape(-1) - keras).max()))
+            """
+        let shape = (fixture["input"] as! [Int]).map(String.init).joined(separator: ",")
+        func run(_ outputArgument: String) throws -> String {
+            let result = try runProcess(repository.appendingPathComponent("tools/python"),
+                                        ["-c", python, fixtures.path, name, shape, inputs.path, outputArgument],
+                                        environment: ProcessInfo.processInfo.environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try run("-")
+        let classes = (fixture["output"] as! [Int])[1]
+        let labels = folder.appendingPathComponent("labels.txt")
+        try (0..<classes).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        let predicted = try runZoo(["predict", "--weights", fixtures.appendingPathComponent(fixture["file"] as! String).path, "--labels", labels.path,
+                                    "--top", "1", "--batch", "1", inputs.path, "--output", outputs.path])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        #expect(predicted.stdout.contains("inputs.npy[0]") && predicted.stdout.contains("inputs.npy[1]"), "\(predicted.stdout)")
+        let report = try run(outputs.path).split(separator: " ")
+        #expect(report.count == 4 && report[0] == "float32" && report[1] + report[2] == "(2,\(classes))", "\(report)")
+        #expect((Double(report.last ?? "") ?? 1) <= 1e-5, "largest difference from Keras's outputs: \(report)")
+
+        let wrong = folder.appendingPathComponent("wrong.npy")
+        try NumPyArray.write(Tensor(zeros: [1, 5, 5, 1]), to: wrong)
+        let refused = try runZoo(["predict", "--weights", fixtures.appendingPathComponent(fixture["file"] as! String).path, "--labels", labels.path, wrong.path])
+        #expect(refused.status == 1 && refused.stderr.contains("an array of shape [1, 5, 5, 1], but the network takes"), "\(refused.stderr)")
+    }
 }

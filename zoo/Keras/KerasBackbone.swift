@@ -42,6 +42,7 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
     public let preprocessing = Preprocessing.unit
     public let cropFraction = 1.0
     public let classifierLayers: [String]
+    public let outputsProbabilities: Bool
 
     public init(json: String) throws {
         let config = try KerasModelConfig(json: json)
@@ -50,7 +51,11 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
         let input = config.layers.first { $0.name == config.inputs.first?.layer }?.batchShape ?? []
         defaultInputSize = input.count == 3 ? (input[0] ?? 0, input[1] ?? 0) : (0, 0)
         inputChannels = input.count == 3 ? input[2] ?? 0 : 0
-        classifierLayers = KerasModel.classifier(of: config).map { [$0.name] } ?? []
+        let classifier = KerasModel.classifier(of: config)
+        classifierLayers = classifier.map { [$0.name] } ?? []
+        outputsProbabilities = classifier.map { found in
+            !found.after.isEmpty || config.layers.first { $0.name == found.name }.flatMap { KerasLayerFactory.activationName($0.options) } == "softmax"
+        } ?? false
     }
 
     /// The config's network; `classes` resizes its classifier, a nil `classifierActivation` leaves logits.

@@ -1,0 +1,80 @@
+import Foundation
+import ZooTensor
+
+/// NumPy's `.npy` files (format versions 1–3), for arrays exchanged with Python: little-endian float32 or float64
+/// in C order are read (float64 narrowed to float32); float32 is written.
+public enum NumPyArray {
+    static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+
+    public static func read(_ url: URL) throws -> Tensor {
+        let data = try Data(contentsOf: url)
+        func fail(_ message: String) -> WeightFileError { WeightFileError(url, message) }
+        guard data.count >= 10, Array(data.prefix(6)) == magic else { throw fail("is not a NumPy .npy file") }
+        let major = data[data.startIndex + 6]
+        let lengthBytes = major == 1 ? 2 : 4
+        guard [1, 2, 3].contains(major), data.count >= 8 + lengthBytes else { throw fail("has an unknown .npy version \(major)") }
+        let headerLength = data[(data.startIndex + 8)..<(data.startIndex + 8 + lengthBytes)].reversed().reduce(0) { $0 << 8 | Int($1) }
+        let start = 8 + lengthBytes + headerLength
+        guard data.count >= start, let header = String(data: data[(data.startIndex + 8 + lengthBytes)..<(data.startIndex + start)], encoding: .utf8) else {
+            throw fail("has a damaged .npy header")
+        }
+        func field(_ key: String) -> String? {
+            guard let range = header.range(of: "'\(key)':") else { return nil }
+            return String(header[range.upperBound...]).trimmingCharacters(in: .whitespaces)
+        }
+        guard let descr = field("descr").flatMap({ $0.split(separator: "'").first }).map(String.init),
+              ["<f4", "<f8"].contains(descr) else {
+            throw fail("holds \(field("descr")?.prefix(8) ?? "?") values; Zoo reads little-endian float32 or float64 arrays")
+        }
+        guard field("fortran_order")?.hasPrefix("False") == true else { throw fail("is in Fortran order; save it in C order") }
+        guard let tuple = field("shape").flatMap({ $0.split(separator: ")").first }) else { throw fail("has no shape in its header") }
+        let shape = tuple.dropFirst().split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let count = shape.reduce(1, *), width = descr == "<f4" ? 4 : 8
+        guard data.count - start == count * width else {
+            throw fail("holds \(data.count - start) bytes of values, its shape \(shape) needs \(count * width)")
+        }
+        let values = data[(data.startIndex + start)...].withUnsafeBytes { raw -> [Float] in
+            width == 4 ? Array(raw.bindMemory(to: Float.self)) : raw.bindMemory(to: Double.self).map { Float($0) }
+        }
+        return try Tensor(shape: shape, scalars: values)
+    }
+
+    /// `tensor` as a float32 `.npy` file (version 1.0), written atomically.
+    public static func write(_ tensor: Tensor, to url: URL) throws {
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + tensor.shape.map(String.init).joined(separator: ", ")
+            + (tensor.shape.count == 1 ? ",), }" : "), }")
+        // The header, with the magic and its length, ends on a multiple of 64 bytes, with a newline.
+        header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+        var data = Data(magic + [1, 0])
+        withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(Data(header.utf8))
+        tensor.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
+        try writeAtomically(to: url) { try data.write(to: $0) }
+    }
+}
+
+extension Tensor {
+    /// Rows `range` of the first axis, as a tensor of their own.
+    public func rows(_ range: Range<Int>) -> Tensor {
+        let width = count / Swift.max(1, shape[0])
+        return Tensor(shape: [range.count] + shape.dropFirst()) { out in
+            withUnsafeBufferPointer { all in
+                _ = out.update(fromContentsOf: all[(range.lowerBound * width)..<(range.upperBound * width)])
+            }
+        }
+    }
+
+    /// Tensors of the same trailing shape, one after another along the first axis.
+    public init(stacking parts: [Tensor]) {
+        let rows = parts.reduce(0) { $0 + ($1.shape.first ?? 0) }
+        self.init(shape: [rows] + (parts.first?.shape.dropFirst() ?? [])) { out in
+            var offset = 0
+            for part in parts {
+                part.withUnsafeBufferPointer { values in
+                    _ = UnsafeMutableBufferPointer(rebasing: out[offset..<(offset + values.count)]).update(fromContentsOf: values)
+                    offset += values.count
+                }
+            }
+        }
+    }
+}
