@@ -31,13 +31,15 @@ public enum KerasModel {
         var built: [String: KerasLayerFactory.Built] = [:], order: [String] = []
         var values: [KerasTensorReference: Variable] = [config.inputs[0]: Variable(Tensor(zeros: [1] + inputShape))]
         var steps: [Step] = []
+        let callCounts = Dictionary(config.layers.map { ($0.name, $0.calls.count) }) { $1 }
+        func key(_ reference: KerasTensorReference) -> KerasTensorReference? { resolved(reference, in: values, callCounts: callCounts) }
         var pending = config.layers.flatMap { layer in layer.calls.indices.map { (layer, $0) } }
         while !pending.isEmpty {
             let before = pending.count
             for (layer, call) in pending {
-                let references = layer.calls[call]
-                let inputs = references.compactMap { value(of: $0, in: values, config: config) }
-                guard inputs.count == references.count else { continue }
+                let references = layer.calls[call].compactMap(key)
+                guard references.count == layer.calls[call].count else { continue }
+                let inputs = references.map { values[$0]! }
                 if built[layer.name] == nil {
                     built[layer.name] = try KerasLayerFactory.make(layer, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
                     order.append(layer.name)
@@ -55,18 +57,17 @@ public enum KerasModel {
                 throw KerasConfigError("\(config.name): layers \(pending.map(\.0.name).joined(separator: ", ")) read tensors no layer makes")
             }
         }
-        for output in config.outputs where value(of: output, in: values, config: config) == nil {
-            throw KerasConfigError("\(config.name): the output \(output) is not made by any layer")
+        let outputs = try config.outputs.map { output in
+            guard let found = key(output) else { throw KerasConfigError("\(config.name): the output \(output) is not made by any layer") }
+            return found
         }
 
         let layers = order.map { built[$0]!.layer }
-        let input = config.inputs[0], outputs = config.outputs
+        let input = config.inputs[0]
         let model = Model(name: config.name, inputShape: inputShape, layers: layers, tapNames: order) { context, x in
             var values: [KerasTensorReference: Variable] = [input: x]
-            for step in steps {
-                values[step.output] = try step.run(step.inputs.map { value(of: $0, in: values, config: config)! }, context: context)
-            }
-            return outputs.map { value(of: $0, in: values, config: config)! }
+            for step in steps { values[step.output] = try step.run(step.inputs.map { values[$0]! }, context: context) }
+            return outputs.map { values[$0]! }
         }
         model.classifierLayers = classifier(of: config).map { [$0.name] } ?? []
         return model
@@ -121,13 +122,15 @@ public enum KerasModel {
         }
     }
 
-    /// A tensor by its reference. Node indices count a layer's calls within this model; a layer called once answers
-    /// to any node index (Keras 2 numbers a nested model's calls after the one that built it).
-    static func value(of reference: KerasTensorReference, in values: [KerasTensorReference: Variable], config: KerasModelConfig) -> Variable? {
+    /// The key under which a reference's tensor is made, once it is. Node indices count a layer's calls within this
+    /// model; a layer called once answers to any node index (Keras 2 numbers a nested model's calls after the one
+    /// that built it). Resolved while building, so the forward pass looks nothing up.
+    static func resolved(_ reference: KerasTensorReference, in values: [KerasTensorReference: Variable],
+                         callCounts: [String: Int]) -> KerasTensorReference? {
         guard reference.tensor == 0 else { return nil }
-        if let value = values[reference] { return value }
-        let calls = config.layers.first { $0.name == reference.layer }?.calls.count ?? 0
-        return calls <= 1 ? values[KerasTensorReference(layer: reference.layer, node: 0, tensor: 0)] : nil
+        if values[reference] != nil { return reference }
+        let first = KerasTensorReference(layer: reference.layer, node: 0, tensor: 0)
+        return callCounts[reference.layer] ?? 0 <= 1 && values[first] != nil ? first : nil
     }
 
     static func layer(named name: String, in config: KerasModelConfig) throws -> KerasLayerConfig {
