@@ -69,7 +69,7 @@ struct ExtractCommand: ParsableCommand {
               zoo extract --arch vgg16 --weights vgg16_notop.h5 --data fashion-mnist --tap block4_pool -o f.safetensors
             """)
 
-    @Option(help: "The backbone (see zoo list).") var arch: String
+    @Option(help: "The backbone (see zoo list); without it, the one --weights fits, or the network the file's own Keras config describes.") var arch: String?
     @Option(help: "Pre-trained weights (native or any Keras format).") var weights: String
     @OptionGroup var data: DataOptions
     @Option(help: "Features from this layer instead of the final pooling.") var tap: String?
@@ -81,8 +81,8 @@ struct ExtractCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func run() throws {
-        let backbone = try Plugins.backbones.backbone(named: arch)
         let bundle = try Plugins.weightFormats.read(URL(fileURLWithPath: weights))
+        let backbone = try Plugins.backbones.backbone(named: arch, for: bundle, file: weights)
         let model = try TransferModels.features(backbone, weights: bundle, tap: tap, inputSize: input?.pair)
         _ = try TransferHead.featureCount(of: model, tap: tap)  // a clear error for an unknown tap before any work
         let dataset = try data.dataset()

@@ -37,11 +37,12 @@ struct FinetuneCommand: ParsableCommand {
               zoo finetune --arch resnet50 --weights resnet50.h5 --data photos/ --freeze conv4_block6_out \\
                   --optimizer sgd --lr cosine:0.01 --backbone-lr 0.1 --augment flip,crop=16
               zoo finetune --arch resnet50 --weights resnet50_notop.h5 --data photos/ --mode auto --validation 0.2
+              zoo finetune --weights my_keras_cnn.h5 --data photos/ --freeze block2_pool --lr 1e-4   (your own Keras model)
               zoo finetune [the options of the stopped run] --resume   (continues after Ctrl-C or a crash)
             """)
 
-    @Option(help: "The backbone (see zoo list).") var arch: String
-    @Option(help: "Pre-trained weights for --arch (native or any Keras format); not used with --mode scratch.") var weights: String?
+    @Option(help: "The backbone (see zoo list); without it, the one --weights fits, or the network the file's own Keras config describes.") var arch: String?
+    @Option(help: "Pre-trained weights (native or any Keras format); with --mode scratch, only their architecture is used.") var weights: String?
     @OptionGroup var data: DataOptions
     @Option(help: "features, finetune, scratch, or auto (try them on held-out images, then train the best).") var mode: String = "finetune"
     @Option(name: .customLong("search-epochs"), help: "Epochs per candidate strategy (--mode auto).") var searchEpochs = 5
@@ -81,7 +82,17 @@ struct FinetuneCommand: ParsableCommand {
         guard epochs > 0, batch > 0, hidden > 0 else { throw ValidationError("--epochs, --batch and --hidden must be positive") }
         guard validation >= 0, validation < 1 else { throw ValidationError("--validation is a share in [0, 1)") }
         if mode != "scratch" && weights == nil { throw ValidationError("--mode \(mode) needs --weights (pre-trained weights)") }
+        if arch == nil && weights == nil { throw ValidationError("give --arch, or --weights to train the network the file holds") }
         _ = try augmentation()
+    }
+
+    /// `--arch` as registered; the network a Keras config describes, read from --weights, for `keras` or no --arch.
+    func resolvedBackbone(arch: String?, weights: String?) throws -> any Backbone {
+        if let arch, !(try Plugins.backbones.backbone(named: arch) is any ConfigurableBackbone) {
+            return try Plugins.backbones.backbone(named: arch)
+        }
+        let file = weights!
+        return try Plugins.backbones.backbone(named: arch, for: try Plugins.weightFormats.read(URL(fileURLWithPath: file)), file: file)
     }
 
     func augmentation() throws -> Augmentation {
@@ -99,7 +110,7 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
-        let backbone = try Plugins.backbones.backbone(named: arch)
+        let backbone = try resolvedBackbone(arch: arch, weights: weights)
         let all = try data.dataset()
         let (training, held) = validation > 0 ? all.split(validationFraction: validation, seed: data.seed) : (all, nil)
         func plan(epochs: Int, patience: Int?) throws -> TrainingPlan {

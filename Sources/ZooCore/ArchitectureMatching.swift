@@ -57,6 +57,18 @@ extension Registry where Plugin == any Backbone {
                                      fitting: fitting.map(\.backbone.name))
     }
 
+    /// The backbone to build for a weight file: `name` when given (configured from the file's model config when it
+    /// builds from one), else the one the file fits.
+    public func backbone(named name: String?, for bundle: WeightBundle, file: String) throws -> any Backbone {
+        guard let name else { return try match(bundle, file: file).backbone }
+        let backbone = try self.backbone(named: name)
+        guard let builder = backbone as? any ConfigurableBackbone else { return backbone }
+        guard let config = bundle.metadata[MetadataKey.modelConfig] else {
+            throw LoadError(model: backbone.name, problems: ["\(file) has no model config to build the network from"])
+        }
+        return try builder.configured(config)
+    }
+
     /// Checks the bundle against one backbone, with the options its classifier layers imply.
     public func fit(_ backbone: any Backbone, _ bundle: WeightBundle, classes: Int? = nil) throws -> ArchitectureMatch {
         if let builder = backbone as? any ConfigurableBackbone {
@@ -75,6 +87,7 @@ extension Registry where Plugin == any Backbone {
     /// names or the family's older ones).
     func impliedOptions(_ backbone: any Backbone, _ bundle: WeightBundle, classes: Int?) throws -> BackboneOptions {
         let reference = try backbone.skeleton(BackboneOptions(auxiliaryClassifiers: backbone.auxiliaryClassifiers > 0))
+        let bundle = bundle.openingNestedModels(wanted: Set(reference.layers.map(\.name)))
         func inFile(_ layer: String) -> LayerWeights? {
             bundle.layer(named: layer) ?? reference.legacyNames[layer].flatMap { bundle.layer(named: $0) }
         }

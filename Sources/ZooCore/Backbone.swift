@@ -122,6 +122,8 @@ public protocol ConfiguredBackbone: Backbone {
     var modelConfig: String { get }
     /// Whether the config's network ends in a softmax (probabilities) rather than logits.
     var outputsProbabilities: Bool { get }
+    /// The config with its classifier resized to `classes`: what describes the network after fine-tuning.
+    func modelConfig(classes: Int) throws -> String
 }
 
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.

@@ -9,6 +9,8 @@ public struct ModelConfigSummary: Sendable {
     public let layerClasses: [String]
     /// The input's shape without the batch axis (nil entries are free dimensions), when the config records it.
     public let inputShape: [Int?]?
+    /// The models nested as layers of this one, by name.
+    public let nestedModels: [String]
 
     /// Nil when the text is not a Keras model config.
     public init?(json text: String) {
@@ -20,6 +22,10 @@ public struct ModelConfigSummary: Sendable {
         self.className = className
         name = config["name"] as? String
         layerClasses = layers.compactMap { $0["class_name"] as? String }
+        nestedModels = layers.compactMap { layer in
+            guard ["Sequential", "Functional", "Model"].contains(layer["class_name"] as? String ?? "") else { return nil }
+            return (layer["config"] as? [String: Any])?["name"] as? String ?? layer["name"] as? String
+        }
         inputShape = layers.lazy.compactMap { layer -> [Int?]? in
             let config = layer["config"] as? [String: Any] ?? [:]
             guard let shape = (config["batch_shape"] ?? config["batch_input_shape"]) as? [Any] else { return nil }

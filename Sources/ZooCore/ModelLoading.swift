@@ -63,6 +63,7 @@ extension Model {
     /// Pairs model layers with file layers and checks every shape; throws every problem at once.
     private func plan(_ bundle: WeightBundle, skipping: Set<String>) throws -> (pairs: [(Layer, LayerWeights)], matching: LayerMatching) {
         let targets = layers.filter { !$0.weights.isEmpty && !skipping.contains($0.name) }
+        let bundle = bundle.openingNestedModels(wanted: Set(targets.map(\.name)))
         let sources = bundle.layers.filter { !$0.arrays.isEmpty && !skipping.contains($0.name) }
         let byName = Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var problems: [String] = []
@@ -112,5 +113,35 @@ extension Model {
         WeightBundle(format: "zoo", metadata: metadata, layers: layers.map { layer in
             LayerWeights(name: layer.name, arrays: layer.weights.map { WeightArray(name: "\(layer.name)/\($0.name)", shape: $0.shape, tensor: $0.value) })
         })
+    }
+}
+
+extension WeightBundle {
+    /// The bundle with each nested model's group split into the layers it holds. Keras saves a model nested in
+    /// another (as its config says) as one group named after the nested model, its arrays named by their own layer
+    /// (`inner/conv/kernel`, `conv/kernel:0`), trainable ones first. A group is split only when its name is not
+    /// wanted and every layer it holds is; arrays keep their order within each layer, which is Keras's.
+    func openingNestedModels(wanted: Set<String>) -> WeightBundle {
+        guard let nested = metadata[MetadataKey.modelConfig].flatMap(ModelConfigSummary.init(json:))?.nestedModels, !nested.isEmpty else {
+            return self
+        }
+        func owner(_ array: WeightArray) -> String? {
+            let parts = array.name.split(separator: "/")
+            return parts.count >= 2 ? String(parts[parts.count - 2]) : nil
+        }
+        var opened = self
+        opened.layers = layers.flatMap { group -> [LayerWeights] in
+            let owners = group.arrays.map(owner)
+            guard nested.contains(group.name), !wanted.contains(group.name), owners.allSatisfy({ $0.map(wanted.contains) ?? false }) else {
+                return [group]
+            }
+            var order: [String] = [], arrays: [String: [WeightArray]] = [:]
+            for (array, name) in zip(group.arrays, owners.map { $0! }) {
+                if arrays[name] == nil { order.append(name) }
+                arrays[name, default: []].append(array)
+            }
+            return order.map { LayerWeights(name: $0, path: group.path ?? group.name, arrays: arrays[$0]!) }
+        }
+        return opened
     }
 }

@@ -52,29 +52,3 @@ public enum NumPyArray {
         try writeAtomically(to: url) { try data.write(to: $0) }
     }
 }
-
-extension Tensor {
-    /// Rows `range` of the first axis, as a tensor of their own.
-    public func rows(_ range: Range<Int>) -> Tensor {
-        let width = count / Swift.max(1, shape[0])
-        return Tensor(shape: [range.count] + shape.dropFirst()) { out in
-            withUnsafeBufferPointer { all in
-                _ = out.update(fromContentsOf: all[(range.lowerBound * width)..<(range.upperBound * width)])
-            }
-        }
-    }
-
-    /// Tensors of the same trailing shape, one after another along the first axis.
-    public init(stacking parts: [Tensor]) {
-        let rows = parts.reduce(0) { $0 + ($1.shape.first ?? 0) }
-        self.init(shape: [rows] + (parts.first?.shape.dropFirst() ?? [])) { out in
-            var offset = 0
-            for part in parts {
-                part.withUnsafeBufferPointer { values in
-                    _ = UnsafeMutableBufferPointer(rebasing: out[offset..<(offset + values.count)]).update(fromContentsOf: values)
-                    offset += values.count
-                }
-            }
-        }
-    }
-}

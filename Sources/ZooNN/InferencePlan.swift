@@ -310,15 +310,15 @@ private struct PlanCompiler {
             let input = node.inputs.first ?? 0
             let shape = graph.shapes[input]
             switch node.layer.computation {
-            case .convolution(let conv) where conv.activation?.elementwise != nil || conv.activation == nil:
+            case .convolution(let conv) where conv.activation?.elementwise?.hasDNNLKernel ?? (conv.activation == nil):
                 var source = input, padding = conv.padding
                 if let pad = paddingOf[index] {
                     source = graph.nodes[pad.node].inputs[0]
                     padding = .explicit(top: pad.top, bottom: pad.bottom, left: pad.left, right: pad.right)
                 }
-                let g = try ConvolutionGeometry(input: graph.shapes[source], kernel: conv.kernel.shape, strides: conv.strides,
-                                                padding: padding, groups: conv.groups)
-                var kernel = conv.kernel.value, bias = conv.bias?.value
+                let g = try ConvolutionGeometry(input: graph.shapes[source], kernel: conv.convolutionKernelShape, strides: conv.strides,
+                                                dilation: conv.dilation, padding: padding, groups: conv.groups)
+                var kernel = conv.convolutionKernel, bias = conv.bias?.value
                 var postOps: [PostOp] = []
                 var output = node.output, addend: Int?
                 if let kind = conv.activation?.elementwise {
@@ -334,7 +334,7 @@ private struct PlanCompiler {
                         addend = other
                         output = absorb(next)
                     }
-                    if let next = soleReader(of: output), case .activation(let kind) = graph.nodes[next].layer.computation {
+                    if let next = soleReader(of: output), case .activation(let kind) = graph.nodes[next].layer.computation, kind.hasDNNLKernel {
                         postOps.append(.activation(kind))
                         output = absorb(next)
                     }
@@ -346,7 +346,7 @@ private struct PlanCompiler {
                     addend = try value(other, in: planned.outputLayout)
                 }
                 emit(planned, inputs: [from], output: output, addend: addend)
-            case .dense(let dense) where shape.count == 2 && (dense.activation == nil || dense.activation?.elementwise != nil):
+            case .dense(let dense) where shape.count == 2 && (dense.activation?.elementwise?.hasDNNLKernel ?? (dense.activation == nil)):
                 let postOps = dense.activation?.elementwise.map { [PostOp.activation($0)] } ?? []
                 let planned = try backend.plannedInnerProduct(batch: shape[0], kernel: dense.kernel.value, bias: dense.bias?.value, postOps: postOps)
                 emit(planned, inputs: [try plain(input)], output: node.output)
@@ -360,7 +360,7 @@ private struct PlanCompiler {
                                                            variance: bn.movingVariance.value, epsilon: bn.epsilon, relu: relu,
                                                            input: layouts[input]!)
                 emit(planned, inputs: [input], output: output)
-            case .activation(let kind):
+            case .activation(let kind) where kind.hasDNNLKernel:
                 emit(try backend.plannedActivation(kind, input: layouts[input]!), inputs: [input], output: node.output)
             case let .pooling(kind, size, strides, padding) where padding == .valid || padding == .same:
                 var source = input, padding = padding
@@ -396,18 +396,6 @@ private struct PlanCompiler {
     mutating func reshape(_ input: Int, to output: Int) throws {
         steps.append(.reshape(input: input, output: output))
         layouts[output] = try PlannedLayout.plain(graph.shapes[output])
-    }
-}
-
-extension LayerActivation {
-    /// The elementwise activation a kernel can apply; softmax is not one.
-    public var elementwise: Activation? {
-        switch self {
-        case .relu: .relu
-        case .tanh: .tanh
-        case .sigmoid: .sigmoid
-        case .softmax: nil
-        }
     }
 }
 

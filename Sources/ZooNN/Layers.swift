@@ -1,42 +1,81 @@
 import ZooTensor
 
-/// The activations a Keras Conv2D or Dense layer can apply to its output.
-public enum LayerActivation: String, Sendable {
-    case relu, tanh, sigmoid, softmax
+/// The activation a Keras Conv2D, Dense or Activation layer applies to its output: an elementwise one, or softmax
+/// over the last axis.
+public enum LayerActivation: Hashable, Sendable {
+    case function(Activation)
+    case softmax
+
+    public static let relu = LayerActivation.function(.relu)
+    public static let tanh = LayerActivation.function(.tanh)
+    public static let sigmoid = LayerActivation.function(.sigmoid)
 
     func apply(_ x: Variable) throws -> Variable {
         switch self {
-        case .relu: try ZooTensor.relu(x)
-        case .tanh: try ZooTensor.tanh(x)
-        case .sigmoid: try ZooTensor.sigmoid(x)
+        case .function(let kind): try ZooTensor.activation(kind, x)
         case .softmax: try ZooTensor.softmax(x)
         }
     }
+
+    /// The elementwise activation a kernel can apply; softmax is not one.
+    public var elementwise: Activation? {
+        if case .function(let kind) = self { return kind }
+        return nil
+    }
 }
 
-/// Keras Conv2D: NHWC input, HWIO kernel, optional bias and activation.
+/// Keras Conv2D (NHWC input, HWIO kernel, optional bias and activation), and DepthwiseConv2D: one group per input
+/// channel, its kernel stored as Keras does, [height, width, channels, multiplier].
 public final class Conv2D: Layer {
     public let name: String
+    /// The kernel in Keras's layout: HWIO, or [height, width, channels, multiplier] for a depthwise layer.
     public let kernel: Weight
     public let bias: Weight?
     public let strides: (Int, Int)
     public let padding: Padding
+    public let dilation: (Int, Int)
     public let groups: Int
     public let activation: LayerActivation?
+    /// Whether the layer is a Keras DepthwiseConv2D.
+    public let isDepthwise: Bool
 
     public init(_ name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
-                padding: Padding = .valid, groups: Int = 1, useBias: Bool = true, activation: LayerActivation? = nil,
-                generator: inout SeededGenerator) {
+                padding: Padding = .valid, dilation: (Int, Int) = (1, 1), groups: Int = 1, useBias: Bool = true,
+                activation: LayerActivation? = nil, generator: inout SeededGenerator) {
         self.name = name
         kernel = Weight("kernel", Initializer.glorotUniform.make([kernelSize.0, kernelSize.1, inputChannels / groups, filters], using: &generator))
         bias = useBias ? Weight("bias", Tensor(zeros: [filters])) : nil
-        self.strides = strides; self.padding = padding; self.groups = groups; self.activation = activation
+        self.strides = strides; self.padding = padding; self.dilation = dilation; self.groups = groups; self.activation = activation
+        isDepthwise = false
     }
 
+    /// A DepthwiseConv2D: `multiplier` filters per input channel.
+    public init(depthwise name: String, channels: Int, multiplier: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+                padding: Padding = .valid, dilation: (Int, Int) = (1, 1), useBias: Bool = true, activation: LayerActivation? = nil,
+                generator: inout SeededGenerator) {
+        self.name = name
+        kernel = Weight("depthwise_kernel", Initializer.glorotUniform.make([kernelSize.0, kernelSize.1, channels, multiplier], using: &generator))
+        bias = useBias ? Weight("bias", Tensor(zeros: [channels * multiplier])) : nil
+        self.strides = strides; self.padding = padding; self.dilation = dilation; groups = channels; self.activation = activation
+        isDepthwise = true
+    }
+
+    public var kind: String { isDepthwise ? "DepthwiseConv2D" : "Conv2D" }
     public var weights: [Weight] { [kernel] + (bias.map { [$0] } ?? []) }
 
+    /// The kernel's shape as the convolution reads it: HWIO with I = input channels / groups. A depthwise kernel
+    /// [h, w, channels, multiplier] is the same memory as [h, w, 1, channels · multiplier].
+    public var convolutionKernelShape: [Int] {
+        let shape = kernel.shape
+        return isDepthwise ? [shape[0], shape[1], 1, shape[2] * shape[3]] : shape
+    }
+
+    /// The kernel's values in `convolutionKernelShape`.
+    public var convolutionKernel: Tensor { isDepthwise ? try! kernel.value.reshaped(convolutionKernelShape) : kernel.value }
+
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
-        let y = try conv2d(x, kernel.variable, bias: bias?.variable, strides: strides, padding: padding, groups: groups)
+        let k = isDepthwise ? try reshape(kernel.variable, convolutionKernelShape) : kernel.variable
+        let y = try conv2d(x, k, bias: bias?.variable, strides: strides, padding: padding, dilation: dilation, groups: groups)
         return try activation.map { try $0.apply(y) } ?? y
     }
 }

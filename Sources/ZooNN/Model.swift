@@ -69,7 +69,7 @@ public final class ForwardContext {
         var flops = 0.0
         let perImage = Double(y.value.count / max(1, y.shape.first ?? 1))
         if let conv = layer as? Conv2D {
-            flops = 2 * perImage * Double(conv.kernel.value.count / max(1, conv.kernel.shape[3]))
+            flops = 2 * perImage * Double(conv.kernel.value.count / max(1, conv.convolutionKernelShape[3]))
         } else if let dense = layer as? Dense {
             flops = 2 * Double(dense.kernel.value.count)
         }

@@ -55,10 +55,10 @@ struct ONNXGraphWriter {
         switch layer.computation {
         case let .convolution(conv):
             guard rank == 4 else { throw fail("a convolution needs a 4-D input") }
-            let kernel = conv.kernel.value
+            let kernel = conv.convolutionKernel
             let (kh, kw, ci, co) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
             let geometry = try WindowGeometry(op: layer.name, input: (shape[1], shape[2]), kernel: (kh, kw), strides: conv.strides,
-                                              padding: conv.padding)
+                                              dilation: conv.dilation, padding: conv.padding)
             // Keras keeps kernels as HWIO; ONNX wants OIHW.
             let oihw = kernel.withUnsafeBufferPointer { hwio in
                 [Float](unsafeUninitializedCapacity: hwio.count) { out, count in
@@ -71,9 +71,9 @@ struct ONNXGraphWriter {
             var inputs = [x, initializer("\(layer.name)/kernel", dims: [co, ci, kh, kw], oihw)]
             if let bias = conv.bias { inputs.append(initializer("\(layer.name)/bias", bias.value)) }
             var attributes: [Attribute] = [.ints("kernel_shape", [kh, kw]), .ints("strides", [conv.strides.0, conv.strides.1]),
-                                           .ints("pads", pads(geometry)), .ints("dilations", [1, 1])]
+                                           .ints("pads", pads(geometry)), .ints("dilations", [conv.dilation.0, conv.dilation.1])]
             if conv.groups > 1 { attributes.append(.int("group", conv.groups)) }
-            activate(self.node("Conv", inputs, output: conv.activation == nil ? name : "\(layer.name)/conv", attributes),
+            try activate(self.node("Conv", inputs, output: conv.activation == nil ? name : "\(layer.name)/conv", attributes),
                      conv.activation, rank: rank, node: node, name: name)
 
         case let .dense(dense):
@@ -85,7 +85,7 @@ struct ONNXGraphWriter {
             } else {
                 self.node("MatMul", [x, kernel], output: product)
             }
-            activate(y, dense.activation, rank: rank, node: node, name: name)
+            try activate(y, dense.activation, rank: rank, node: node, name: name)
 
         case let .batchNormalization(bn):
             guard rank == 4 || rank == 2 else { throw fail("BatchNormalization is written for 2-D and 4-D inputs") }
@@ -93,7 +93,7 @@ struct ONNXGraphWriter {
             values[node.output] = self.node("BatchNormalization", [x] + parameters, output: name, [.float("epsilon", bn.epsilon)])
 
         case let .activation(kind):
-            values[node.output] = self.node(Self.operatorName(for: kind), [x], output: name)
+            values[node.output] = try activation(kind, x, output: name)
 
         case .softmax:
             values[node.output] = self.node("Softmax", [x], output: name, [.int("axis", Self.channelAxis(rank: rank))])
@@ -150,9 +150,9 @@ struct ONNXGraphWriter {
     }
 
     /// The activation a Conv2D or Dense layer applies after its product.
-    private mutating func activate(_ y: String, _ activation: LayerActivation?, rank: Int, node: LayerGraph.Node, name: String) {
+    private mutating func activate(_ y: String, _ activation: LayerActivation?, rank: Int, node: LayerGraph.Node, name: String) throws {
         values[node.output] = if let kind = activation?.elementwise {
-            self.node(Self.operatorName(for: kind), [y], output: name)
+            try self.activation(kind, y, output: name)
         } else if activation == .softmax {
             self.node("Softmax", [y], output: name, [.int("axis", Self.channelAxis(rank: rank))])
         } else {
@@ -160,11 +160,28 @@ struct ONNXGraphWriter {
         }
     }
 
-    private static func operatorName(for kind: Activation) -> String {
+    /// An elementwise activation as ONNX operators: one where ONNX has it, a product for swish.
+    private mutating func activation(_ kind: Activation, _ x: String, output name: String) throws -> String {
         switch kind {
-        case .relu: "Relu"
-        case .tanh: "Tanh"
-        case .sigmoid: "Sigmoid"
+        case .relu: return node("Relu", [x], output: name)
+        case .tanh: return node("Tanh", [x], output: name)
+        case .sigmoid: return node("Sigmoid", [x], output: name)
+        case let .rectifier(slope, nil, 0): return node("LeakyRelu", [x], output: name, [.float("alpha", slope)])
+        case let .rectifier(0, maxValue?, 0):
+            let bounds = [initializer("\(name)/min", dims: [], [0]), initializer("\(name)/max", dims: [], [maxValue])]
+            return node("Clip", [x] + bounds, output: name)
+        case .elu(let alpha): return node("Elu", [x], output: name, [.float("alpha", alpha)])
+        case .selu: return node("Selu", [x], output: name, [.float("alpha", Activation.seluAlpha), .float("gamma", Activation.seluScale)])
+        case .gelu(let approximate) where options.opset >= 20:
+            return node("Gelu", [x], output: name, [.string("approximate", approximate ? "tanh" : "none")])
+        case .swish: return node("Mul", [x, node("Sigmoid", [x], output: "\(name)/sigmoid")], output: name)
+        case .hardSigmoid(let slope): return node("HardSigmoid", [x], output: name, [.float("alpha", slope), .float("beta", 0.5)])
+        case .softplus: return node("Softplus", [x], output: name)
+        case .softsign: return node("Softsign", [x], output: name)
+        case .gelu:
+            throw ONNXExportError(message: "\(name): ONNX has Gelu from opset 20; export with --opset 20 or later")
+        case .rectifier:
+            throw ONNXExportError(message: "\(name): ONNX has no ReLU with a threshold, or with both a slope and a cap (\(kind))")
         }
     }
 

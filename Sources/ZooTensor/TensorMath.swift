@@ -33,3 +33,30 @@ extension Tensor {
     /// Sum of all elements, accumulated in Double.
     public var sum: Float { Float(scalars.reduce(0.0) { $0 + Double($1) }) }
 }
+
+extension Tensor {
+    /// Rows `range` of the first axis, as a tensor of their own.
+    public func rows(_ range: Range<Int>) -> Tensor {
+        let width = count / Swift.max(1, shape[0])
+        return Tensor(uninitializedShape: [range.count] + shape.dropFirst()) { out in
+            withUnsafeBufferPointer { all in
+                _ = out.update(fromContentsOf: all[(range.lowerBound * width)..<(range.upperBound * width)])
+            }
+        }
+    }
+
+    /// Tensors of the same trailing shape, one after another along the first axis; `trailingShape` shapes the
+    /// result when there are no parts (default: the first part's).
+    public init(stacking parts: [Tensor], trailingShape: [Int]? = nil) {
+        let rows = parts.reduce(0) { $0 + ($1.shape.first ?? 0) }
+        self.init(uninitializedShape: [rows] + (trailingShape ?? Array(parts.first?.shape.dropFirst() ?? []))) { out in
+            var offset = 0
+            for part in parts {
+                part.withUnsafeBufferPointer { values in
+                    _ = UnsafeMutableBufferPointer(rebasing: out[offset..<(offset + values.count)]).update(fromContentsOf: values)
+                    offset += values.count
+                }
+            }
+        }
+    }
+}

@@ -34,15 +34,7 @@ public struct FeatureExtractor {
             labels += batch.indices.map { dataset.samples[$0].label }
             progress?(done, dataset.count)
         }
-        let width = rows.first?.shape[1] ?? 0
-        let all = Tensor(uninitializedShape: [labels.count, width]) { out in
-            var offset = 0
-            for row in rows {
-                row.withUnsafeBufferPointer { UnsafeMutableBufferPointer(rebasing: out[offset..<(offset + $0.count)]).update(fromContentsOf: $0) }
-                offset += row.count
-            }
-        }
-        return (FeatureData(features: all, labels: labels, classNames: dataset.classNames, name: dataset.name), loader.skipped)
+        return (FeatureData(features: Tensor(stacking: rows, trailingShape: [rows.first?.shape[1] ?? 0]), labels: labels, classNames: dataset.classNames, name: dataset.name), loader.skipped)
     }
 }
 

@@ -200,6 +200,11 @@ public final class TransferJob {
                                       MetadataKey.classNames: try MetadataKey.json(c.training.classNames),
                                       "transfer_mode": c.mode.rawValue]
         if let head { note[metadataKey] = try MetadataKey.json(head) }
+        if let configured = c.backbone as? any ConfiguredBackbone {
+            // Features: the backbone's own config, which rebuilds the part under the head. Otherwise the trained
+            // network's, with the new classes.
+            note[MetadataKey.modelConfig] = head == nil ? try configured.modelConfig(classes: c.training.classNames.count) : configured.modelConfig
+        }
         if let size = c.inputSize { note[MetadataKey.inputSize] = "\(size.0)x\(size.1)" }
         if let crop = c.cropFraction { note[MetadataKey.cropFraction] = "\(crop)" }
         note.merge(c.notes) { $1 }
@@ -210,7 +215,13 @@ public final class TransferJob {
         let out = configuration.output
         let native = out.appendingPathComponent("weights.safetensors"), keras = out.appendingPathComponent("weights.h5")
         try SafetensorsFormat().write(bundle, to: native)
-        try KerasH5Format().write(bundle, to: keras)
+        var kerasBundle = bundle
+        if bundle.metadata[Self.metadataKey] != nil {
+            // A head on a configured backbone: the config describes the backbone, not this network, so Keras gets the
+            // weights alone.
+            kerasBundle.metadata[MetadataKey.modelConfig] = nil
+        }
+        try KerasH5Format().write(kerasBundle, to: keras)
         let log = out.appendingPathComponent("log.csv"), curves = out.appendingPathComponent("curves.png")
         try writeAtomically(to: log) { try Data(TrainingLog.csv(history).utf8).write(to: $0) }
         try writeAtomically(to: curves) { try ImageCodec.encodePNG(CurvePlot.render(history)).write(to: $0) }

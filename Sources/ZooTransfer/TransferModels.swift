@@ -82,7 +82,7 @@ public struct TrainedClassifier {
     /// Rebuilds what `TransferJob` wrote from its metadata; any other file is matched against `arch` (or every
     /// registered backbone) as `zoo predict` does, with its classifier's activation left off.
     public init(_ bundle: WeightBundle, file: String, backbones: BackboneRegistry, arch: String? = nil) throws {
-        let named = try (arch ?? bundle.metadata[MetadataKey.architecture]).map { try backbones.backbone(named: $0) }
+        let named = try (arch ?? bundle.metadata[MetadataKey.architecture]).map { try backbones.backbone(named: $0, for: bundle, file: file) }
         let size = bundle.metadata[MetadataKey.inputSize].flatMap { text -> (Int, Int)? in
             let parts = text.split(separator: "x").compactMap { Int($0) }
             return parts.count == 2 ? (parts[0], parts[1]) : nil

@@ -7,10 +7,14 @@ import ZooNN
 import ZooTensor
 
 /// Models built from a Keras file's own config (`KerasModel`) against Keras on the same file and input
-/// (tools/keras/make_keras_config_fixtures.py: Keras 3 and tf-keras 2 dialects of a Sequential and a Functional CNN).
+/// (tools/keras/make_keras_config_fixtures.py, each model saved by Keras 3 and by tf-keras 2: a Sequential CNN, a
+/// Functional residual net, every activation and activation layer, a mini-Xception with separable, depthwise and
+/// dilated convolutions, models nested three deep, and keras.applications MobileNetV2 nested as Teachable Machine
+/// exports it). Outputs and one inner feature map are compared.
 @Suite struct KerasConfigTests {
     struct Manifest: Decodable {
-        struct Case: Decodable { let name: String, file: String, input: [Int], output: [Int], parameters: Int, layers: [String] }
+        struct Tap: Decodable { let layer: String, shape: [Int] }
+        struct Case: Decodable { let name: String, file: String, input: [Int], output: [Int], parameters: Int, tap: Tap, layers: [String] }
         let cases: [Case]
     }
     static let folder = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
@@ -33,9 +37,13 @@ import ZooTensor
         // The registry finds the network through the `keras` plugin: no fixed architecture fits.
         #expect(try backbones.match(bundle, file: fixture.file).backbone is KerasConfigBackbone)
         let input = try Self.array("\(name).input.f32", fixture.input), expected = try Self.array("\(name).output.f32", fixture.output)
+        let expectedTap = try Self.array("\(name).tap.f32", fixture.tap.shape)
         for backend in [try Runtime.dnnl.get(), Runtime.reference] as [any Backend] {
-            let eager = try Runtime.using(backend) { try model(Variable(input)).main.value }
+            let result = try Runtime.using(backend) { try model(Variable(input), taps: [fixture.tap.layer]) }
+            let eager = result.main.value, tap = try #require(result.taps[fixture.tap.layer]).value
             #expect(eager.shape == expected.shape && deviation(eager, expected) <= 1e-5, "\(name) on \(backend.name): \(deviation(eager, expected))")
+            #expect(tap.shape == expectedTap.shape && deviation(tap, expectedTap) <= 1e-5,
+                    "\(name) on \(backend.name), \(fixture.tap.layer): \(deviation(tap, expectedTap))")
         }
         // The residual net's Add reads a value its own branch's convolution reads too: a plan that summed in place
         // over that value overwrote the convolution's source while it ran.
@@ -48,12 +56,14 @@ import ZooTensor
         {"class_name": "Sequential", "config": {"name": "odd", "layers": [
           {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 1], "name": "in"}},
           {"class_name": "Lambda", "config": {"name": "scale", "function": "..."}},
-          {"class_name": "Conv2D", "config": {"name": "dilated", "filters": 2, "kernel_size": [3, 3], "dilation_rate": [2, 2]}},
+          {"class_name": "Conv2D", "config": {"name": "dilated", "filters": 2, "kernel_size": [3, 3], "strides": 2, "dilation_rate": [2, 2]}},
+          {"class_name": "Conv3D", "config": {"name": "volume", "filters": 2, "kernel_size": [3, 3, 3]}},
           {"class_name": "Flatten", "config": {"name": "flat"}}]}}
         """
         let error = #expect(throws: KerasConfigError.self) { try KerasModel.build(config: try KerasModelConfig(json: json)) }
         let text = error?.description ?? ""
-        #expect(text.contains("scale (Lambda: its code is Python, which Zoo never runs)") && text.contains("dilated (Conv2D: dilation [2, 2])")
+        #expect(text.contains("scale (Lambda: its code is Python, which Zoo never runs)") && text.contains("dilated (Conv2D: both strides [2, 2] and dilation [2, 2])")
+                && text.contains("volume (Conv3D)")
                 && text.contains("--arch none"), "\(text)")
     }
 }

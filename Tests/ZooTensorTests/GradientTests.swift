@@ -86,7 +86,7 @@ import ZooTensor
         }
     }
 
-    @Test(arguments: Activation.allCases)
+    @Test(arguments: Activation.representatives)
     func activation(_ kind: Activation) {
         let count = 40
         Self.check("\(kind)", [Self.random(count, seed: 6, scale: 2, awayFromZero: true)], outputCount: count) { p, y in

@@ -54,17 +54,129 @@ def residual_net(k):
     return k.Model(inputs, outputs, name="residual_net")
 
 
-def randomize(model, rng):
+def activations_net(k):
+    """Every activation by name and every activation layer with its options, each on its own branch from the input
+    (a chain of squashing functions would forget the input), joined and read by Dense layers."""
+    L = k.layers
+    inputs = k.Input((10, 10, 3), name="pixels")
+    branches = [L.Conv2D(3, 1, activation=name, name=f"conv_{name}")(inputs)
+                for name in ["relu6", "leaky_relu", "elu", "selu", "gelu", "swish", "silu", "hard_sigmoid", "softplus",
+                             "softsign", "tanh", "sigmoid", "relu", "linear"]]
+    for layer in [L.ReLU(max_value=1.5, negative_slope=0.1, threshold=0.25, name="relu_options"),
+                  L.LeakyReLU(0.15, name="leaky"), L.ELU(alpha=0.6, name="elu_layer"), L.ReLU(6.0, name="relu6_layer")]:
+        branches.append(layer(L.Conv2D(3, 1, name=f"before_{layer.name}")(inputs)))
+    x = L.Concatenate(name="branches")(branches)
+    x = L.Conv2D(4, 3, strides=2, name="mix")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(6, activation="gelu", name="dense_gelu")(x)
+    x = L.Dense(5, name="logits")(x)
+    outputs = L.Softmax(name="probabilities")(x)
+    return k.Model(inputs, outputs, name="activations_net")
+
+
+def separable_net(k):
+    """A mini-Xception: separable convolutions with BatchNorm and residual adds, a depthwise convolution with a
+    depth multiplier, a dilated convolution."""
+    L = k.layers
+    inputs = k.Input((24, 24, 3), name="image")
+    x = L.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="stem")(inputs)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    x = L.Activation("relu", name="stem_relu")(x)
+    for block, filters in enumerate([16, 24]):
+        shortcut = L.Conv2D(filters, 1, strides=2, padding="same", use_bias=False, name=f"block{block}_shortcut")(x)
+        shortcut = L.BatchNormalization(name=f"block{block}_shortcut_bn")(shortcut)
+        y = L.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"block{block}_sep1")(x)
+        y = L.BatchNormalization(name=f"block{block}_sep1_bn")(y)
+        y = L.Activation("relu", name=f"block{block}_sep1_relu")(y)
+        y = L.SeparableConv2D(filters, 3, padding="same", depth_multiplier=2, name=f"block{block}_sep2")(y)
+        y = L.BatchNormalization(name=f"block{block}_sep2_bn")(y)
+        y = L.MaxPooling2D(3, strides=2, padding="same", name=f"block{block}_pool")(y)
+        x = L.Add(name=f"block{block}_add")([y, shortcut])
+    x = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu", name="depthwise")(x)
+    x = L.Conv2D(8, 3, dilation_rate=2, padding="same", name="dilated")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    outputs = L.Dense(4, activation="softmax", name="predictions")(x)
+    return k.Model(inputs, outputs, name="mini_xception")
+
+
+def nested_net(k):
+    """Models nested as layers three deep: a Sequential in a Functional in a Sequential."""
+    L = k.layers
+    inner = k.Sequential([k.Input((12, 12, 3)), L.Conv2D(6, 3, name="inner_conv"), L.BatchNormalization(name="inner_bn"),
+                          L.ReLU(name="inner_relu")], name="inner")
+    inputs = k.Input((12, 12, 3), name="image")
+    x = inner(inputs)
+    y = L.Conv2D(6, 3, padding="same", name="side_conv")(x)
+    x = L.Add(name="add")([x, y])
+    x = L.GlobalMaxPooling2D(name="gmp")(x)
+    middle = k.Model(inputs, x, name="middle")
+    return k.Sequential([k.Input((12, 12, 3)), middle, L.Dense(8, activation="relu", name="hidden"),
+                         L.Dense(3, activation="softmax", name="predictions")], name="nested_net")
+
+
+def mobilenet_v2(k):
+    """keras.applications MobileNetV2 (alpha 0.35, 96 px, no top) under a head, nested in a Sequential the way
+    Teachable Machine exports are."""
+    L = k.layers
+    base = k.applications.MobileNetV2(input_shape=(96, 96, 3), alpha=0.35, include_top=False, weights=None)
+    head = k.Sequential([k.Input(tuple(base.output_shape[1:])), L.GlobalAveragePooling2D(name="head_pool"),
+                         L.Dense(16, activation="relu", name="head_hidden"), L.Dense(3, activation="softmax", name="head_output")],
+                        name="head")
+    return k.Sequential([k.Input((96, 96, 3)), base, head], name="teachable_mobilenet_v2")
+
+
+# A layer inside each model whose output is also compared: a feature map before the global pooling, where a wrong
+# input or a wrong spatial computation shows even when the pooled output hardly moves.
+TAPS = {"mnist_cnn": "pool2", "residual_net": "concat", "activations_net": "branches", "mini_xception": "dilated",
+        "nested_net": "add", "teachable_mobilenet_v2": "out_relu"}
+
+
+def contains(layer, name):
+    return hasattr(layer, "layers") and any(l.name == name or contains(l, name) for l in layer.layers)
+
+
+def tap_output(k, model, name, x):
+    """The output of the layer `name`, however deeply nested, for input x (nested models here are called on the
+    output of the layers before them in a Sequential, or are a Functional's own layers)."""
+    if model.__class__.__name__ == "Sequential":
+        for layer in model.layers:
+            if layer.name == name:
+                return layer(x)
+            if contains(layer, name):
+                return tap_output(k, layer, name, x)
+            x = layer(x)
     for layer in model.layers:
+        if contains(layer, name):
+            raise ValueError(f"{name} sits in a model nested inside a Functional: not needed by these fixtures")
+    return k.Model(model.inputs, model.get_layer(name).output)(x)
+
+
+def leaves(model):
+    """The layers that compute, nested models opened, in order."""
+    found = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            found += leaves(layer)
+        elif layer.__class__.__name__ != "InputLayer":
+            found.append(layer)
+    return found
+
+
+def randomize(model, rng, offsets=0.5):
+    """Every array random: kernels scaled by fan-in so that deep models neither vanish nor saturate, BatchNorm scales
+    and variances around 1, biases, BatchNorm shifts and means within ±offsets."""
+    for layer in leaves(model):
         values = []
-        for w in layer.weights:
+        for index, w in enumerate(layer.weights):
             shape = tuple(w.shape)
-            if "moving_variance" in w.name:
+            depthwise = index == 0 and layer.__class__.__name__ in ("DepthwiseConv2D", "SeparableConv2D")
+            if "moving_variance" in w.name or "gamma" in w.name:
                 values.append(rng.uniform(0.5, 1.5, shape))
-            elif "gamma" in w.name:
-                values.append(rng.uniform(0.5, 1.5, shape))
+            elif "kernel" in w.name and len(shape) > 1:
+                fan_in = shape[0] * shape[1] if depthwise else int(np.prod(shape[:-1]))
+                values.append(rng.uniform(-1, 1, shape) * np.sqrt(3 / fan_in))
             else:
-                values.append(rng.uniform(-0.5, 0.5, shape))
+                values.append(rng.uniform(-offsets, offsets, shape))
         if values:
             layer.set_weights([v.astype("float32") for v in values])
 
@@ -72,20 +184,29 @@ def randomize(model, rng):
 def main(out):
     os.makedirs(out, exist_ok=True)
     cases = []
-    for seed, build in enumerate([sequential_cnn, residual_net]):
-        for flavour, k in [("keras3", keras), ("tf_keras", tf_keras)]:
+    builds = [(sequential_cnn, ["keras3", "tf_keras"]), (residual_net, ["keras3", "tf_keras"]),
+              (activations_net, ["keras3", "tf_keras"]), (separable_net, ["keras3", "tf_keras"]),
+              (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"])]
+    modules = {"keras3": keras, "tf_keras": tf_keras}
+    for seed, (build, flavours) in enumerate(builds):
+        for flavour, k in [(f, modules[f]) for f in flavours]:
             rng = np.random.default_rng(seed)
             model = build(k)
-            randomize(model, rng)
+            # MobileNetV2's 50 layers would drown the input under full-size offsets.
+            deep = model.name.startswith("teachable")
+            randomize(model, rng, offsets=0.1 if deep else 0.5)
             name = f"{model.name}_{flavour}"
             model.save(os.path.join(out, f"{name}.h5"))
-            x = rng.uniform(0, 1, (2,) + tuple(model.input_shape[1:])).astype("<f4")
+            x = rng.uniform(-1 if deep else 0, 1, (2,) + tuple(model.input_shape[1:])).astype("<f4")
             y = np.asarray(model(x, training=False), dtype="<f4")
+            tap = np.asarray(tap_output(k, model, TAPS[model.name], x), dtype="<f4")
             x.tofile(os.path.join(out, f"{name}.input.f32"))
             y.tofile(os.path.join(out, f"{name}.output.f32"))
+            tap.tofile(os.path.join(out, f"{name}.tap.f32"))
             cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape),
                           "parameters": int(model.count_params()),
-                          "layers": [l.name for l in model.layers if l.__class__.__name__ != "InputLayer"]})
+                          "tap": {"layer": TAPS[model.name], "shape": list(tap.shape)},
+                          "layers": [l.name for l in leaves(model)]})
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump({"cases": cases}, f, indent=1)
 

@@ -58,12 +58,35 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
         } ?? false
     }
 
-    /// The config's network; `classes` resizes its classifier, a nil `classifierActivation` leaves logits.
+    /// The config's network; `classes` resizes its classifier, a nil `classifierActivation` leaves logits, and
+    /// without the top it ends with the classifier's input. `pooling` is for the fixed architectures: the features
+    /// here are what the config's own layers make of the feature maps.
     public func build(_ options: BackboneOptions) throws -> Model {
-        guard options.includeTop else {
-            throw BackboneError.invalidOptions("keras: a network built from its config keeps its top")
+        try KerasModel.build(config: try KerasModelConfig(json: modelConfig), inputSize: options.inputSize, seed: options.seed,
+                             classes: options.includeTop ? options.classes : nil, logits: options.classifierActivation == nil,
+                             includeTop: options.includeTop)
+    }
+
+    public func modelConfig(classes: Int) throws -> String {
+        guard let classifier = classifierLayers.first else {
+            throw KerasConfigError("the network has no Dense classifier to give \(classes) classes")
         }
-        return try KerasModel.build(config: try KerasModelConfig(json: modelConfig), inputSize: options.inputSize, seed: options.seed,
-                                    classes: options.classes, logits: options.classifierActivation == nil)
+        guard let object = try JSONSerialization.jsonObject(with: Data(modelConfig.utf8)) as? [String: Any] else {
+            throw KerasConfigError("the model config is not a JSON object")
+        }
+        // The classifier may sit in a nested model: every layer object named so is resized.
+        func resized(_ value: Any) -> Any {
+            if let list = value as? [Any] { return list.map(resized) }
+            guard var object = value as? [String: Any] else { return value }
+            if object["class_name"] as? String == "Dense", var config = object["config"] as? [String: Any], config["name"] as? String == classifier {
+                config[config["output_dim"] != nil ? "output_dim" : "units"] = classes
+                object["config"] = config
+                return object
+            }
+            for (key, inner) in object { object[key] = resized(inner) }
+            return object
+        }
+        let data = try JSONSerialization.data(withJSONObject: resized(object), options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -18,9 +18,9 @@ enum KerasLayerFactory {
     }
 
     static let supported: Set<String> = [
-        "InputLayer", "Conv2D", "Convolution2D", "Dense", "BatchNormalization", "Activation", "ReLU", "Softmax",
-        "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "Dropout",
-        "Add", "Concatenate", "ZeroPadding2D",
+        "InputLayer", "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization",
+        "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+        "GlobalMaxPooling2D", "Flatten", "Dropout", "Add", "Concatenate", "ZeroPadding2D",
     ]
 
     /// Why `layer` cannot be built ("" when only its class is unknown), or nil when it can.
@@ -32,53 +32,66 @@ enum KerasLayerFactory {
         if let format = (o["data_format"] ?? o["dim_ordering"]) as? String, !["channels_last", "tf"].contains(format) {
             return "\(format) layout"
         }
-        if let dilation = pair(o["dilation_rate"]), dilation != [1, 1] { return "dilation \(dilation)" }
-        if let name = activationName(o), activation(name) == nil, ["Conv2D", "Convolution2D", "Dense", "Activation"].contains(layer.className) {
+        if let name = activationName(o), activation(name, dialect: .keras3) == nil {
             return "activation \(name)"
         }
         switch layer.className {
         case "BatchNormalization":
             if o["center"] as? Bool == false || o["scale"] as? Bool == false { return "without center or scale" }
             if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
-        case "ReLU":
-            if number(o["max_value"]) != nil || number(o["negative_slope"]) ?? 0 != 0 || number(o["threshold"]) ?? 0 != 0 {
-                return "max_value, negative_slope or threshold"
-            }
         case "Concatenate", "Softmax":
             if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
         case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
             if o["keepdims"] as? Bool == true { return "keepdims" }
+        case "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D":
+            if let strides = pair(o["strides"] ?? o["subsample"]), strides != [1, 1], let dilation = pair(o["dilation_rate"]), dilation != [1, 1] {
+                return "both strides \(strides) and dilation \(dilation)"
+            }
         default: break
         }
         return nil
     }
 
     /// The layer for `config`, sized for what reaches it (shapes without the batch axis).
-    static func make(_ config: KerasLayerConfig, inputShapes: [[Int]], generator: inout SeededGenerator) throws -> Built {
+    static func make(_ config: KerasLayerConfig, dialect: KerasModelConfig.Dialect, inputShapes: [[Int]],
+                     generator: inout SeededGenerator) throws -> Built {
         let o = config.options, name = config.name, shape = inputShapes.first ?? []
+        let layerActivation = activationName(o).flatMap { activation($0, dialect: dialect) } ?? nil
         switch config.className {
-        case "Conv2D", "Convolution2D":
+        case "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D":
             guard shape.count == 3 else { throw KerasConfigError("\(name) needs a feature map, gets \(shape)") }
             let kernel = pair(o["kernel_size"]) ?? [o["nb_row"] as? Int ?? 1, o["nb_col"] as? Int ?? 1]
-            let strides = pair(o["strides"] ?? o["subsample"]) ?? [1, 1]
-            return .single(Conv2D(name, inputChannels: shape[2], filters: o["filters"] as? Int ?? o["nb_filter"] as? Int ?? 0,
-                                  kernelSize: (kernel[0], kernel[1]), strides: (strides[0], strides[1]), padding: padding(o),
-                                  groups: o["groups"] as? Int ?? 1, useBias: o["use_bias"] as? Bool ?? o["bias"] as? Bool ?? true,
-                                  activation: activationName(o).flatMap(activation) ?? nil, generator: &generator))
+            let strides = pair(o["strides"] ?? o["subsample"]) ?? [1, 1], dilation = pair(o["dilation_rate"]) ?? [1, 1]
+            let useBias = o["use_bias"] as? Bool ?? o["bias"] as? Bool ?? true
+            let multiplier = o["depth_multiplier"] as? Int ?? 1, filters = o["filters"] as? Int ?? o["nb_filter"] as? Int ?? 0
+            switch config.className {
+            case "DepthwiseConv2D":
+                return .single(Conv2D(depthwise: name, channels: shape[2], multiplier: multiplier, kernelSize: (kernel[0], kernel[1]),
+                                      strides: (strides[0], strides[1]), padding: padding(o), dilation: (dilation[0], dilation[1]),
+                                      useBias: useBias, activation: layerActivation, generator: &generator))
+            case "SeparableConv2D":
+                return .single(SeparableConv2D(name, inputChannels: shape[2], filters: filters, kernelSize: (kernel[0], kernel[1]),
+                                               multiplier: multiplier, strides: (strides[0], strides[1]), padding: padding(o),
+                                               dilation: (dilation[0], dilation[1]), useBias: useBias, activation: layerActivation,
+                                               generator: &generator))
+            default:
+                return .single(Conv2D(name, inputChannels: shape[2], filters: filters, kernelSize: (kernel[0], kernel[1]),
+                                      strides: (strides[0], strides[1]), padding: padding(o), dilation: (dilation[0], dilation[1]),
+                                      groups: o["groups"] as? Int ?? 1, useBias: useBias, activation: layerActivation, generator: &generator))
+            }
         case "Dense":
             guard shape.count == 1 else { throw KerasConfigError("\(name) (Dense) on a \(shape) input: Zoo applies Dense to vectors; flatten first") }
             return .single(Dense(name, inputs: shape[0], units: o["units"] as? Int ?? o["output_dim"] as? Int ?? 0,
                                  useBias: o["use_bias"] as? Bool ?? o["bias"] as? Bool ?? true,
-                                 activation: activationName(o).flatMap(activation) ?? nil, generator: &generator))
+                                 activation: layerActivation, generator: &generator))
         case "BatchNormalization":
             return .single(BatchNormalization(name, channels: shape.last ?? 0, epsilon: Float(number(o["epsilon"]) ?? 1e-3),
                                               momentum: Float(number(o["momentum"]) ?? 0.99)))
-        case "Activation", "ReLU", "Softmax":
-            let kind = config.className == "Activation" ? activationName(o) ?? "linear" : config.className.lowercased()
-            switch activation(kind) {
-            case .some(.some(.softmax)): return .single(Layers.softmax(name))
-            case .some(.some(let other)): return .single(Layers.activation(name, Activation(rawValue: other.rawValue)!))
-            default: return .single(Lambda(name, kind: "Activation", computation: .identity) { x, _ in x })
+        case "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax":
+            switch config.className == "Activation" ? layerActivation : try layerForm(config) {
+            case .softmax: return .single(Layers.softmax(name))
+            case .function(let kind): return .single(Layers.activation(name, kind))
+            case nil: return .single(Lambda(name, kind: "Activation", computation: .identity) { x, _ in x })
             }
         case "MaxPooling2D", "AveragePooling2D":
             let size = pair(o["pool_size"]) ?? [2, 2], strides = pair(o["strides"]) ?? size
@@ -98,11 +111,40 @@ enum KerasLayerFactory {
         }
     }
 
-    /// Keras's activation names Zoo's layers apply: nil for an unknown one, .some(nil) for linear.
-    static func activation(_ name: String) -> LayerActivation?? {
+    /// The activation of Keras's activation layers (ReLU, LeakyReLU, ELU, Softmax) from their options.
+    static func layerForm(_ config: KerasLayerConfig) throws -> LayerActivation {
+        let o = config.options
+        switch config.className {
+        case "ReLU":
+            let slope = Float(number(o["negative_slope"]) ?? 0), threshold = Float(number(o["threshold"]) ?? 0)
+            let maxValue = number(o["max_value"]).map(Float.init)
+            return slope == 0 && threshold == 0 && maxValue == nil ? .relu
+                : .function(.rectifier(negativeSlope: slope, maxValue: maxValue, threshold: threshold))
+        case "LeakyReLU":
+            return .function(.rectifier(negativeSlope: Float(number(o["negative_slope"] ?? o["alpha"]) ?? 0.3), maxValue: nil, threshold: 0))
+        case "ELU": return .function(.elu(alpha: Float(number(o["alpha"]) ?? 1)))
+        case "Softmax": return .softmax
+        default: throw KerasConfigError("\(config.name): \(config.className) is not an activation layer")
+        }
+    }
+
+    /// Keras's activation names: nil for one Zoo lacks, .some(nil) for linear.
+    static func activation(_ name: String, dialect: KerasModelConfig.Dialect) -> LayerActivation?? {
         switch name {
         case "linear": .some(nil)
-        case "relu", "tanh", "sigmoid", "softmax": .some(LayerActivation(rawValue: name))
+        case "softmax": .softmax
+        case "relu": .relu
+        case "tanh": .tanh
+        case "sigmoid": .sigmoid
+        case "relu6": .function(.relu6)
+        case "leaky_relu": .function(.rectifier(negativeSlope: 0.2, maxValue: nil, threshold: 0))
+        case "elu": .function(.elu(alpha: 1))
+        case "selu": .function(.selu)
+        case "gelu": .function(.gelu(approximate: false))
+        case "swish", "silu": .function(.swish)
+        case "hard_sigmoid": .function(.hardSigmoid(slope: dialect == .keras3 ? 1 / 6 : 0.2))
+        case "softplus": .function(.softplus)
+        case "softsign": .function(.softsign)
         default: nil
         }
     }

@@ -8,10 +8,19 @@ import ZooTensor
 public enum KerasModel {
     /// The model for `config` at `inputSize` (needed when the config leaves the height or width free). Every layer
     /// Zoo cannot build is named in one error; the weights start random (seeded) until loaded. `classes` resizes the
-    /// classifier (the Dense layer the output comes from); `logits` leaves out its softmax.
+    /// classifier (the Dense layer the output comes from); `logits` leaves out its softmax; without the top, the
+    /// model ends with what the classifier reads (its features).
     public static func build(config: KerasModelConfig, inputSize: (Int, Int)? = nil, seed: UInt64 = 0,
-                             classes: Int? = nil, logits: Bool = false) throws -> Model {
-        let config = try adjusted(config, classes: classes, logits: logits)
+                             classes: Int? = nil, logits: Bool = false, includeTop: Bool = true) throws -> Model {
+        let classifier = classifier(of: config)
+        if classes != nil && classifier == nil {
+            throw KerasConfigError("\(config.name): its output does not come from a Dense classifier, so it cannot be given new classes; "
+                + "train a head on one of its layers instead (--mode features --tap LAYER)")
+        }
+        var config = adjusted(config, classifier: classifier, classes: classes, logits: logits)
+        if !includeTop, let classifier {
+            config = config.pruned(outputs: try layer(named: classifier.name, in: config).calls[0])
+        }
         let unsupported = config.layers.compactMap { layer in
             KerasLayerFactory.unsupportedReason(layer).map { "\(layer.name) (\(layer.className)\($0.isEmpty ? "" : ": \($0)"))" }
         }
@@ -41,7 +50,7 @@ public enum KerasModel {
                 guard references.count == layer.calls[call].count else { continue }
                 let inputs = references.map { values[$0]! }
                 if built[layer.name] == nil {
-                    built[layer.name] = try KerasLayerFactory.make(layer, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
+                    built[layer.name] = try KerasLayerFactory.make(layer, dialect: config.dialect, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
                     order.append(layer.name)
                 }
                 let output = KerasTensorReference(layer: layer.name, node: call, tensor: 0)
@@ -69,7 +78,7 @@ public enum KerasModel {
             for step in steps { values[step.output] = try step.run(step.inputs.map { values[$0]! }, context: context) }
             return outputs.map { values[$0]! }
         }
-        model.classifierLayers = classifier(of: config).map { [$0.name] } ?? []
+        model.classifierLayers = includeTop ? classifier.map { [$0.name] } ?? [] : []
         return model
     }
 
@@ -90,8 +99,8 @@ public enum KerasModel {
     }
 
     /// The config with its classifier resized to `classes` and, for logits, its softmax left out.
-    static func adjusted(_ config: KerasModelConfig, classes: Int?, logits: Bool) throws -> KerasModelConfig {
-        guard let classifier = classifier(of: config), classes != nil || logits else { return config }
+    static func adjusted(_ config: KerasModelConfig, classifier: (name: String, after: [String])?, classes: Int?, logits: Bool) -> KerasModelConfig {
+        guard let classifier, classes != nil || logits else { return config }
         let layers = config.layers.map { layer -> KerasLayerConfig in
             var options = layer.options, className = layer.className
             if layer.name == classifier.name {
@@ -103,7 +112,8 @@ public enum KerasModel {
             }
             return KerasLayerConfig(className: className, name: layer.name, options: options, calls: layer.calls)
         }
-        return KerasModelConfig(className: config.className, name: config.name, layers: layers, inputs: config.inputs, outputs: config.outputs)
+        return KerasModelConfig(className: config.className, name: config.name, layers: layers, inputs: config.inputs, outputs: config.outputs,
+                                dialect: config.dialect)
     }
 
     /// One call of a layer in the built model.

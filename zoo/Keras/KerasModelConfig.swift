@@ -24,14 +24,21 @@ public struct KerasLayerConfig {
 /// Sequential (a bare layer list), Keras 2 and tf.keras (`inbound_nodes` as nested lists, `Model` or `Functional`),
 /// and Keras 3 (`inbound_nodes` of `args` holding `__keras_tensor__` objects with their `keras_history`).
 public struct KerasModelConfig {
+    /// Which Keras wrote the config, where the same name means different things (hard_sigmoid's slope).
+    public enum Dialect: Sendable { case keras2, keras3 }
+
     public let className: String
     public let name: String
     public let layers: [KerasLayerConfig]
     public let inputs: [KerasTensorReference]
     public let outputs: [KerasTensorReference]
+    /// Keras 1, 2 and tf.keras read as `keras2`.
+    public let dialect: Dialect
 
-    init(className: String, name: String, layers: [KerasLayerConfig], inputs: [KerasTensorReference], outputs: [KerasTensorReference]) {
+    init(className: String, name: String, layers: [KerasLayerConfig], inputs: [KerasTensorReference], outputs: [KerasTensorReference],
+         dialect: Dialect) {
         self.className = className; self.name = name; self.layers = layers; self.inputs = inputs; self.outputs = outputs
+        self.dialect = dialect
     }
 
     public init(json text: String) throws {
@@ -41,7 +48,16 @@ public struct KerasModelConfig {
         try self.init(object)
     }
 
+    /// Reads a config; models nested as layers (a Sequential inside a Functional, and so on at any depth) are
+    /// replaced by their own layers, so the graph holds only layers that compute.
     public init(_ object: [String: Any]) throws {
+        try self.init(nested: object)
+        self = try inliningNestedModels()
+    }
+
+    static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
+
+    private init(nested object: [String: Any]) throws {
         guard let className = object["class_name"] as? String else { throw KerasConfigError("the model config has no class_name") }
         self.className = className
         let config = object["config"]
@@ -94,6 +110,83 @@ public struct KerasModelConfig {
         default:
             throw KerasConfigError("a \(className) is not a Keras model (Sequential, Functional or Model)")
         }
+        // Keras 3 writes an input's `batch_shape` and dtype policies as objects; earlier versions neither.
+        dialect = layers.contains { $0.options["batch_shape"] != nil || $0.options["dtype"] is [String: Any] } ? .keras3 : .keras2
+    }
+
+    /// The graph with each nested model's layers in its place: the nested model's inputs become the tensors its
+    /// call reads, and what reads the nested model's outputs reads its inner layers' instead.
+    func inliningNestedModels() throws -> KerasModelConfig {
+        var inlined: [String: KerasModelConfig] = [:]
+        for layer in layers where Self.modelClasses.contains(layer.className) {
+            guard layer.calls.count == 1 else {
+                throw KerasConfigError("\(name): the nested model \(layer.name) is called \(layer.calls.count) times; Zoo builds nested models called once")
+            }
+            let inner = try KerasModelConfig(["class_name": layer.className, "config": layer.options])
+            guard inner.inputs.count == layer.calls[0].count else {
+                throw KerasConfigError("\(name): the nested model \(layer.name) takes \(inner.inputs.count) inputs but is given \(layer.calls[0].count)")
+            }
+            inlined[layer.name] = inner
+        }
+        if inlined.isEmpty { return self }
+
+        // Each nested input stands for the tensor its call reads; each nested model's output for its inner layer's.
+        var substitutes: [KerasTensorReference: KerasTensorReference] = [:]
+        var nestedOutputs: [String: [KerasTensorReference]] = [:]
+        for (outer, inner) in inlined {
+            let call = layers.first { $0.name == outer }!.calls[0]
+            for (input, source) in zip(inner.inputs, call) { substitutes[KerasTensorReference(layer: input.layer, node: 0, tensor: 0)] = source }
+            nestedOutputs[outer] = inner.outputs
+        }
+        func resolve(_ reference: KerasTensorReference) throws -> KerasTensorReference {
+            var current = reference, seen = 0
+            while seen < 64 {
+                if let outputs = nestedOutputs[current.layer] {
+                    guard current.tensor < outputs.count else {
+                        throw KerasConfigError("\(name): \(current) reads output \(current.tensor) of the nested model \(current.layer), which has \(outputs.count)")
+                    }
+                    current = outputs[current.tensor]
+                } else if let source = substitutes[KerasTensorReference(layer: current.layer, node: 0, tensor: 0)] {
+                    current = source
+                } else {
+                    return current
+                }
+                seen += 1
+            }
+            throw KerasConfigError("\(name): the nested models' inputs and outputs refer to each other in a loop at \(reference)")
+        }
+
+        var flat: [KerasLayerConfig] = []
+        for layer in layers {
+            if let inner = inlined[layer.name] {
+                let inputs = Set(inner.inputs.map(\.layer))
+                flat += inner.layers.filter { !inputs.contains($0.name) }
+            } else {
+                flat.append(layer)
+            }
+        }
+        var seen: [String: Int] = [:]
+        for layer in flat { seen[layer.name, default: 0] += 1 }
+        if let twice = seen.filter({ $0.value > 1 }).keys.sorted().first {
+            throw KerasConfigError("\(name): two layers are named \(twice) once the nested models are opened; Zoo addresses layers by name")
+        }
+        flat = try flat.map { layer in
+            KerasLayerConfig(className: layer.className, name: layer.name, options: layer.options,
+                             calls: try layer.calls.map { try $0.map(resolve) })
+        }
+        return KerasModelConfig(className: className, name: name, layers: flat, inputs: inputs, outputs: try outputs.map(resolve), dialect: dialect)
+    }
+
+    /// The graph ending at `outputs`, without the layers they do not depend on.
+    func pruned(outputs: [KerasTensorReference]) -> KerasModelConfig {
+        let byName = Dictionary(layers.map { ($0.name, $0) }) { first, _ in first }
+        var needed = Set(inputs.map(\.layer)), pending = outputs.map(\.layer)
+        while let name = pending.popLast() {
+            guard needed.insert(name).inserted, let layer = byName[name] else { continue }
+            pending += layer.calls.flatMap { $0.map(\.layer) }
+        }
+        return KerasModelConfig(className: className, name: name, layers: layers.filter { needed.contains($0.name) }, inputs: inputs,
+                                outputs: outputs, dialect: dialect)
     }
 
     /// `input_layers` / `output_layers`: a list of [name, node, tensor], or one of them alone.

@@ -80,7 +80,9 @@ final class DNNLEngine: @unchecked Sendable {
         for op in postOps {
             switch op {
             case .sum: try check(dnnl_post_ops_append_sum(ops, 1), "post_ops_append_sum")
-            case .activation(let kind): try check(dnnl_post_ops_append_eltwise(ops, 1, kind.dnnlAlgorithm, 0, 0), "post_ops_append_eltwise")
+            case .activation(let kind):
+                guard let form = kind.dnnl else { throw DNNLError(call: "post_ops_append_eltwise (\(kind))", status: Int(dnnl_unimplemented.rawValue)) }
+                try check(dnnl_post_ops_append_eltwise(ops, 1, form.algorithm, form.alpha, form.beta), "post_ops_append_eltwise")
             }
         }
         try check(dnnl_primitive_attr_set_post_ops(copy, ops), "primitive_attr_set_post_ops")
@@ -107,13 +109,28 @@ public enum PostOp: Hashable, Sendable {
 }
 
 extension Activation {
-    var dnnlAlgorithm: dnnl_alg_kind_t {
+    /// oneDNN 2.6's form of the activation: algorithm, alpha and beta; nil for the kinds it has no kernel for.
+    var dnnl: (algorithm: dnnl_alg_kind_t, alpha: Float, beta: Float)? {
         switch self {
-        case .relu: dnnl_eltwise_relu
-        case .tanh: dnnl_eltwise_tanh_use_dst_for_bwd
-        case .sigmoid: dnnl_eltwise_logistic_use_dst_for_bwd
+        case .relu: (dnnl_eltwise_relu, 0, 0)
+        case .tanh: (dnnl_eltwise_tanh_use_dst_for_bwd, 0, 0)
+        case .sigmoid: (dnnl_eltwise_logistic_use_dst_for_bwd, 0, 0)
+        case let .rectifier(slope, nil, 0): (dnnl_eltwise_relu, slope, 0)
+        case let .rectifier(0, maxValue?, 0): (dnnl_eltwise_clip, 0, maxValue)
+        case .elu(let alpha): (dnnl_eltwise_elu, alpha, 0)
+        case .gelu(let approximate): (approximate ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf, 0, 0)
+        case .swish: (dnnl_eltwise_swish, 1, 0)
+        case .softplus: (dnnl_eltwise_soft_relu, 0, 0)
+        case .rectifier, .selu, .hardSigmoid, .softsign: nil
         }
     }
+
+    /// Whether oneDNN computes the activation (fused onto a convolution or alone); the others run on the reference
+    /// kernels.
+    public var hasDNNLKernel: Bool { dnnl != nil }
+
+    /// Whether oneDNN's backward reads the output instead of the input.
+    var dnnlBackwardReadsOutput: Bool { self == .tanh || self == .sigmoid }
 }
 
 /// A primitive descriptor and the primitive built from it.

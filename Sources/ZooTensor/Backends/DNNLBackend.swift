@@ -370,35 +370,38 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     // MARK: Activations
 
-    private func eltwiseForward(_ kind: Activation, _ md: MemoryDescriptor, count: Int) throws -> DNNLPrimitive {
+    private func eltwiseForward(_ form: (algorithm: dnnl_alg_kind_t, alpha: Float, beta: Float), _ kind: Activation,
+                                _ md: MemoryDescriptor, count: Int) throws -> DNNLPrimitive {
         try primitive(.eltwise(kind, count: count)) {
             var desc = dnnl_eltwise_desc_t()
             var data = md.raw
-            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, kind.dnnlAlgorithm, &data, 0, 0), "eltwise_forward_desc_init")
+            try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, form.algorithm, &data, form.alpha, form.beta), "eltwise_forward_desc_init")
             return try DNNLPrimitive("\(kind) forward", &desc, engine: engine)
         }
     }
 
     public func activation(_ kind: Activation, _ x: Tensor) throws -> Tensor {
+        guard let form = kind.dnnl else { return try Runtime.reference.activation(kind, x) }
         guard x.count > 0 else { return x }
         let md = try MemoryDescriptor([x.count], dnnl_a)
-        let p = try eltwiseForward(kind, md, count: x.count)
+        let p = try eltwiseForward(form, kind, md, count: x.count)
         return try produce(x.shape) { y in
             try p.execute(engine, [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DST, md, UnsafeMutableRawPointer(y))])
         }
     }
 
     public func activationBackward(_ kind: Activation, _ dy: Tensor, x: Tensor, y: Tensor) throws -> Tensor {
+        guard let form = kind.dnnl else { return try Runtime.reference.activationBackward(kind, dy, x: x, y: y) }
         guard x.count > 0 else { return x }
         let md = try MemoryDescriptor([x.count], dnnl_a)
-        let forward = try eltwiseForward(kind, md, count: x.count)
+        let forward = try eltwiseForward(form, kind, md, count: x.count)
         let p = try primitive(.eltwiseBackward(kind, count: x.count)) {
             var desc = dnnl_eltwise_desc_t()
             var (diff, data) = (md.raw, md.raw)
-            try check(dnnl_eltwise_backward_desc_init(&desc, kind.dnnlAlgorithm, &diff, &data, 0, 0), "eltwise_backward_desc_init")
+            try check(dnnl_eltwise_backward_desc_init(&desc, form.algorithm, &diff, &data, form.alpha, form.beta), "eltwise_backward_desc_init")
             return try DNNLPrimitive("\(kind) backward", &desc, engine: engine, hint: forward)
         }
-        let saved = kind == .relu ? (DNNL_ARG_SRC, md, mutable(x)) : (DNNL_ARG_DST, md, mutable(y))
+        let saved = kind.dnnlBackwardReadsOutput ? (DNNL_ARG_DST, md, mutable(y)) : (DNNL_ARG_SRC, md, mutable(x))
         return try produce(x.shape) { dx in
             try p.execute(engine, [saved, (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))])
         }

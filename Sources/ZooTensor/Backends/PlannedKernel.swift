@@ -231,9 +231,10 @@ extension DNNLBackend {
     }
 
     public func plannedActivation(_ kind: Activation, input: PlannedLayout) throws -> PlannedKernel {
+        guard let form = kind.dnnl else { throw DNNLError(call: "eltwise_forward_desc_init (\(kind))", status: Int(dnnl_unimplemented.rawValue)) }
         var desc = dnnl_eltwise_desc_t()
         var data = input.descriptor.raw
-        try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, kind.dnnlAlgorithm, &data, 0, 0), "eltwise_forward_desc_init")
+        try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, form.algorithm, &data, form.alpha, form.beta), "eltwise_forward_desc_init")
         let p = try DNNLPrimitive("planned \(kind)", &desc, engine: engine)
         return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC, input)], output: (DNNL_ARG_DST, input))
     }
