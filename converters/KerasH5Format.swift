@@ -66,6 +66,8 @@ public struct KerasH5Format: HDF5WeightFormat {
     /// Writes a weights-only file, or a full-model file when the bundle carries a Keras `model_config`.
     @discardableResult
     public func write(_ bundle: WeightBundle, to url: URL) throws -> WrittenFile {
+        // Models nested in the config are saved as Keras does: one group each.
+        let bundle = bundle.groupingNestedModels()
         var seen = Set<String>()
         if let twice = bundle.layers.first(where: { !seen.insert($0.name).inserted }) {
             throw WeightFileError(url, "layer name '\(twice.name)' appears twice; Keras HDF5 files need unique layer names")

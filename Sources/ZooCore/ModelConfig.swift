@@ -9,8 +9,14 @@ public struct ModelConfigSummary: Sendable {
     public let layerClasses: [String]
     /// The input's shape without the batch axis (nil entries are free dimensions), when the config records it.
     public let inputShape: [Int?]?
-    /// The models nested as layers of this one, by name.
-    public let nestedModels: [String]
+    /// The models nested as layers of this one (at the top level), each with the layers that compute inside it at
+    /// any depth, in order, and whether each one's weights are trainable there.
+    public let nestedModels: [NestedModel]
+
+    public struct NestedModel: Sendable {
+        public let name: String
+        public let leaves: [(name: String, trainable: Bool)]
+    }
 
     /// Nil when the text is not a Keras model config.
     public init?(json text: String) {
@@ -23,14 +29,29 @@ public struct ModelConfigSummary: Sendable {
         name = config["name"] as? String
         layerClasses = layers.compactMap { $0["class_name"] as? String }
         nestedModels = layers.compactMap { layer in
-            guard ["Sequential", "Functional", "Model"].contains(layer["class_name"] as? String ?? "") else { return nil }
-            return (layer["config"] as? [String: Any])?["name"] as? String ?? layer["name"] as? String
+            guard Self.isModel(layer), let config = layer["config"] as? [String: Any],
+                  let name = config["name"] as? String ?? layer["name"] as? String else { return nil }
+            return NestedModel(name: name, leaves: Self.leaves(of: config, trainable: config["trainable"] as? Bool ?? true))
         }
         inputShape = layers.lazy.compactMap { layer -> [Int?]? in
             let config = layer["config"] as? [String: Any] ?? [:]
             guard let shape = (config["batch_shape"] ?? config["batch_input_shape"]) as? [Any] else { return nil }
             return shape.dropFirst().map { $0 as? Int }
         }.first
+    }
+
+    static func isModel(_ layer: [String: Any]) -> Bool { ["Sequential", "Functional", "Model"].contains(layer["class_name"] as? String ?? "") }
+
+    /// The layers that compute inside a model's config, nested models opened; a layer is trainable when it and every
+    /// model around it are.
+    static func leaves(of config: [String: Any], trainable: Bool) -> [(name: String, trainable: Bool)] {
+        (config["layers"] as? [[String: Any]] ?? []).flatMap { layer -> [(name: String, trainable: Bool)] in
+            let inner = layer["config"] as? [String: Any] ?? [:]
+            let trainable = trainable && inner["trainable"] as? Bool ?? true
+            if isModel(layer) { return leaves(of: inner, trainable: trainable) }
+            guard layer["class_name"] as? String != "InputLayer", let name = inner["name"] as? String ?? layer["name"] as? String else { return [] }
+            return [(name, trainable)]
+        }
     }
 
     /// "Functional 'vgg16': 23 layers (13 Conv2D, 5 MaxPooling2D, …), input 224×224×3"

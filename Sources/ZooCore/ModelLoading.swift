@@ -63,7 +63,7 @@ extension Model {
     /// Pairs model layers with file layers and checks every shape; throws every problem at once.
     private func plan(_ bundle: WeightBundle, skipping: Set<String>) throws -> (pairs: [(Layer, LayerWeights)], matching: LayerMatching) {
         let targets = layers.filter { !$0.weights.isEmpty && !skipping.contains($0.name) }
-        let bundle = bundle.openingNestedModels(wanted: Set(targets.map(\.name)))
+        let bundle = bundle.openingNestedModels(wanted: Set(layers.map(\.name)))
         let sources = bundle.layers.filter { !$0.arrays.isEmpty && !skipping.contains($0.name) }
         let byName = Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var problems: [String] = []
@@ -118,30 +118,61 @@ extension Model {
 
 extension WeightBundle {
     /// The bundle with each nested model's group split into the layers it holds. Keras saves a model nested in
-    /// another (as its config says) as one group named after the nested model, its arrays named by their own layer
-    /// (`inner/conv/kernel`, `conv/kernel:0`), trainable ones first. A group is split only when its name is not
-    /// wanted and every layer it holds is; arrays keep their order within each layer, which is Keras's.
-    func openingNestedModels(wanted: Set<String>) -> WeightBundle {
+    /// another (as its config says) as one group named after the nested model, each array named by its own layer
+    /// somewhere in its path (`inner/conv/kernel`, `conv/kernel:0`), trainable ones first. Each array goes to the
+    /// nested model's layer its path names first, under the rest of its path; arrays keep their order within each
+    /// layer, which is Keras's. A group is left whole when a layer `wanted` has its name or an array names none of
+    /// its layers.
+    public func openingNestedModels(wanted: Set<String> = []) -> WeightBundle {
         guard let nested = metadata[MetadataKey.modelConfig].flatMap(ModelConfigSummary.init(json:))?.nestedModels, !nested.isEmpty else {
             return self
         }
-        func owner(_ array: WeightArray) -> String? {
-            let parts = array.name.split(separator: "/")
-            return parts.count >= 2 ? String(parts[parts.count - 2]) : nil
-        }
+        let leavesOf = Dictionary(nested.map { ($0.name, Set($0.leaves.map(\.name))) }) { first, _ in first }
         var opened = self
         opened.layers = layers.flatMap { group -> [LayerWeights] in
-            let owners = group.arrays.map(owner)
-            guard nested.contains(group.name), !wanted.contains(group.name), owners.allSatisfy({ $0.map(wanted.contains) ?? false }) else {
-                return [group]
+            guard let leaves = leavesOf[group.name], !wanted.contains(group.name) else { return [group] }
+            let owned = group.arrays.map { array -> (owner: String, array: WeightArray)? in
+                let parts = array.name.split(separator: "/").map(String.init)
+                guard let at = parts.dropLast().firstIndex(where: leaves.contains) else { return nil }
+                let rest = parts[(at + 1)...].joined(separator: "/")
+                return (parts[at], WeightArray(name: rest, shape: array.shape, storedType: array.storedType) { try array.tensor() })
             }
+            guard owned.allSatisfy({ $0 != nil }) else { return [group] }
             var order: [String] = [], arrays: [String: [WeightArray]] = [:]
-            for (array, name) in zip(group.arrays, owners.map { $0! }) {
-                if arrays[name] == nil { order.append(name) }
-                arrays[name, default: []].append(array)
+            for case let (owner, array)? in owned {
+                if arrays[owner] == nil { order.append(owner) }
+                arrays[owner, default: []].append(array)
             }
             return order.map { LayerWeights(name: $0, path: group.path ?? group.name, arrays: arrays[$0]!) }
         }
         return opened
+    }
+}
+
+extension WeightBundle {
+    /// The inverse of opening: the layers of each model nested in the config gathered into one group named after
+    /// it, as Keras saves and loads a nested model: trainable arrays first, then the others (BatchNorm's moving
+    /// statistics, and every array of a frozen layer), each named by its layer and its own name (`conv/kernel`).
+    public func groupingNestedModels() -> WeightBundle {
+        guard let nested = metadata[MetadataKey.modelConfig].flatMap(ModelConfigSummary.init(json:))?.nestedModels, !nested.isEmpty else {
+            return self
+        }
+        var owner: [String: ModelConfigSummary.NestedModel] = [:]
+        for model in nested { for leaf in model.leaves { owner[leaf.name] = model } }
+        let byName = Dictionary(layers.map { ($0.name, $0) }) { first, _ in first }
+        var grouped = self, done = Set<String>()
+        grouped.layers = layers.compactMap { layer in
+            guard let model = owner[layer.name] else { return layer }
+            guard done.insert(model.name).inserted else { return nil }
+            var trainable: [WeightArray] = [], fixed: [WeightArray] = []
+            for leaf in model.leaves {
+                for array in byName[leaf.name]?.arrays ?? [] {
+                    let renamed = WeightArray(name: "\(leaf.name)/\(array.name)", shape: array.shape, storedType: array.storedType) { try array.tensor() }
+                    if leaf.trainable && !array.variableName.hasPrefix("moving_") { trainable.append(renamed) } else { fixed.append(renamed) }
+                }
+            }
+            return LayerWeights(name: model.name, arrays: trainable + fixed)
+        }
+        return grouped
     }
 }

@@ -24,4 +24,12 @@ extension Conv2D { public var computation: LayerComputation { .convolution(self)
 extension Dense { public var computation: LayerComputation { .dense(self) } }
 extension BatchNormalization { public var computation: LayerComputation { .batchNormalization(self) } }
 extension Dropout { public var computation: LayerComputation { .identity } }
-extension Merge { public var computation: LayerComputation { operation == .add ? .add : .concatenate } }
+extension Merge {
+    public var computation: LayerComputation {
+        switch operation {
+        case .add: .add
+        case .concatenate: .concatenate
+        case .combination: .opaque
+        }
+    }
+}

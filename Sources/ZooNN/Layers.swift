@@ -238,9 +238,9 @@ public final class Sequential: Layer {
     public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
 }
 
-/// Keras Add and Concatenate: layers with several inputs.
+/// Keras's merge layers: Add, Concatenate, and the elementwise Subtract, Multiply, Average, Maximum and Minimum.
 public final class Merge: Layer {
-    public enum Operation: Sendable { case add, concatenate }
+    public enum Operation: Sendable, Equatable { case add, concatenate, combination(ElementwiseCombination) }
     public let name: String
     public let operation: Operation
 
@@ -249,7 +249,13 @@ public final class Merge: Layer {
         self.operation = operation
     }
 
-    public var kind: String { operation == .add ? "Add" : "Concatenate" }
+    public var kind: String {
+        switch operation {
+        case .add: "Add"
+        case .concatenate: "Concatenate"
+        case .combination(let kind): kind.rawValue.prefix(1).uppercased() + kind.rawValue.dropFirst()
+        }
+    }
     public var weights: [Weight] { [] }
 
     /// A single input passes through (the protocol's one-input form).
@@ -259,6 +265,7 @@ public final class Merge: Layer {
         switch operation {
         case .add: try inputs.dropFirst().reduce(inputs[0]) { try ZooTensor.add($0, $1) }
         case .concatenate: try ZooTensor.concatenate(inputs)
+        case .combination(let kind): try combine(kind, inputs)
         }
     }
 }

@@ -17,7 +17,7 @@ public enum TransferModels {
         let model = try backbone.build(options)
         guard let weights else { return (model, model.layers.filter { !$0.weights.isEmpty }.map(\.name)) }
         let top = try topLayers(backbone, options)
-        let inFile = Set(weights.layers.map(\.name))
+        let inFile = Set(weights.openingNestedModels().layers.map(\.name))
         let fresh = model.layers.filter { top.contains($0.name) && !$0.weights.isEmpty && (model.classifierLayers.contains($0.name) || !inFile.contains($0.name)) }
             .map(\.name)
         try model.load(weights, skipping: Set(fresh))
@@ -29,21 +29,22 @@ public enum TransferModels {
     public static func features(_ backbone: any Backbone, weights: WeightBundle, tap: String? = nil, inputSize: (Int, Int)? = nil) throws -> Model {
         let full = BackboneOptions(includeTop: true, inputSize: inputSize, auxiliaryClassifiers: backbone.auxiliaryClassifiers > 0)
         let top = try topLayers(backbone, full)
+        let inFile = Set(weights.openingNestedModels().layers.map(\.name))
         if let tap, top.contains(tap) {
             let options = BackboneOptions(classes: try classifierWidth(backbone, weights, full), includeTop: true, inputSize: inputSize)
             let model = try backbone.build(options)
-            try model.load(weights, skipping: top.subtracting(model.layers.map(\.name)).intersection(weights.layers.map(\.name)))
+            try model.load(weights, skipping: top.subtracting(model.layers.map(\.name)).intersection(inFile))
             return model
         }
         let model = try backbone.build(BackboneOptions(includeTop: false, pooling: .average, inputSize: inputSize))
-        try model.load(weights, skipping: top.intersection(weights.layers.map(\.name)))
+        try model.load(weights, skipping: top.intersection(inFile))
         return model
     }
 
     /// The classes the file's classifier has (its last array's last dimension).
     static func classifierWidth(_ backbone: any Backbone, _ weights: WeightBundle, _ options: BackboneOptions) throws -> Int {
         let classifier = try backbone.skeleton(options).classifierLayers.first
-        guard let layer = classifier.flatMap({ weights.layer(named: $0) }), let width = layer.arrays.last?.shape.last else {
+        guard let layer = classifier.flatMap({ weights.openingNestedModels().layer(named: $0) }), let width = layer.arrays.last?.shape.last else {
             throw WeightFileError(file: "weights", location: nil, message: "have no \(classifier ?? "classifier") layer, so the top cannot be tapped")
         }
         return width

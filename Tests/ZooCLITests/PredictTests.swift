@@ -193,6 +193,49 @@ import Zoo
         }
     }
 
+    /// A Teachable-Machine-style model (MobileNetV2 nested in a Sequential, saved by tf-keras) fine-tuned to two
+    /// new classes from its file alone: the frozen layers stay bit-identical, tf-keras loads the Keras file the run
+    /// wrote (nested models grouped as Keras saves them), and its outputs equal Zoo's from the native file.
+    @Test func fineTunesANestedModelThatKerasLoadsBack() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let original = fixtures.appendingPathComponent("teachable_mobilenet_v2_tf_keras.h5"), run = folder.appendingPathComponent("run")
+        let tuned = try runZoo(["finetune", "--weights", original.path, "--data", "fashion-mnist", "--classes", "0,1", "--per-class", "8",
+                                "--epochs", "2", "--freeze", "out_relu", "--validation", "0", "--out", run.path])
+        #expect(tuned.status == 0, "\(tuned.stderr)")
+        let said = tuned.stdout + tuned.stderr
+        #expect(said.contains("frozen through out_relu") && said.contains("new: head_output"), "\(said)")
+
+        let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
+        let python = """
+            import sys, numpy as np, tf_keras
+            original, tuned, fixture, inputs, outputs = sys.argv[1:6]
+            if outputs == "-":
+                np.save(inputs, np.fromfile(fixture, "<f4").reshape(2, 96, 96, 3))
+                sys.exit()
+            before, after = tf_keras.models.load_model(original), tf_keras.models.load_model(tuned)
+            pairs = list(zip(before.layers[0].weights, after.layers[0].weights))
+            changed = [a.name for a, b in pairs if not np.array_equal(a.numpy(), b.numpy())]
+            print(len(pairs), len(changed), after.output_shape[-1], float(np.abs(after.predict(np.load(inputs), verbose=0) - np.load(outputs)).max()))
+            """
+        func oracle(_ outputArgument: String) throws -> String {
+            let result = try runProcess(repository.appendingPathComponent("tools/python"),
+                                        ["-c", python, original.path, run.appendingPathComponent("weights.h5").path,
+                                         fixtures.appendingPathComponent("teachable_mobilenet_v2_tf_keras.input.f32").path, inputs.path, outputArgument],
+                                        environment: ProcessInfo.processInfo.environment)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        _ = try oracle("-")
+        let predicted = try runZoo(["predict", "--weights", run.appendingPathComponent("weights.safetensors").path, inputs.path, "--output", outputs.path])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let report = try oracle(outputs.path).split(separator: " ")
+        #expect(report.count == 4 && Int(report[0])! > 250 && report[1] == "0" && report[2] == "2",
+                "MobileNetV2's arrays, those that changed, and the classes: \(report)")
+        #expect((Double(report.last ?? "") ?? 1) <= 1e-5, "largest difference from tf-keras's outputs: \(report)")
+    }
+
     /// NumPy in and out: Keras's fixture inputs saved by NumPy, classified as they are, and the outputs NumPy reads
     /// back equal to Keras's (probabilities for the CNN that ends in a softmax, logits for the net that does not).
     @Test(arguments: ["mnist_cnn_keras3", "residual_net_tf_keras"])

@@ -50,6 +50,38 @@ import ZooTensor
         }
     }
 
+    /// The ops Keras's structural layers run on: merges, per-channel affine maps, cropping, resizing, permutations.
+    @Test func kerasLayerOps() throws {
+        let a = random([2, 4, 5, 3], seed: 21), b = random([2, 4, 5, 3], seed: 22), c = random([2, 4, 5, 3], seed: 23)
+        for kind in ElementwiseCombination.allCases {
+            let inputs = kind == .subtract ? [a, b] : [a, b, c]
+            try expectGradientsMatch("\(kind)", inputs, tolerance: kind == .multiply ? 5e-3 : 1e-4) { v in try combine(kind, v) }
+        }
+        try expectGradientsMatch("channelAffine", [a]) { v in try channelAffine(v[0], scale: [0.5, -2, 3], offset: [1, 0, -1]) }
+        try expectGradientsMatch("multiplied", [a]) { v in try multiplied(v[0], byConstant: b) }
+        try expectGradientsMatch("crop2d", [a], tolerance: 1e-4) { v in try crop2d(v[0], top: 1, bottom: 0, left: 2, right: 1) }
+        try expectGradientsMatch("permute", [a], tolerance: 1e-4) { v in try permute(v[0], [2, 3, 1]) }
+        for (size, method) in [((8, 10), ResizeMethod.nearest), ((8, 10), .bilinear), ((3, 7), .bilinear), ((3, 2), .nearest), ((6, 3), .bilinear)] {
+            try expectGradientsMatch("resize2d \(method) to \(size)", [a]) { v in try resize2d(v[0], to: size, method: method) }
+        }
+    }
+
+    /// Resizing against values worked out by hand from TensorFlow's half-pixel rules.
+    @Test func resizingFollowsTensorFlowsHalfPixelRules() throws {
+        let row = try Tensor(shape: [1, 1, 4, 1], scalars: [0, 10, 20, 30])
+        // Bilinear 4 → 8: sample at (i + 0.5) / 2 − 0.5, clamped at the ends.
+        let up = try resize2d(Variable(row), to: (1, 8), method: .bilinear).value.scalars
+        #expect(up == [0, 2.5, 7.5, 12.5, 17.5, 22.5, 27.5, 30], "\(up)")
+        // Nearest 4 → 3: floor((i + 0.5) · 4 / 3) = 0, 2, 3.
+        let down = try resize2d(Variable(row), to: (1, 3), method: .nearest).value.scalars
+        #expect(down == [0, 20, 30], "\(down)")
+        // Nearest by an integer factor repeats each pixel.
+        #expect(try resize2d(Variable(row), to: (1, 8), method: .nearest).value.scalars == [0, 0, 10, 10, 20, 20, 30, 30])
+        // Permute swaps height and width: element (h, w) moves to (w, h).
+        let grid = try Tensor(shape: [1, 2, 3, 1], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(try permute(Variable(grid), [2, 1, 3]).value.scalars == [1, 4, 2, 5, 3, 6])
+    }
+
     @Test func dropoutUsesOneMaskForwardAndBackward() throws {
         let x = random([4, 50], seed: 9)
         try expectGradientsMatch("dropout", [x], tolerance: 1e-4) { v in

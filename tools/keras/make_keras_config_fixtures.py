@@ -99,6 +99,36 @@ def separable_net(k):
     return k.Model(inputs, outputs, name="mini_xception")
 
 
+def layers_net(k):
+    """The structural and preprocessing layers: Rescaling, Normalization, every elementwise merge, the training-only
+    noise layers, Cropping2D, UpSampling2D (bilinear and nearest), Resizing (both), Permute, global pooling with
+    keepdims and Reshape."""
+    L = k.layers
+    inputs = k.Input((12, 10, 3), name="image")
+    x = L.Rescaling(1 / 127.5, offset=-1, name="rescale")(inputs)
+    x = L.Normalization(name="normalize")(x)
+    a = L.Conv2D(4, 3, padding="same", name="conv_a")(x)
+    b = L.Conv2D(4, 3, padding="same", name="conv_b")(x)
+    c = L.Conv2D(4, 3, padding="same", name="conv_c")(x)
+    merged = [L.Subtract(name="subtract")([a, b]), L.Multiply(name="multiply")([a, b, c]), L.Average(name="average")([a, b, c]),
+              L.Maximum(name="maximum")([a, b, c]), L.Minimum(name="minimum")([a, b])]
+    x = L.Concatenate(name="merged")(merged)
+    x = L.SpatialDropout2D(0.2, name="spatial_dropout")(x)
+    x = L.GaussianNoise(0.1, name="noise")(x)
+    x = L.GaussianDropout(0.1, name="noise_dropout")(x)
+    x = L.Cropping2D(((1, 2), (0, 1)), name="crop")(x)
+    x = L.UpSampling2D(2, interpolation="bilinear", name="up_bilinear")(x)
+    x = L.Conv2D(6, 3, strides=2, name="down")(x)
+    x = L.UpSampling2D((1, 2), name="up_nearest")(x)
+    x = L.Resizing(6, 5, name="resize_bilinear")(x)
+    x = L.Resizing(7, 9, interpolation="nearest", name="resize_nearest")(x)
+    x = L.Permute((2, 1, 3), name="permute")(x)
+    x = L.GlobalMaxPooling2D(keepdims=True, name="pool")(x)
+    x = L.Reshape((6,), name="reshape")(x)
+    outputs = L.Dense(3, activation="softmax", name="predictions")(x)
+    return k.Model(inputs, outputs, name="layers_net")
+
+
 def nested_net(k):
     """Models nested as layers three deep: a Sequential in a Functional in a Sequential."""
     L = k.layers
@@ -128,7 +158,7 @@ def mobilenet_v2(k):
 # A layer inside each model whose output is also compared: a feature map before the global pooling, where a wrong
 # input or a wrong spatial computation shows even when the pooled output hardly moves.
 TAPS = {"mnist_cnn": "pool2", "residual_net": "concat", "activations_net": "branches", "mini_xception": "dilated",
-        "nested_net": "add", "teachable_mobilenet_v2": "out_relu"}
+        "nested_net": "add", "teachable_mobilenet_v2": "out_relu", "layers_net": "permute"}
 
 
 def contains(layer, name):
@@ -170,7 +200,7 @@ def randomize(model, rng, offsets=0.5):
         for index, w in enumerate(layer.weights):
             shape = tuple(w.shape)
             depthwise = index == 0 and layer.__class__.__name__ in ("DepthwiseConv2D", "SeparableConv2D")
-            if "moving_variance" in w.name or "gamma" in w.name:
+            if "variance" in w.name or "gamma" in w.name:
                 values.append(rng.uniform(0.5, 1.5, shape))
             elif "kernel" in w.name and len(shape) > 1:
                 fan_in = shape[0] * shape[1] if depthwise else int(np.prod(shape[:-1]))
@@ -186,7 +216,7 @@ def main(out):
     cases = []
     builds = [(sequential_cnn, ["keras3", "tf_keras"]), (residual_net, ["keras3", "tf_keras"]),
               (activations_net, ["keras3", "tf_keras"]), (separable_net, ["keras3", "tf_keras"]),
-              (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"])]
+              (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"]), (layers_net, ["keras3", "tf_keras"])]
     modules = {"keras3": keras, "tf_keras": tf_keras}
     for seed, (build, flavours) in enumerate(builds):
         for flavour, k in [(f, modules[f]) for f in flavours]:
@@ -197,7 +227,12 @@ def main(out):
             randomize(model, rng, offsets=0.1 if deep else 0.5)
             name = f"{model.name}_{flavour}"
             model.save(os.path.join(out, f"{name}.h5"))
-            x = rng.uniform(-1 if deep else 0, 1, (2,) + tuple(model.input_shape[1:])).astype("<f4")
+            # Keras on the file it wrote: some layers (Keras 3's Normalization) only take weights set in memory into
+            # account once saved and loaded.
+            model = k.models.load_model(os.path.join(out, f"{name}.h5"))
+            # Pixels for a model that rescales them itself.
+            high = 255 if model.name == "layers_net" else 1
+            x = rng.uniform(-1 if deep else 0, high, (2,) + tuple(model.input_shape[1:])).astype("<f4")
             y = np.asarray(model(x, training=False), dtype="<f4")
             tap = np.asarray(tap_output(k, model, TAPS[model.name], x), dtype="<f4")
             x.tofile(os.path.join(out, f"{name}.input.f32"))

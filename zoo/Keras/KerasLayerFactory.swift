@@ -20,7 +20,9 @@ enum KerasLayerFactory {
     static let supported: Set<String> = [
         "InputLayer", "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D", "Dense", "BatchNormalization",
         "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
-        "GlobalMaxPooling2D", "Flatten", "Dropout", "Add", "Concatenate", "ZeroPadding2D",
+        "GlobalMaxPooling2D", "Flatten", "Dropout", "Add", "Concatenate", "ZeroPadding2D", "Subtract", "Multiply", "Average",
+        "Maximum", "Minimum", "Reshape", "Permute", "Cropping2D", "UpSampling2D", "Resizing", "Rescaling", "Normalization",
+        "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
     ]
 
     /// Why `layer` cannot be built ("" when only its class is unknown), or nil when it can.
@@ -41,8 +43,12 @@ enum KerasLayerFactory {
             if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
         case "Concatenate", "Softmax":
             if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
-        case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
-            if o["keepdims"] as? Bool == true { return "keepdims" }
+        case "Normalization":
+            if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
+            if o["invert"] as? Bool == true { return "invert" }
+        case "UpSampling2D", "Resizing":
+            if let method = o["interpolation"] as? String, ResizeMethod(rawValue: method) == nil { return "\(method) interpolation" }
+            if o["crop_to_aspect_ratio"] as? Bool == true || o["pad_to_aspect_ratio"] as? Bool == true { return "cropping or padding to the aspect ratio" }
         case "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D":
             if let strides = pair(o["strides"] ?? o["subsample"]), strides != [1, 1], let dilation = pair(o["dilation_rate"]), dilation != [1, 1] {
                 return "both strides \(strides) and dilation \(dilation)"
@@ -97,12 +103,48 @@ enum KerasLayerFactory {
             let size = pair(o["pool_size"]) ?? [2, 2], strides = pair(o["strides"]) ?? size
             let make = config.className == "MaxPooling2D" ? Layers.maxPooling : Layers.averagePooling
             return .single(make(name, (size[0], size[1]), (strides[0], strides[1]), padding(o)))
-        case "GlobalAveragePooling2D": return .single(Layers.globalAveragePooling(name))
-        case "GlobalMaxPooling2D": return .single(Layers.globalMaxPooling(name))
+        case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
+            let pooling = config.className == "GlobalMaxPooling2D" ? Layers.globalMaxPooling(name) : Layers.globalAveragePooling(name)
+            guard o["keepdims"] as? Bool == true else { return .single(pooling) }
+            return .single(Lambda(name, kind: config.className) { x, training in
+                let pooled = try pooling(x, training: training)
+                return try reshape(pooled, [pooled.shape[0], 1, 1, pooled.shape[1]])
+            })
         case "Flatten": return .single(Layers.flatten(name))
         case "Dropout": return .single(Dropout(name, rate: Float(number(o["rate"] ?? o["p"]) ?? 0.5)))
         case "Add": return .merge(Merge(name, .add))
         case "Concatenate": return .merge(Merge(name, .concatenate))
+        case "Subtract", "Multiply", "Average", "Maximum", "Minimum":
+            return .merge(Merge(name, .combination(ElementwiseCombination(rawValue: config.className.lowercased())!)))
+        case "Reshape":
+            guard let target = (o["target_shape"] ?? o["dims"]) as? [Int] else { throw KerasConfigError("\(name): Reshape without a target_shape") }
+            return .single(Lambda(name, kind: "Reshape", computation: target.count == 1 ? .flatten : .opaque) { x, _ in
+                try reshape(x, [x.shape[0]] + target)
+            })
+        case "Permute":
+            guard let order = o["dims"] as? [Int] else { throw KerasConfigError("\(name): Permute without dims") }
+            return .single(Lambda(name, kind: "Permute") { x, _ in try permute(x, order) })
+        case "Cropping2D":
+            let (top, bottom, left, right) = try paddings(o["cropping"], layer: name)
+            return .single(Lambda(name, kind: "Cropping2D") { x, _ in try crop2d(x, top: top, bottom: bottom, left: left, right: right) })
+        case "UpSampling2D", "Resizing":
+            guard shape.count == 3 else { throw KerasConfigError("\(name) needs a feature map, gets \(shape)") }
+            let method = ResizeMethod(rawValue: o["interpolation"] as? String ?? (config.className == "Resizing" ? "bilinear" : "nearest"))!
+            let factor = pair(o["size"]) ?? [2, 2]
+            let size = config.className == "Resizing" ? (o["height"] as? Int ?? 0, o["width"] as? Int ?? 0) : (shape[0] * factor[0], shape[1] * factor[1])
+            return .single(Lambda(name, kind: config.className) { x, _ in try resize2d(x, to: size, method: method) })
+        case "Rescaling":
+            return .single(ChannelAffine(rescaling: name, scale: numbers(o["scale"]) ?? [1], offset: numbers(o["offset"]) ?? [0]))
+        case "Normalization":
+            if let mean = numbers(o["mean"]), let variance = numbers(o["variance"]) {
+                // Statistics given in the config rather than adapted: constants.
+                let scale = variance.map { 1 / max($0.squareRoot(), 1e-7) }
+                return .single(ChannelAffine(rescaling: name, scale: scale, offset: zip(mean, scale).map { -$0 * $1 }))
+            }
+            return .single(ChannelAffine(normalization: name, channels: shape.last ?? 0))
+        case "SpatialDropout2D": return .single(TrainingNoise(name, .spatialDropout(rate: Float(number(o["rate"]) ?? 0.5))))
+        case "GaussianNoise": return .single(TrainingNoise(name, .gaussianNoise(standardDeviation: Float(number(o["stddev"]) ?? 0))))
+        case "GaussianDropout": return .single(TrainingNoise(name, .gaussianDropout(rate: Float(number(o["rate"]) ?? 0))))
         case "ZeroPadding2D":
             let (top, bottom, left, right) = try paddings(o["padding"], layer: name)
             return .single(Layers.zeroPadding(name, top: top, bottom: bottom, left: left, right: right))
@@ -169,6 +211,14 @@ enum KerasLayerFactory {
 
     /// A JSON number (null and absent are nil).
     static func number(_ value: Any?) -> Double? { value is NSNull ? nil : (value as? NSNumber)?.doubleValue }
+
+    /// A JSON number or list of numbers, as Floats.
+    static func numbers(_ value: Any?) -> [Float]? {
+        if let single = number(value) { return [Float(single)] }
+        guard let list = value as? [Any] else { return nil }
+        let values = list.compactMap { number($0).map(Float.init) }
+        return values.count == list.count ? values : nil
+    }
 
     static func axis(_ options: [String: Any]) -> Int? {
         if let axis = options["axis"] as? Int { return axis }

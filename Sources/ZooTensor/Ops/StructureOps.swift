@@ -85,5 +85,5 @@ public func dropout(_ x: Variable, rate: Float, training: Bool, generator: inout
     guard training, rate > 0 else { return x }
     let keep = 1 / (1 - rate)
     let mask = Tensor(shape: x.shape) { m in for i in m.indices { m[i] = generator.uniform(0, 1) < rate ? 0 : keep } }
-    return Variable.result(x.value.multiplied(by: mask), [x]) { dy in [dy.multiplied(by: mask)] }
+    return try multiplied(x, byConstant: mask)
 }

@@ -1,0 +1,95 @@
+import ZooTensor
+
+/// Keras's layers that draw noise in training and pass their input through at inference: SpatialDropout2D (whole
+/// channels of each image dropped), GaussianNoise (N(0, σ) added) and GaussianDropout (multiplied by
+/// N(1, rate / (1 − rate))). Seeded like Dropout.
+public final class TrainingNoise: Reseedable {
+    public enum Kind: Sendable {
+        case spatialDropout(rate: Float)
+        case gaussianNoise(standardDeviation: Float)
+        case gaussianDropout(rate: Float)
+    }
+
+    public let name: String
+    public let noise: Kind
+    private var generator: SeededGenerator
+
+    public init(_ name: String, _ noise: Kind, seed: UInt64 = 0) {
+        self.name = name
+        self.noise = noise
+        generator = SeededGenerator(seed: seed)
+    }
+
+    public var kind: String {
+        switch noise {
+        case .spatialDropout: "SpatialDropout2D"
+        case .gaussianNoise: "GaussianNoise"
+        case .gaussianDropout: "GaussianDropout"
+        }
+    }
+    public var weights: [Weight] { [] }
+    public func reseed(_ seed: UInt64) { generator = SeededGenerator(seed: seed) }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        guard training else { return x }
+        switch noise {
+        case .spatialDropout(let rate):
+            guard x.shape.count == 4 else { throw ShapeError(name, "SpatialDropout2D needs an NHWC input, got \(describe(shape: x.shape))") }
+            guard rate > 0 else { return x }
+            let (n, positions, c) = (x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+            let kept = (0..<(n * c)).map { _ in generator.uniform(0, 1) < rate ? Float(0) : 1 / (1 - rate) }
+            let mask = Tensor(shape: x.shape) { m in
+                for i in 0..<n { for p in 0..<positions { for k in 0..<c { m[(i * positions + p) * c + k] = kept[i * c + k] } } }
+            }
+            return try multiplied(x, byConstant: mask)
+        case .gaussianNoise(let deviation):
+            return try add(x, Variable(Tensor.normal(x.shape, standardDeviation: deviation, using: &generator)))
+        case .gaussianDropout(let rate):
+            guard rate > 0 else { return x }
+            let mask = Tensor.normal(x.shape, mean: 1, standardDeviation: (rate / (1 - rate)).squareRoot(), using: &generator)
+            return try multiplied(x, byConstant: mask)
+        }
+    }
+}
+
+/// Keras Rescaling (`x · scale + offset`, one value or one per channel) and Normalization (`(x − mean) / √variance`
+/// per channel, the statistics stored as the layer's weights, as Keras saves them with the element count).
+public final class ChannelAffine: Layer {
+    public enum Form { case rescaling(scale: [Float], offset: [Float]), normalization(mean: Weight, variance: Weight, count: Weight) }
+
+    public let name: String
+    public let form: Form
+
+    public init(rescaling name: String, scale: [Float], offset: [Float]) {
+        self.name = name
+        form = .rescaling(scale: scale, offset: offset)
+    }
+
+    public init(normalization name: String, channels: Int) {
+        self.name = name
+        form = .normalization(mean: Weight("mean", Tensor(zeros: [channels]), trainable: false),
+                              variance: Weight("variance", Tensor(shape: [channels], repeating: 1), trainable: false),
+                              count: Weight("count", Tensor(zeros: []), trainable: false))
+    }
+
+    public var kind: String {
+        if case .rescaling = form { return "Rescaling" }
+        return "Normalization"
+    }
+
+    public var weights: [Weight] {
+        if case let .normalization(mean, variance, count) = form { return [mean, variance, count] }
+        return []
+    }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        switch form {
+        case let .rescaling(scale, offset):
+            return try channelAffine(x, scale: scale, offset: offset)
+        case let .normalization(mean, variance, _):
+            // Keras divides by max(√variance, ε) with its backend's ε, 1e-7.
+            let scale = variance.value.scalars.map { 1 / max($0.squareRoot(), 1e-7) }
+            return try channelAffine(x, scale: scale, offset: zip(mean.value.scalars, scale).map { -$0 * $1 })
+        }
+    }
+}
