@@ -80,11 +80,15 @@ struct PredictCommand: ParsableCommand {
         for (done, path) in images.enumerated() {
             if path.hasSuffix(".npy") {
                 try flush()
-                let array = try NumPyArray.read(URL(fileURLWithPath: path))
-                guard array.shape.count == model.inputShape.count + 1, Array(array.shape.dropFirst()) == model.inputShape else {
-                    throw CLIError("\(path): an array of shape \(array.shape), but the network takes [N, \(model.inputShape.map(String.init).joined(separator: ", "))] "
+                var array = try NumPyArray.read(URL(fileURLWithPath: path))
+                // A channels-first Keras network takes [N, C, H, W], as Keras does; Zoo runs it channels-last.
+                let channelsFirst = (trained.backbone as? any ConfiguredBackbone)?.channelsFirst == true && model.inputShape.count == 3
+                let expected = channelsFirst ? [model.inputShape[2], model.inputShape[0], model.inputShape[1]] : model.inputShape
+                guard array.shape.count == expected.count + 1, Array(array.shape.dropFirst()) == expected else {
+                    throw CLIError("\(path): an array of shape \(array.shape), but the network takes [N, \(expected.map(String.init).joined(separator: ", "))] "
                         + "(images along the first axis, already prepared: no resizing or normalization is applied)")
                 }
+                if channelsFirst { array = try permute(Variable(array), [2, 3, 1]).value }
                 for start in stride(from: 0, to: array.shape[0], by: batch) {
                     let rows = start..<min(start + batch, array.shape[0])
                     try classify(array.rows(rows), rows: rows.map { "\(path)[\($0)]" })

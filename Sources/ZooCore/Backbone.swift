@@ -124,6 +124,8 @@ public protocol ConfiguredBackbone: Backbone {
     var outputsProbabilities: Bool { get }
     /// The config with its classifier resized to `classes`: what describes the network after fine-tuning.
     func modelConfig(classes: Int) throws -> String
+    /// Whether the config's network takes channels-first (NCHW) arrays; its model runs channels-last all the same.
+    var channelsFirst: Bool { get }
 }
 
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.

@@ -237,8 +237,9 @@ import Zoo
     }
 
     /// NumPy in and out: Keras's fixture inputs saved by NumPy, classified as they are, and the outputs NumPy reads
-    /// back equal to Keras's (probabilities for the CNN that ends in a softmax, logits for the net that does not).
-    @Test(arguments: ["mnist_cnn_keras3", "residual_net_tf_keras"])
+    /// back equal to Keras's (probabilities for the CNN that ends in a softmax, logits for the net that does not; NCHW
+    /// arrays for the channels-first net, as Keras takes them).
+    @Test(arguments: ["mnist_cnn_keras3", "residual_net_tf_keras", "channels_first_net_keras3_jax"])
     func numPyInputsAndOutputsMatchKeras(_ name: String) throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -9,12 +9,17 @@ import ZooTensor
 /// Models built from a Keras file's own config (`KerasModel`) against Keras on the same file and input
 /// (tools/keras/make_keras_config_fixtures.py, each model saved by Keras 3 and by tf-keras 2: a Sequential CNN, a
 /// Functional residual net, every activation and activation layer, a mini-Xception with separable, depthwise and
-/// dilated convolutions, models nested three deep, and keras.applications MobileNetV2 nested as Teachable Machine
-/// exports it). Outputs and one inner feature map are compared.
+/// dilated convolutions, models nested three deep, keras.applications MobileNetV2 nested as Teachable Machine exports
+/// it, the structural and preprocessing layers, and a channels-first CNN saved by Keras 3 on JAX). Outputs and one
+/// inner feature map are compared.
 @Suite struct KerasConfigTests {
     struct Manifest: Decodable {
         struct Tap: Decodable { let layer: String, shape: [Int] }
-        struct Case: Decodable { let name: String, file: String, input: [Int], output: [Int], parameters: Int, tap: Tap, layers: [String] }
+        struct Case: Decodable {
+            let name: String, file: String, input: [Int], output: [Int], parameters: Int, tap: Tap, layers: [String]
+            /// Keras's input and tap are NCHW; Zoo runs the model channels-last.
+            let channels_first: Bool
+        }
         let cases: [Case]
     }
     static let folder = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
@@ -36,8 +41,9 @@ import ZooTensor
         #expect(model.layers.map(\.name) == fixture.layers && model.parameterCount == fixture.parameters, "\(name): layers and parameters as Keras counts them")
         // The registry finds the network through the `keras` plugin: no fixed architecture fits.
         #expect(try backbones.match(bundle, file: fixture.file).backbone is KerasConfigBackbone)
-        let input = try Self.array("\(name).input.f32", fixture.input), expected = try Self.array("\(name).output.f32", fixture.output)
-        let expectedTap = try Self.array("\(name).tap.f32", fixture.tap.shape)
+        func channelsLast(_ t: Tensor) throws -> Tensor { fixture.channels_first && t.shape.count == 4 ? try permute(Variable(t), [2, 3, 1]).value : t }
+        let input = try channelsLast(Self.array("\(name).input.f32", fixture.input)), expected = try Self.array("\(name).output.f32", fixture.output)
+        let expectedTap = try channelsLast(Self.array("\(name).tap.f32", fixture.tap.shape))
         for backend in [try Runtime.dnnl.get(), Runtime.reference] as [any Backend] {
             let result = try Runtime.using(backend) { try model(Variable(input), taps: [fixture.tap.layer]) }
             let eager = result.main.value, tap = try #require(result.taps[fixture.tap.layer]).value

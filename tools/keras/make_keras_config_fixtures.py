@@ -3,9 +3,13 @@ statistics randomized too), each saved as a full-model HDF5 file by Keras 3 and 
 different dialects), with an input and Keras's output for it. Writes manifest.json beside them.
 
     tools/python tools/keras/make_keras_config_fixtures.py Tests/ZooModelsTests/Fixtures/keras-config
+
+The channels-first model is made by Keras 3 on JAX (TensorFlow's CPU kernels refuse NCHW), in a second process of
+this script (`--jax`), since the backend is chosen when Keras is imported.
 """
 import json
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -158,7 +162,7 @@ def mobilenet_v2(k):
 # A layer inside each model whose output is also compared: a feature map before the global pooling, where a wrong
 # input or a wrong spatial computation shows even when the pooled output hardly moves.
 TAPS = {"mnist_cnn": "pool2", "residual_net": "concat", "activations_net": "branches", "mini_xception": "dilated",
-        "nested_net": "add", "teachable_mobilenet_v2": "out_relu", "layers_net": "permute"}
+        "nested_net": "add", "teachable_mobilenet_v2": "out_relu", "layers_net": "permute", "channels_first_net": "conv2"}
 
 
 def contains(layer, name):
@@ -179,6 +183,31 @@ def tap_output(k, model, name, x):
         if contains(layer, name):
             raise ValueError(f"{name} sits in a model nested inside a Functional: not needed by these fixtures")
     return k.Model(model.inputs, model.get_layer(name).output)(x)
+
+
+def channels_first_net(k):
+    """A channels-first CNN: convolutions, BatchNorm on axis 1, pooling, a Concatenate on axis 1, padding, cropping,
+    upsampling, and Flatten in both of its orders (C, H, W by default; H, W, C with data_format channels_first)
+    before Dense layers."""
+    L = k.layers
+    f = "channels_first"
+    inputs = k.Input((3, 10, 12), name="image")
+    x = L.Conv2D(6, 3, padding="same", data_format=f, name="conv1")(inputs)
+    x = L.BatchNormalization(axis=1, name="bn1")(x)
+    x = L.Activation("relu", name="relu1")(x)
+    x = L.MaxPooling2D(2, data_format=f, name="pool1")(x)
+    y = L.Conv2D(2, 1, data_format=f, name="side")(x)
+    x = L.Concatenate(axis=1, name="concat")([x, y])
+    x = L.ZeroPadding2D(((1, 0), (0, 2)), data_format=f, name="pad")(x)
+    x = L.Cropping2D(((0, 1), (1, 0)), data_format=f, name="crop")(x)
+    x = L.UpSampling2D(2, data_format=f, name="up")(x)
+    x = L.Conv2D(4, 3, strides=2, data_format=f, name="conv2")(x)
+    a = L.Dense(5, name="dense_chw")(L.Flatten(name="flatten_chw")(x))
+    b = L.Dense(5, name="dense_hwc")(L.Flatten(data_format=f, name="flatten_hwc")(x))
+    g = L.GlobalAveragePooling2D(data_format=f, name="gap")(x)
+    x = L.Concatenate(name="features")([a, b, g])
+    outputs = L.Dense(3, activation="softmax", name="predictions")(x)
+    return k.Model(inputs, outputs, name="channels_first_net")
 
 
 def leaves(model):
@@ -211,14 +240,10 @@ def randomize(model, rng, offsets=0.5):
             layer.set_weights([v.astype("float32") for v in values])
 
 
-def main(out):
-    os.makedirs(out, exist_ok=True)
+def make(out, builds, modules, first_seed=0):
+    """Saves each model in each flavour with its input, Keras's output and tap; returns their manifest entries."""
     cases = []
-    builds = [(sequential_cnn, ["keras3", "tf_keras"]), (residual_net, ["keras3", "tf_keras"]),
-              (activations_net, ["keras3", "tf_keras"]), (separable_net, ["keras3", "tf_keras"]),
-              (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"]), (layers_net, ["keras3", "tf_keras"])]
-    modules = {"keras3": keras, "tf_keras": tf_keras}
-    for seed, (build, flavours) in enumerate(builds):
+    for seed, (build, flavours) in enumerate(builds, start=first_seed):
         for flavour, k in [(f, modules[f]) for f in flavours]:
             rng = np.random.default_rng(seed)
             model = build(k)
@@ -241,10 +266,26 @@ def main(out):
             cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape),
                           "parameters": int(model.count_params()),
                           "tap": {"layer": TAPS[model.name], "shape": list(tap.shape)},
+                          "channels_first": model.name == "channels_first_net",
                           "layers": [l.name for l in leaves(model)]})
+    return cases
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    builds = [(sequential_cnn, ["keras3", "tf_keras"]), (residual_net, ["keras3", "tf_keras"]),
+              (activations_net, ["keras3", "tf_keras"]), (separable_net, ["keras3", "tf_keras"]),
+              (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"]), (layers_net, ["keras3", "tf_keras"])]
+    cases = make(out, builds, {"keras3": keras, "tf_keras": tf_keras})
+    jax = subprocess.run([sys.executable, __file__, out, "--jax", str(len(builds))], check=True, capture_output=True, text=True,
+                         env={**os.environ, "KERAS_BACKEND": "jax"})
+    cases += json.loads(jax.stdout)
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump({"cases": cases}, f, indent=1)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[2:3] == ["--jax"]:
+        print(json.dumps(make(sys.argv[1], [(channels_first_net, ["keras3_jax"])], {"keras3_jax": keras}, first_seed=int(sys.argv[3]))))
+    else:
+        main(sys.argv[1])

@@ -43,12 +43,15 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
     public let cropFraction = 1.0
     public let classifierLayers: [String]
     public let outputsProbabilities: Bool
+    public let channelsFirst: Bool
 
     public init(json: String) throws {
         let config = try KerasModelConfig(json: json)
         modelConfig = json
         paper = "\(config.className) '\(config.name)', built from the file's Keras config"
-        let input = config.layers.first { $0.name == config.inputs.first?.layer }?.batchShape ?? []
+        var input = config.layers.first { $0.name == config.inputs.first?.layer }?.batchShape ?? []
+        channelsFirst = config.channelsFirst
+        if channelsFirst && input.count == 3 { input = [input[1], input[2], input[0]] }
         defaultInputSize = input.count == 3 ? (input[0] ?? 0, input[1] ?? 0) : (0, 0)
         inputChannels = input.count == 3 ? input[2] ?? 0 : 0
         let classifier = KerasModel.classifier(of: config)

@@ -31,20 +31,13 @@ enum KerasLayerFactory {
             return layer.className == "Lambda" ? "its code is Python, which Zoo never runs" : ""
         }
         let o = layer.options
-        if let format = (o["data_format"] ?? o["dim_ordering"]) as? String, !["channels_last", "tf"].contains(format) {
-            return "\(format) layout"
-        }
         if let name = activationName(o), activation(name, dialect: .keras3) == nil {
             return "activation \(name)"
         }
         switch layer.className {
         case "BatchNormalization":
             if o["center"] as? Bool == false || o["scale"] as? Bool == false { return "without center or scale" }
-            if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
-        case "Concatenate", "Softmax":
-            if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
         case "Normalization":
-            if let axis = axis(o), axis != -1, axis != 3 { return "axis \(axis)" }
             if o["invert"] as? Bool == true { return "invert" }
         case "UpSampling2D", "Resizing":
             if let method = o["interpolation"] as? String, ResizeMethod(rawValue: method) == nil { return "\(method) interpolation" }
@@ -58,10 +51,22 @@ enum KerasLayerFactory {
         return nil
     }
 
-    /// The layer for `config`, sized for what reaches it (shapes without the batch axis).
-    static func make(_ config: KerasLayerConfig, dialect: KerasModelConfig.Dialect, inputShapes: [[Int]],
+    /// The layer for `config`, sized for what reaches it (shapes without the batch axis, channels last). In a
+    /// channels-first model, axes name NCHW positions, and Flatten reorders to Keras's element order.
+    static func make(_ config: KerasLayerConfig, dialect: KerasModelConfig.Dialect, channelsFirst: Bool, inputShapes: [[Int]],
                      generator: inout SeededGenerator) throws -> Built {
         let o = config.options, name = config.name, shape = inputShapes.first ?? []
+        if ["BatchNormalization", "Concatenate", "Softmax", "Normalization"].contains(config.className), let axis = axis(o) {
+            // The channel axis of what reaches the layer, counted with the batch axis as Keras counts.
+            let rank = shape.count + 1, channel = channelsFirst && rank == 4 ? 1 : rank - 1
+            guard axis == channel || axis == channel - rank else {
+                throw KerasConfigError("\(name) (\(config.className)): axis \(axis) of a \(rank)-D \(channelsFirst ? "channels-first " : "")input "
+                    + "is not its channel axis; Zoo applies it to channels only")
+            }
+        }
+        if channelsFirst && shape.count == 3 && ["Reshape", "Permute"].contains(config.className) {
+            throw KerasConfigError("\(name) (\(config.className)): Zoo reshapes channels-first feature maps only through Flatten")
+        }
         let layerActivation = activationName(o).flatMap { activation($0, dialect: dialect) } ?? nil
         switch config.className {
         case "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D":
@@ -110,7 +115,11 @@ enum KerasLayerFactory {
                 let pooled = try pooling(x, training: training)
                 return try reshape(pooled, [pooled.shape[0], 1, 1, pooled.shape[1]])
             })
-        case "Flatten": return .single(Layers.flatten(name))
+        case "Flatten":
+            // Keras flattens an NCHW map in C, H, W order unless the layer says channels_first (it then moves the
+            // channels last first, as Zoo holds them).
+            guard channelsFirst, shape.count == 3, config.dataFormat != .channelsFirst else { return .single(Layers.flatten(name)) }
+            return .single(Lambda(name, kind: "Flatten") { x, _ in try flatten(permute(x, [3, 1, 2])) })
         case "Dropout": return .single(Dropout(name, rate: Float(number(o["rate"] ?? o["p"]) ?? 0.5)))
         case "Add": return .merge(Merge(name, .add))
         case "Concatenate": return .merge(Merge(name, .concatenate))

@@ -31,8 +31,13 @@ public enum KerasModel {
         guard config.inputs.count == 1 else {
             throw KerasConfigError("\(config.name) has \(config.inputs.count) inputs; Zoo builds models with one image input")
         }
+        let mixed = config.channelsFirst ? config.layers.filter { $0.dataFormat == .channelsLast && $0.className != "Flatten" } : []
+        guard mixed.isEmpty else {
+            throw KerasConfigError("\(config.name) mixes channels-first layers with channels-last ones (\(mixed.map(\.name).joined(separator: ", "))); "
+                + "Zoo builds models in one layout")
+        }
         let inputLayer = try layer(named: config.inputs[0].layer, in: config)
-        let inputShape = try resolvedInputShape(inputLayer, inputSize: inputSize, model: config.name)
+        let inputShape = try resolvedInputShape(inputLayer, inputSize: inputSize, channelsFirst: config.channelsFirst, model: config.name)
 
         // Each call runs once on a zero image while building: weighted layers take their sizes from what reaches
         // them, and the calls are put in an order where every input is ready.
@@ -50,7 +55,7 @@ public enum KerasModel {
                 guard references.count == layer.calls[call].count else { continue }
                 let inputs = references.map { values[$0]! }
                 if built[layer.name] == nil {
-                    built[layer.name] = try KerasLayerFactory.make(layer, dialect: config.dialect, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
+                    built[layer.name] = try KerasLayerFactory.make(layer, dialect: config.dialect, channelsFirst: config.channelsFirst, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
                     order.append(layer.name)
                 }
                 let output = KerasTensorReference(layer: layer.name, node: call, tensor: 0)
@@ -150,11 +155,12 @@ public enum KerasModel {
         return layer
     }
 
-    /// Height, width and channels of the input, the free ones from `inputSize`.
-    static func resolvedInputShape(_ input: KerasLayerConfig, inputSize: (Int, Int)?, model: String) throws -> [Int] {
-        guard let shape = input.batchShape, shape.count == 3 else {
+    /// Height, width and channels of the input, the free ones from `inputSize`; Zoo runs every model channels-last.
+    static func resolvedInputShape(_ input: KerasLayerConfig, inputSize: (Int, Int)?, channelsFirst: Bool = false, model: String) throws -> [Int] {
+        guard let declared = input.batchShape, declared.count == 3 else {
             throw KerasConfigError("\(model): its input \(input.name) is not an image (height, width, channels): \(input.batchShape.map { "\($0)" } ?? "no shape")")
         }
+        let shape = channelsFirst ? [declared[1], declared[2], declared[0]] : declared
         let height = inputSize?.0 ?? shape[0], width = inputSize?.1 ?? shape[1]
         guard let height, let width, let channels = shape[2] else {
             throw KerasConfigError("\(model): its input's height and width are free; give the input size (--input HxW)")

@@ -35,6 +35,10 @@ public struct KerasModelConfig {
     /// Keras 1, 2 and tf.keras read as `keras2`.
     public let dialect: Dialect
 
+    /// Whether the model's feature maps are channels-first (NCHW: `data_format` channels_first, or Keras 1's
+    /// `dim_ordering` th). Zoo runs them channels-last and reorders where the order shows (Flatten).
+    public var channelsFirst: Bool { layers.contains { $0.dataFormat == .channelsFirst && $0.className != "Flatten" } }
+
     init(className: String, name: String, layers: [KerasLayerConfig], inputs: [KerasTensorReference], outputs: [KerasTensorReference],
          dialect: Dialect) {
         self.className = className; self.name = name; self.layers = layers; self.inputs = inputs; self.outputs = outputs
@@ -222,6 +226,17 @@ public struct KerasModelConfig {
 }
 
 extension KerasLayerConfig {
+    public enum DataFormat { case channelsFirst, channelsLast }
+
+    /// The layer's own `data_format` (or Keras 1 `dim_ordering`), when it states one.
+    public var dataFormat: DataFormat? {
+        switch (options["data_format"] ?? options["dim_ordering"]) as? String {
+        case "channels_first", "th": .channelsFirst
+        case "channels_last", "tf": .channelsLast
+        default: nil
+        }
+    }
+
     /// An input's shape without the batch axis, from `batch_shape` (Keras 3) or `batch_input_shape` (Keras 1 and
     /// 2); nil entries are free.
     public var batchShape: [Int?]? {
