@@ -162,7 +162,8 @@ def mobilenet_v2(k):
 # A layer inside each model whose output is also compared: a feature map before the global pooling, where a wrong
 # input or a wrong spatial computation shows even when the pooled output hardly moves.
 TAPS = {"mnist_cnn": "pool2", "residual_net": "concat", "activations_net": "branches", "mini_xception": "dilated",
-        "nested_net": "add", "teachable_mobilenet_v2": "out_relu", "layers_net": "permute", "channels_first_net": "conv2"}
+        "nested_net": "add", "teachable_mobilenet_v2": "out_relu", "layers_net": "permute", "channels_first_net": "conv2",
+        "keras1_net": "merge_2"}
 
 
 def contains(layer, name):
@@ -210,6 +211,78 @@ def channels_first_net(k):
     return k.Model(inputs, outputs, name="channels_first_net")
 
 
+def keras1_net(k):
+    """The network the Keras 1 file below describes, built channels-first in Keras 3: two convolution branches merged
+    by a sum and a concatenation, pooling, Flatten in C, H, W order, Dense layers."""
+    L = k.layers
+    f = "channels_first"
+    inputs = k.Input((3, 9, 9), name="input_1")
+    a = L.Conv2D(4, 3, padding="same", activation="relu", data_format=f, name="convolution2d_1")(inputs)
+    b = L.Conv2D(4, 3, padding="same", data_format=f, name="convolution2d_2")(inputs)
+    x = L.Add(name="merge_1")([a, b])
+    c = L.Conv2D(2, 1, data_format=f, name="convolution2d_3")(x)
+    x = L.Concatenate(axis=1, name="merge_2")([x, c])
+    x = L.MaxPooling2D(2, data_format=f, name="maxpooling2d_1")(x)
+    x = L.Flatten(name="flatten_1")(x)
+    x = L.Dense(8, activation="tanh", name="dense_1")(x)
+    x = L.Dropout(0.5, name="dropout_1")(x)
+    outputs = L.Dense(3, activation="softmax", name="dense_2")(x)
+    return k.Model(inputs, outputs, name="keras1_net")
+
+
+def write_keras1(model, path):
+    """`model` (keras1_net) as Keras 1.2.2 with the Theano backend saved it: a Keras 1 config (Convolution2D with
+    nb_filter, border_mode, dim_ordering 'th'; Merge layers; output_dim), kernels stored (out, in, rows, cols) and
+    flipped, as Theano convolves."""
+    import h5py
+
+    def conv(name, filters, size, activation, inbound):
+        return {"class_name": "Convolution2D", "name": name, "inbound_nodes": [[[inbound, 0, 0]]],
+                "config": {"name": name, "nb_filter": filters, "nb_row": size, "nb_col": size, "init": "glorot_uniform",
+                           "activation": activation, "border_mode": "same" if size > 1 else "valid", "subsample": [1, 1],
+                           "dim_ordering": "th", "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None,
+                           "W_constraint": None, "b_constraint": None, "bias": True, "trainable": True}}
+
+    def merge(name, mode, inbound):
+        return {"class_name": "Merge", "name": name, "inbound_nodes": [[[n, 0, 0] for n in inbound]],
+                "config": {"name": name, "mode": mode, "concat_axis": 1, "dot_axes": -1, "mode_type": "raw", "output_shape": None,
+                           "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw", "arguments": {}}}
+
+    layers = [
+        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 3, 9, 9], "input_dtype": "float32", "sparse": False, "name": "input_1"}},
+        conv("convolution2d_1", 4, 3, "relu", "input_1"), conv("convolution2d_2", 4, 3, "linear", "input_1"),
+        merge("merge_1", "sum", ["convolution2d_1", "convolution2d_2"]), conv("convolution2d_3", 2, 1, "linear", "merge_1"),
+        merge("merge_2", "concat", ["merge_1", "convolution2d_3"]),
+        {"class_name": "MaxPooling2D", "name": "maxpooling2d_1", "inbound_nodes": [[["merge_2", 0, 0]]],
+         "config": {"name": "maxpooling2d_1", "pool_size": [2, 2], "strides": [2, 2], "border_mode": "valid", "dim_ordering": "th", "trainable": True}},
+        {"class_name": "Flatten", "name": "flatten_1", "inbound_nodes": [[["maxpooling2d_1", 0, 0]]], "config": {"name": "flatten_1", "trainable": True}},
+        {"class_name": "Dense", "name": "dense_1", "inbound_nodes": [[["flatten_1", 0, 0]]],
+         "config": {"name": "dense_1", "output_dim": 8, "init": "glorot_uniform", "activation": "tanh", "input_dim": 32, "bias": True, "trainable": True}},
+        {"class_name": "Dropout", "name": "dropout_1", "inbound_nodes": [[["dense_1", 0, 0]]], "config": {"name": "dropout_1", "p": 0.5, "trainable": True}},
+        {"class_name": "Dense", "name": "dense_2", "inbound_nodes": [[["dropout_1", 0, 0]]],
+         "config": {"name": "dense_2", "output_dim": 3, "init": "glorot_uniform", "activation": "softmax", "input_dim": 8, "bias": True, "trainable": True}},
+    ]
+    config = {"class_name": "Model", "config": {"name": "model_1", "layers": layers, "input_layers": [["input_1", 0, 0]],
+                                                "output_layers": [["dense_2", 0, 0]]}}
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"1.2.2"
+        f.attrs["backend"] = b"theano"
+        f.attrs["model_config"] = json.dumps(config).encode()
+        g = f.create_group("model_weights")
+        names = [l["name"] for l in layers]
+        g.attrs["layer_names"] = [n.encode() for n in names]
+        for name in names:
+            group = g.create_group(name)
+            arrays = [w.numpy() for w in model.get_layer(name).weights] if name != "input_1" else []
+            if len(arrays) == 2 and arrays[0].ndim == 4:
+                # HWIO correlation kernel → Theano's (out, in, rows, cols) convolution kernel.
+                arrays[0] = np.transpose(arrays[0][::-1, ::-1, :, :], (3, 2, 0, 1))
+            group.attrs["weight_names"] = [f"{name}_{v}".encode() for v in ["W", "b"][:len(arrays)]]
+            for v, array in zip(["W", "b"], arrays):
+                group.create_dataset(f"{name}_{v}", data=array.astype("<f4"))
+
+
 def leaves(model):
     """The layers that compute, nested models opened, in order."""
     found = []
@@ -251,10 +324,15 @@ def make(out, builds, modules, first_seed=0):
             deep = model.name.startswith("teachable")
             randomize(model, rng, offsets=0.1 if deep else 0.5)
             name = f"{model.name}_{flavour}"
-            model.save(os.path.join(out, f"{name}.h5"))
-            # Keras on the file it wrote: some layers (Keras 3's Normalization) only take weights set in memory into
-            # account once saved and loaded.
-            model = k.models.load_model(os.path.join(out, f"{name}.h5"))
+            if model.name == "keras1_net":
+                # Keras 3 computes what the Keras 1 file holds; no Keras 1 runs here.
+                name = "keras1_theano"
+                write_keras1(model, os.path.join(out, f"{name}.h5"))
+            else:
+                model.save(os.path.join(out, f"{name}.h5"))
+                # Keras on the file it wrote: some layers (Keras 3's Normalization) only take weights set in memory
+                # into account once saved and loaded.
+                model = k.models.load_model(os.path.join(out, f"{name}.h5"))
             # Pixels for a model that rescales them itself.
             high = 255 if model.name == "layers_net" else 1
             x = rng.uniform(-1 if deep else 0, high, (2,) + tuple(model.input_shape[1:])).astype("<f4")
@@ -266,7 +344,7 @@ def make(out, builds, modules, first_seed=0):
             cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape),
                           "parameters": int(model.count_params()),
                           "tap": {"layer": TAPS[model.name], "shape": list(tap.shape)},
-                          "channels_first": model.name == "channels_first_net",
+                          "channels_first": model.name in ("channels_first_net", "keras1_net"),
                           "layers": [l.name for l in leaves(model)]})
     return cases
 
@@ -286,6 +364,7 @@ def main(out):
 
 if __name__ == "__main__":
     if sys.argv[2:3] == ["--jax"]:
-        print(json.dumps(make(sys.argv[1], [(channels_first_net, ["keras3_jax"])], {"keras3_jax": keras}, first_seed=int(sys.argv[3]))))
+        print(json.dumps(make(sys.argv[1], [(channels_first_net, ["keras3_jax"]), (keras1_net, ["keras3_jax"])], {"keras3_jax": keras},
+                              first_seed=int(sys.argv[3]))))
     else:
         main(sys.argv[1])

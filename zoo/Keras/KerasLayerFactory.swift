@@ -22,7 +22,12 @@ enum KerasLayerFactory {
         "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
         "GlobalMaxPooling2D", "Flatten", "Dropout", "Add", "Concatenate", "ZeroPadding2D", "Subtract", "Multiply", "Average",
         "Maximum", "Minimum", "Reshape", "Permute", "Cropping2D", "UpSampling2D", "Resizing", "Rescaling", "Normalization",
-        "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+        "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Merge",
+    ]
+
+    /// Keras 1 Merge modes and the merge each is.
+    static let mergeModes: [String: Merge.Operation] = [
+        "sum": .add, "concat": .concatenate, "mul": .combination(.multiply), "ave": .combination(.average), "max": .combination(.maximum),
     ]
 
     /// Why `layer` cannot be built ("" when only its class is unknown), or nil when it can.
@@ -39,6 +44,9 @@ enum KerasLayerFactory {
             if o["center"] as? Bool == false || o["scale"] as? Bool == false { return "without center or scale" }
         case "Normalization":
             if o["invert"] as? Bool == true { return "invert" }
+        case "Merge":
+            if let mode = o["mode"] as? String, mergeModes[mode] == nil { return "mode \(mode)" }
+            if o["mode"] is [String: Any] { return "its mode is Python code" }
         case "UpSampling2D", "Resizing":
             if let method = o["interpolation"] as? String, ResizeMethod(rawValue: method) == nil { return "\(method) interpolation" }
             if o["crop_to_aspect_ratio"] as? Bool == true || o["pad_to_aspect_ratio"] as? Bool == true { return "cropping or padding to the aspect ratio" }
@@ -56,7 +64,9 @@ enum KerasLayerFactory {
     static func make(_ config: KerasLayerConfig, dialect: KerasModelConfig.Dialect, channelsFirst: Bool, inputShapes: [[Int]],
                      generator: inout SeededGenerator) throws -> Built {
         let o = config.options, name = config.name, shape = inputShapes.first ?? []
-        if ["BatchNormalization", "Concatenate", "Softmax", "Normalization"].contains(config.className), let axis = axis(o) {
+        let concatenating = config.className == "Concatenate" || (config.className == "Merge" && o["mode"] as? String == "concat")
+        if ["BatchNormalization", "Softmax", "Normalization"].contains(config.className) || concatenating,
+           let axis = axis(o) ?? o["concat_axis"] as? Int {
             // The channel axis of what reaches the layer, counted with the batch axis as Keras counts.
             let rank = shape.count + 1, channel = channelsFirst && rank == 4 ? 1 : rank - 1
             guard axis == channel || axis == channel - rank else {
@@ -121,6 +131,7 @@ enum KerasLayerFactory {
             guard channelsFirst, shape.count == 3, config.dataFormat != .channelsFirst else { return .single(Layers.flatten(name)) }
             return .single(Lambda(name, kind: "Flatten") { x, _ in try flatten(permute(x, [3, 1, 2])) })
         case "Dropout": return .single(Dropout(name, rate: Float(number(o["rate"] ?? o["p"]) ?? 0.5)))
+        case "Merge": return .merge(Merge(name, mergeModes[o["mode"] as? String ?? "sum"]!))
         case "Add": return .merge(Merge(name, .add))
         case "Concatenate": return .merge(Merge(name, .concatenate))
         case "Subtract", "Multiply", "Average", "Maximum", "Minimum":
