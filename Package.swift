@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         // ONNX export; its protobuf code is generated once by tools/onnx/generate and committed.
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // Keras 1 and 2 model configs saved as YAML (`to_yaml()`).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
@@ -40,7 +42,7 @@ let package = Package(
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
-        .target(name: "ZooCore", dependencies: ["CCrypto", "CSystem", "ZooTensor", "ZooNN"]),
+        .target(name: "ZooCore", dependencies: ["CCrypto", "CSystem", "ZooTensor", "ZooNN", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "ZooConverters",
             dependencies: ["CSystem", "ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],

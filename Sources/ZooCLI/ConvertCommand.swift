@@ -42,6 +42,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The weight file to convert.") var file: String
     @Option(help: "A backbone name, 'auto' to detect it, or 'none' to keep the file's own layers.") var arch = "auto"
     @Option(help: "The classes the file's classifier must have (default: whatever it has).") var classes: Int?
+    @OptionGroup var config: ModelConfigOption
     @Option(help: "Output format: native (safetensors), keras-h5, or onnx.") var to: Target = .native
     @Option(name: .shortAndLong, help: "Output file (default: the input's name with the output format's extension).") var output: String?
     @Option(help: "With --to onnx: the ONNX operator set (13–21).") var opset = 17
@@ -71,7 +72,7 @@ struct ConvertCommand: ParsableCommand {
         // The input's digest is computed on another core while the file is read and checked.
         let inputDigest = Concurrently { try Digest.hexDigest(.sha256, ofFile: source) }
         defer { _ = try? inputDigest.wait() }  // never exit while the thread still reads the file
-        var bundle = try Plugins.weightFormats.read(source)
+        var bundle = try config.read(source.path)
         let sourceFormat = bundle.format
         var summary: [String: Any] = ["input": source.path, "output": destination.path, "source_format": sourceFormat]
         if let version = bundle.metadata[MetadataKey.kerasVersion] { summary["keras_version"] = version }

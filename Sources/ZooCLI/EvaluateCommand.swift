@@ -22,12 +22,13 @@ struct EvaluateCommand: ParsableCommand {
     @OptionGroup var data: DataOptions
     @Option(help: "Images per forward pass.") var batch = 32
     @OptionGroup var crop: CropOption
+    @OptionGroup var config: ModelConfigOption
     @Flag(name: .customLong("ten-crop"), help: "Average predictions over ten crops per image.") var tenCrop = false
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() throws {
         let url = URL(fileURLWithPath: weights)
-        var trained = try TrainedClassifier.open(weights, arch: arch)
+        var trained = try TrainedClassifier.open(weights, arch: arch, config: config)
         if let fraction = crop.value { trained.cropFraction = fraction }
         let dataset = try data.dataset()
         if trained.classes != dataset.classNames.count {
@@ -76,12 +77,13 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "How the --tap feature map becomes features: average, max (over positions) or flatten.") var pooling = FeaturePooling.average
     @Option(help: "Input size HxW (default: the backbone's).") var input: InputSize?
     @OptionGroup var crop: CropOption
+    @OptionGroup var config: ModelConfigOption
     @Option(help: "Images per forward pass.") var batch = 32
     @Option(name: .shortAndLong, help: "Output file.") var output: String
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func run() throws {
-        let bundle = try Plugins.weightFormats.read(URL(fileURLWithPath: weights))
+        let bundle = try config.read(weights)
         let backbone = try Plugins.backbones.backbone(named: arch, for: bundle, file: weights)
         let model = try TransferModels.features(backbone, weights: bundle, tap: tap, inputSize: input?.pair)
         _ = try TransferHead.featureCount(of: model, tap: tap)  // a clear error for an unknown tap before any work

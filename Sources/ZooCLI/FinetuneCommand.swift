@@ -65,6 +65,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Augmentation for training: flip, crop=PIXELS, jitter=SIGMA (comma-separated).") var augment: String?
     @Option(help: "Input size HxW (default: the backbone's).") var input: InputSize?
     @OptionGroup var crop: CropOption
+    @OptionGroup var config: ModelConfigOption
     @Option(help: "Output folder.") var out: String = "zoo-run"
     @Flag(help: "Continue from the output folder's checkpoint.") var resume = false
     @Flag(help: "Print the summary as JSON.") var json = false
@@ -92,7 +93,7 @@ struct FinetuneCommand: ParsableCommand {
             return try Plugins.backbones.backbone(named: arch)
         }
         let file = weights!
-        return try Plugins.backbones.backbone(named: arch, for: try Plugins.weightFormats.read(URL(fileURLWithPath: file)), file: file)
+        return try Plugins.backbones.backbone(named: arch, for: try config.read(file), file: file)
     }
 
     func augmentation() throws -> Augmentation {
@@ -110,6 +111,7 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
+        if config.path != nil && arch != nil && arch != "keras" { throw CLIError("--config describes the network itself; leave out --arch \(arch!)") }
         let backbone = try resolvedBackbone(arch: arch, weights: weights)
         let all = try data.dataset()
         let (training, held) = validation > 0 ? all.split(validationFraction: validation, seed: data.seed) : (all, nil)

@@ -21,11 +21,12 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "Classes of the classifier.") var classes = 1000
     @Option(help: "Input height and width, as HxW (default: the architecture's).") var input: InputSize?
     @Flag(help: "Print JSON instead of text.") var json = false
+    @OptionGroup var config: ModelConfigOption
 
     func run() throws {
         var backbone: any Backbone, options = BackboneOptions(classes: classes, inputSize: input?.pair)
         if FileManager.default.fileExists(atPath: name) {
-            let match = try Plugins.backbones.match(try Plugins.weightFormats.read(URL(fileURLWithPath: name)), file: name)
+            let match = try Plugins.backbones.match(try config.read(name), file: name)
             backbone = match.backbone
             options = match.options
             options.inputSize = input?.pair ?? options.inputSize

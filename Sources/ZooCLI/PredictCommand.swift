@@ -32,6 +32,7 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "How many classes to show per image.") var top = 5
     @Option(help: "Images per forward pass.") var batch = 16
     @OptionGroup var crop: CropOption
+    @OptionGroup var config: ModelConfigOption
     @Option(help: "Pixel normalization instead of the backbone's: unit (0…1), tf (-1…1), caffe, torch or none (0…255).") var preprocess: Preprocessing?
     @Flag(help: "Print JSON instead of text.") var json = false
     @Option(help: "Also write the network's outputs, one row per image, as a float32 NumPy file (probabilities, or logits for a Keras network that ends without a softmax).")
@@ -45,7 +46,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        var trained = try TrainedClassifier.open(weights, arch: arch)
+        var trained = try TrainedClassifier.open(weights, arch: arch, config: config)
         if let fraction = crop.value { trained.cropFraction = fraction }
         let model = trained.model
         let classes = trained.classes
@@ -141,9 +142,9 @@ func classNames(labels: String?, count: Int, recorded: [String]?) throws -> [Str
 extension TrainedClassifier {
     /// The classifier in a weight file, for `predict` and `evaluate`: a Keras or native file of a backbone, or what
     /// zoo finetune wrote (backbone and new head); weights that do not fit become one message naming the file.
-    static func open(_ path: String, arch: String?) throws -> TrainedClassifier {
+    static func open(_ path: String, arch: String?, config: ModelConfigOption) throws -> TrainedClassifier {
         let url = URL(fileURLWithPath: path)
-        let bundle = try Plugins.weightFormats.read(url)
+        let bundle = try config.read(path)
         do { return try TrainedClassifier(bundle, file: url.path, backbones: Plugins.backbones, arch: arch) } catch let error as LoadError {
             throw CLIError("\(url.path): " + error.description)
         }

@@ -27,7 +27,8 @@ public struct ArchitectureMatchError: Error, CustomStringConvertible {
                 + candidate.problems.prefix(3).map { "    - \($0)" }.joined(separator: "\n")
         }
         return "\(file): no registered backbone fits these weights; the closest:\n" + closest.joined(separator: "\n")
-            + "\nname one with --arch to see every difference, or convert without an architecture with --arch none"
+            + "\nname one with --arch to see every difference, give your own network's Keras config with --config (model.to_json()), "
+            + "or convert without an architecture with --arch none"
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Yams
 
 /// The facts Zoo uses from a Keras `model_config` (the JSON Keras stores beside full-model weights): the model's
 /// class and name, its layers' types, and its input shape.
@@ -65,4 +66,63 @@ public struct ModelConfigSummary: Sendable {
         if let inputShape { text += ", input " + inputShape.map { $0.map(String.init) ?? "?" }.joined(separator: "×") }
         return text
     }
+}
+
+/// A model config in a file of its own, for weights saved without one: JSON as `model.to_json()` writes it, or YAML
+/// as Keras 1 and 2's `to_yaml()` did (tuples tagged `!!python/tuple` read as lists).
+public enum ModelConfigFile {
+    /// The config as JSON text, checked to be a Keras model config.
+    public static func json(contentsOf url: URL) throws -> String {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw ModelConfigFileError(url, "cannot be read as UTF-8 text (\(error.localizedDescription))")
+        }
+        let object: Any
+        if let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) {
+            object = json
+        } else {
+            do {
+                guard let node = try Yams.compose(yaml: text) else { throw ModelConfigFileError(url, "is empty") }
+                object = plain(node)
+            } catch let error as ModelConfigFileError { throw error } catch {
+                throw ModelConfigFileError(url, "is neither JSON nor YAML: \(error)")
+            }
+        }
+        guard JSONSerialization.isValidJSONObject(object),
+              let json = String(data: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), encoding: .utf8),
+              ModelConfigSummary(json: json) != nil else {
+            throw ModelConfigFileError(url, "is not a Keras model config (an object with class_name and config)")
+        }
+        return json
+    }
+
+    /// A YAML node as JSON values, whatever its tags: sequences become lists, mappings objects, and scalars
+    /// numbers, booleans, null or strings by YAML's core rules.
+    static func plain(_ node: Node) -> Any {
+        switch node {
+        case .sequence(let sequence): return sequence.map(plain)
+        case .mapping(let mapping):
+            var object: [String: Any] = [:]
+            for (key, value) in mapping { object[key.string ?? "\(key)"] = plain(value) }
+            return object
+        case .scalar(let scalar):
+            if scalar.style == .plain {
+                if let value = Int(scalar.string) { return value }
+                if let value = Double(scalar.string) { return value }
+                switch scalar.string {
+                case "true", "True": return true
+                case "false", "False": return false
+                case "null", "~", "": return NSNull()
+                default: break
+                }
+            }
+            return scalar.string
+        case .alias: return NSNull()
+        }
+    }
+}
+
+public struct ModelConfigFileError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ url: URL, _ problem: String) { description = "\(url.path): \(problem)" }
 }

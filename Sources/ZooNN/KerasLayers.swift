@@ -93,3 +93,61 @@ public final class ChannelAffine: Layer {
         }
     }
 }
+
+/// Keras PReLU: a learned slope below zero, per element of an image or shared along `shared_axes` (its `alpha`
+/// then has 1 there).
+public final class PReLU: Layer {
+    public let name: String
+    public let alpha: Weight
+
+    public init(_ name: String, alphaShape: [Int]) {
+        self.name = name
+        alpha = Weight("alpha", Tensor(zeros: alphaShape))
+    }
+
+    public var weights: [Weight] { [alpha] }
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable { try prelu(x, alpha: alpha.variable) }
+}
+
+/// Keras LayerNormalization over the channel axis.
+public final class LayerNormalization: Layer {
+    public let name: String
+    public let gamma, beta: Weight
+    public let epsilon: Float
+
+    public init(_ name: String, channels: Int, epsilon: Float = 1e-3) {
+        self.name = name
+        gamma = Weight("gamma", Tensor(shape: [channels], repeating: 1))
+        beta = Weight("beta", Tensor(zeros: [channels]))
+        self.epsilon = epsilon
+    }
+
+    public var weights: [Weight] { [gamma, beta] }
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        try layerNorm(x, gamma: gamma.variable, beta: beta.variable, epsilon: epsilon)
+    }
+}
+
+/// Keras Conv2DTranspose: kernel [h, w, filters, input channels], optional bias and activation.
+public final class Conv2DTranspose: Layer {
+    public let name: String
+    public let kernel: Weight
+    public let bias: Weight?
+    public let strides: (Int, Int)
+    public let padding: Padding
+    public let activation: LayerActivation?
+
+    public init(_ name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+                padding: Padding = .valid, useBias: Bool = true, activation: LayerActivation? = nil, generator: inout SeededGenerator) {
+        self.name = name
+        kernel = Weight("kernel", Initializer.glorotUniform.make([kernelSize.0, kernelSize.1, filters, inputChannels], using: &generator))
+        bias = useBias ? Weight("bias", Tensor(zeros: [filters])) : nil
+        self.strides = strides; self.padding = padding; self.activation = activation
+    }
+
+    public var weights: [Weight] { [kernel] + (bias.map { [$0] } ?? []) }
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        let y = try conv2dTranspose(x, kernel.variable, bias: bias?.variable, strides: strides, padding: padding)
+        return try activation.map { try $0.apply(y) } ?? y
+    }
+}

@@ -117,7 +117,11 @@ public final class TransferJob {
         if let validation = c.validation, validation.classNames != c.training.classNames {
             throw DatasetError(validation.name, "has classes \(validation.classNames), the training data \(c.training.classNames)")
         }
-        let pretrained: WeightBundle? = c.mode == .scratch ? nil : try c.weights.map { try formats.read($0) }
+        var pretrained: WeightBundle? = c.mode == .scratch ? nil : try c.weights.map { try formats.read($0) }
+        if let configured = c.backbone as? any ConfiguredBackbone, pretrained?.metadata[MetadataKey.modelConfig] == nil {
+            // Weights saved without their config (given apart, with --config): the groups of nested models open by it.
+            pretrained?.metadata[MetadataKey.modelConfig] = configured.modelConfig
+        }
         if c.mode != .scratch && pretrained == nil { throw DatasetError("--weights", "\(c.mode.rawValue) needs pre-trained weights") }
         // The output folder appears only once the inputs are known to be good.
         if c.saving { try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true) }

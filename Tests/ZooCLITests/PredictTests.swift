@@ -236,6 +236,35 @@ import Zoo
         #expect((Double(report.last ?? "") ?? 1) <= 1e-5, "largest difference from tf-keras's outputs: \(report)")
     }
 
+    /// Weights saved alone (`save_weights`: Keras 3's .weights.h5, tf-keras's HDF5) with the architecture apart
+    /// (`to_json()`, or YAML as Keras 1 and 2's `to_yaml()` wrote it, tuples tagged): `--config` builds the network,
+    /// nested models included, and its outputs equal Keras's. Without it, the error says how to give one.
+    @Test(arguments: ["mnist_cnn_keras3", "mnist_cnn_tf_keras", "nested_net_tf_keras"])
+    func weightsWithTheirConfigApartMatchKeras(_ name: String) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
+        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == name })
+        let files = try #require(fixture["weights_only"] as? [String: String])
+        let weights = fixtures.appendingPathComponent(files["weights"]!).path, config = fixtures.appendingPathComponent(files["config"]!).path
+        func array(_ suffix: String, _ key: String) throws -> Tensor {
+            let data = try Data(contentsOf: fixtures.appendingPathComponent("\(name).\(suffix).f32"))
+            return try Tensor(shape: fixture[key] as! [Int], scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+        }
+        let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
+        try NumPyArray.write(try array("input", "input"), to: inputs)
+        let labels = folder.appendingPathComponent("labels.txt")
+        try (0..<(fixture["output"] as! [Int])[1]).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+
+        let refused = try runZoo(["predict", "--weights", weights, "--labels", labels.path, inputs.path])
+        #expect(refused.status == 1 && refused.stderr.contains("--config"), "\(refused.stderr)")
+        let predicted = try runZoo(["predict", "--weights", weights, "--config", config, "--labels", labels.path, inputs.path, "--output", outputs.path])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        let zoo = try NumPyArray.read(outputs), keras = try array("output", "output")
+        #expect(zoo.shape == keras.shape && zoo.maxAbsoluteDifference(keras) <= 1e-5, "largest difference from Keras: \(zoo.maxAbsoluteDifference(keras))")
+    }
+
     /// NumPy in and out: Keras's fixture inputs saved by NumPy, classified as they are, and the outputs NumPy reads
     /// back equal to Keras's (probabilities for the CNN that ends in a softmax, logits for the net that does not; NCHW
     /// arrays for the channels-first net, as Keras takes them).

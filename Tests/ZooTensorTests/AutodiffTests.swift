@@ -61,6 +61,17 @@ import ZooTensor
         try expectGradientsMatch("multiplied", [a]) { v in try multiplied(v[0], byConstant: b) }
         try expectGradientsMatch("crop2d", [a], tolerance: 1e-4) { v in try crop2d(v[0], top: 1, bottom: 0, left: 2, right: 1) }
         try expectGradientsMatch("permute", [a], tolerance: 1e-4) { v in try permute(v[0], [2, 3, 1]) }
+        // PReLU's kink at 0 is kept out of the differences' reach.
+        let awayFromZero = try Tensor(shape: a.shape, scalars: a.scalars.map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 })
+        try expectGradientsMatch("prelu", [awayFromZero, random([1, 5, 3], seed: 24)]) { v in try prelu(v[0], alpha: v[1]) }
+        try expectGradientsMatch("layerNorm", [a, random([3], seed: 25), random([3], seed: 26)]) { v in
+            try layerNorm(v[0], gamma: v[1], beta: v[2], epsilon: 1e-3)
+        }
+        for (strides, padding) in [((1, 1), Padding.valid), ((2, 2), .same), ((2, 1), .valid)] {
+            try expectGradientsMatch("conv2dTranspose \(strides) \(padding)", [a, random([3, 2, 4, 3], seed: 27), random([4], seed: 28)]) { v in
+                try conv2dTranspose(v[0], v[1], bias: v[2], strides: strides, padding: padding)
+            }
+        }
         for (size, method) in [((8, 10), ResizeMethod.nearest), ((8, 10), .bilinear), ((3, 7), .bilinear), ((3, 2), .nearest), ((6, 3), .bilinear)] {
             try expectGradientsMatch("resize2d \(method) to \(size)", [a]) { v in try resize2d(v[0], to: size, method: method) }
         }

@@ -133,6 +133,24 @@ def layers_net(k):
     return k.Model(inputs, outputs, name="layers_net")
 
 
+def learned_layers_net(k):
+    """The remaining layers with weights: PReLU (per element, and shared over height and width), LayerNormalization,
+    Conv2DTranspose ('same' with strides, 'valid'), BatchNormalization after a Dense layer."""
+    L = k.layers
+    inputs = k.Input((6, 5, 3), name="image")
+    x = L.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = L.PReLU(name="prelu_full")(x)
+    x = L.Conv2DTranspose(6, 3, strides=2, padding="same", name="up_same")(x)
+    x = L.PReLU(shared_axes=[1, 2], name="prelu_shared")(x)
+    x = L.LayerNormalization(epsilon=1e-3, name="layer_norm")(x)
+    x = L.Conv2DTranspose(3, (2, 3), padding="valid", activation="relu", use_bias=False, name="up_valid")(x)
+    x = L.Flatten(name="flatten")(x)
+    x = L.Dense(8, name="dense")(x)
+    x = L.BatchNormalization(name="dense_bn")(x)
+    outputs = L.Dense(3, activation="softmax", name="predictions")(x)
+    return k.Model(inputs, outputs, name="learned_layers_net")
+
+
 def nested_net(k):
     """Models nested as layers three deep: a Sequential in a Functional in a Sequential."""
     L = k.layers
@@ -163,7 +181,11 @@ def mobilenet_v2(k):
 # input or a wrong spatial computation shows even when the pooled output hardly moves.
 TAPS = {"mnist_cnn": "pool2", "residual_net": "concat", "activations_net": "branches", "mini_xception": "dilated",
         "nested_net": "add", "teachable_mobilenet_v2": "out_relu", "layers_net": "permute", "channels_first_net": "conv2",
-        "keras1_net": "merge_2"}
+        "keras1_net": "merge_2", "learned_layers_net": "up_valid"}
+
+
+# Cases also saved as weights alone with their config apart, and the config's format.
+WEIGHTS_ONLY = {"mnist_cnn_keras3": "json", "mnist_cnn_tf_keras": "yaml", "nested_net_tf_keras": "yaml"}
 
 
 def contains(layer, name):
@@ -341,7 +363,22 @@ def make(out, builds, modules, first_seed=0):
             x.tofile(os.path.join(out, f"{name}.input.f32"))
             y.tofile(os.path.join(out, f"{name}.output.f32"))
             tap.tofile(os.path.join(out, f"{name}.tap.f32"))
+            weights_only = None
+            if name in WEIGHTS_ONLY:
+                # The weights saved alone and the architecture apart, as `save_weights` and `to_json`/`to_yaml` do.
+                weights_only = {"weights": f"{name}.weights-only" + (".weights.h5" if flavour == "keras3" else ".h5"),
+                                "config": f"{name}.{WEIGHTS_ONLY[name]}"}
+                model.save_weights(os.path.join(out, weights_only["weights"]))
+                with open(os.path.join(out, weights_only["config"]), "w") as f:
+                    if WEIGHTS_ONLY[name] == "json":
+                        f.write(model.to_json())
+                    else:
+                        # Keras 1 and 2's to_yaml(): PyYAML's dump of the config, tuples tagged !!python/tuple.
+                        import yaml
+                        f.write(yaml.dump({"class_name": model.__class__.__name__, "config": model.get_config(),
+                                           "keras_version": "2.2.4", "backend": "tensorflow"}))
             cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape),
+                          "weights_only": weights_only,
                           "parameters": int(model.count_params()),
                           "tap": {"layer": TAPS[model.name], "shape": list(tap.shape)},
                           "channels_first": model.name in ("channels_first_net", "keras1_net"),
@@ -353,7 +390,8 @@ def main(out):
     os.makedirs(out, exist_ok=True)
     builds = [(sequential_cnn, ["keras3", "tf_keras"]), (residual_net, ["keras3", "tf_keras"]),
               (activations_net, ["keras3", "tf_keras"]), (separable_net, ["keras3", "tf_keras"]),
-              (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"]), (layers_net, ["keras3", "tf_keras"])]
+              (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"]), (layers_net, ["keras3", "tf_keras"]),
+              (learned_layers_net, ["keras3", "tf_keras"])]
     cases = make(out, builds, {"keras3": keras, "tf_keras": tf_keras})
     jax = subprocess.run([sys.executable, __file__, out, "--jax", str(len(builds))], check=True, capture_output=True, text=True,
                          env={**os.environ, "KERAS_BACKEND": "jax"})

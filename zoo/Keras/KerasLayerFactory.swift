@@ -22,7 +22,8 @@ enum KerasLayerFactory {
         "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
         "GlobalMaxPooling2D", "Flatten", "Dropout", "Add", "Concatenate", "ZeroPadding2D", "Subtract", "Multiply", "Average",
         "Maximum", "Minimum", "Reshape", "Permute", "Cropping2D", "UpSampling2D", "Resizing", "Rescaling", "Normalization",
-        "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Merge",
+        "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Merge", "PReLU", "LayerNormalization", "Conv2DTranspose",
+        "Deconvolution2D",
     ]
 
     /// Keras 1 Merge modes and the merge each is.
@@ -44,6 +45,13 @@ enum KerasLayerFactory {
             if o["center"] as? Bool == false || o["scale"] as? Bool == false { return "without center or scale" }
         case "Normalization":
             if o["invert"] as? Bool == true { return "invert" }
+        case "LayerNormalization":
+            if o["center"] as? Bool == false || o["scale"] as? Bool == false || o["rms_scaling"] as? Bool == true {
+                return "without center or scale, or with RMS scaling"
+            }
+        case "Conv2DTranspose", "Deconvolution2D":
+            if let padding = o["output_padding"] as? [Any], padding.contains(where: { !($0 is NSNull) }) { return "output_padding" }
+            if let dilation = pair(o["dilation_rate"]), dilation != [1, 1] { return "dilation \(dilation)" }
         case "Merge":
             if let mode = o["mode"] as? String, mergeModes[mode] == nil { return "mode \(mode)" }
             if o["mode"] is [String: Any] { return "its mode is Python code" }
@@ -65,7 +73,7 @@ enum KerasLayerFactory {
                      generator: inout SeededGenerator) throws -> Built {
         let o = config.options, name = config.name, shape = inputShapes.first ?? []
         let concatenating = config.className == "Concatenate" || (config.className == "Merge" && o["mode"] as? String == "concat")
-        if ["BatchNormalization", "Softmax", "Normalization"].contains(config.className) || concatenating,
+        if ["BatchNormalization", "Softmax", "Normalization", "LayerNormalization"].contains(config.className) || concatenating,
            let axis = axis(o) ?? o["concat_axis"] as? Int {
             // The channel axis of what reaches the layer, counted with the batch axis as Keras counts.
             let rank = shape.count + 1, channel = channelsFirst && rank == 4 ? 1 : rank - 1
@@ -74,7 +82,7 @@ enum KerasLayerFactory {
                     + "is not its channel axis; Zoo applies it to channels only")
             }
         }
-        if channelsFirst && shape.count == 3 && ["Reshape", "Permute"].contains(config.className) {
+        if channelsFirst && shape.count == 3 && ["Reshape", "Permute", "PReLU"].contains(config.className) {
             throw KerasConfigError("\(name) (\(config.className)): Zoo reshapes channels-first feature maps only through Flatten")
         }
         let layerActivation = activationName(o).flatMap { activation($0, dialect: dialect) } ?? nil
@@ -111,7 +119,8 @@ enum KerasLayerFactory {
         case "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax":
             switch config.className == "Activation" ? layerActivation : try layerForm(config) {
             case .softmax: return .single(Layers.softmax(name))
-            case .function(let kind): return .single(Layers.activation(name, kind))
+            case .function(let kind):
+                return .single(Lambda(name, kind: config.className, computation: .activation(kind)) { x, _ in try ZooTensor.activation(kind, x) })
             case nil: return .single(Lambda(name, kind: "Activation", computation: .identity) { x, _ in x })
             }
         case "MaxPooling2D", "AveragePooling2D":
@@ -132,6 +141,20 @@ enum KerasLayerFactory {
             return .single(Lambda(name, kind: "Flatten") { x, _ in try flatten(permute(x, [3, 1, 2])) })
         case "Dropout": return .single(Dropout(name, rate: Float(number(o["rate"] ?? o["p"]) ?? 0.5)))
         case "Merge": return .merge(Merge(name, mergeModes[o["mode"] as? String ?? "sum"]!))
+        case "PReLU":
+            var alpha = shape
+            for axis in (o["shared_axes"] as? [Int] ?? []) where axis >= 1 && axis <= alpha.count { alpha[axis - 1] = 1 }
+            return .single(PReLU(name, alphaShape: alpha))
+        case "LayerNormalization":
+            return .single(LayerNormalization(name, channels: shape.last ?? 0, epsilon: Float(number(o["epsilon"]) ?? 1e-3)))
+        case "Conv2DTranspose", "Deconvolution2D":
+            guard shape.count == 3 else { throw KerasConfigError("\(name) needs a feature map, gets \(shape)") }
+            let kernel = pair(o["kernel_size"]) ?? [o["nb_row"] as? Int ?? 1, o["nb_col"] as? Int ?? 1]
+            let strides = pair(o["strides"] ?? o["subsample"]) ?? [1, 1]
+            return .single(Conv2DTranspose(name, inputChannels: shape[2], filters: o["filters"] as? Int ?? o["nb_filter"] as? Int ?? 0,
+                                           kernelSize: (kernel[0], kernel[1]), strides: (strides[0], strides[1]), padding: padding(o),
+                                           useBias: o["use_bias"] as? Bool ?? o["bias"] as? Bool ?? true, activation: layerActivation,
+                                           generator: &generator))
         case "Add": return .merge(Merge(name, .add))
         case "Concatenate": return .merge(Merge(name, .concatenate))
         case "Subtract", "Multiply", "Average", "Maximum", "Minimum":

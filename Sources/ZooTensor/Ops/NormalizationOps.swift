@@ -38,3 +38,63 @@ public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable, movingMean
         return [dx, dgamma, dbeta]
     }
 }
+
+/// Keras LayerNormalization over the last axis: each position's values normalized by their own mean and (biased)
+/// variance, `(x − μ) / √(σ² + ε) · gamma + beta`.
+public func layerNorm(_ x: Variable, gamma: Variable, beta: Variable, epsilon: Float) throws -> Variable {
+    let channels = x.shape.last ?? 0
+    guard gamma.shape == [channels], beta.shape == [channels] else {
+        throw ShapeError("layerNorm", "gamma \(describe(shape: gamma.shape)) and beta \(describe(shape: beta.shape)) for \(describe(shape: x.shape))")
+    }
+    let positions = x.value.count / max(1, channels)
+    let input = x.value, g = gamma.value, b = beta.value
+    // Per position: the normalized values and 1 / √(σ² + ε), kept for the gradient.
+    var inverse = [Float](repeating: 0, count: positions)
+    let normalized = produce(x.shape) { out in
+        let source = ptr(input)
+        for p in 0..<positions {
+            let row = source + p * channels
+            var mean: Float = 0
+            for c in 0..<channels { mean += row[c] }
+            mean /= Float(channels)
+            var variance: Float = 0
+            for c in 0..<channels { variance += (row[c] - mean) * (row[c] - mean) }
+            let scale = 1 / (variance / Float(channels) + epsilon).squareRoot()
+            inverse[p] = scale
+            for c in 0..<channels { out[p * channels + c] = (row[c] - mean) * scale }
+        }
+    }
+    let y = produce(x.shape) { out in
+        let n = ptr(normalized), scale = ptr(g), shift = ptr(b)
+        for p in 0..<positions { for c in 0..<channels { out[p * channels + c] = n[p * channels + c] * scale[c] + shift[c] } }
+    }
+    return Variable.result(y, [x, gamma, beta]) { [inverse] dy in
+        let d = ptr(dy), n = ptr(normalized), scale = ptr(g)
+        let dgamma = produce([channels]) { out in
+            out.initialize(repeating: 0, count: channels)
+            for p in 0..<positions { for c in 0..<channels { out[c] += d[p * channels + c] * n[p * channels + c] } }
+        }
+        let dbeta = produce([channels]) { out in
+            out.initialize(repeating: 0, count: channels)
+            for p in 0..<positions { for c in 0..<channels { out[c] += d[p * channels + c] } }
+        }
+        // dx = (1/σ) · (dn − mean(dn) − n · mean(dn · n)), with dn = dy · gamma.
+        let dx = produce(input.shape) { out in
+            for p in 0..<positions {
+                var meanGradient: Float = 0, meanProduct: Float = 0
+                for c in 0..<channels {
+                    let dn = d[p * channels + c] * scale[c]
+                    meanGradient += dn
+                    meanProduct += dn * n[p * channels + c]
+                }
+                meanGradient /= Float(channels)
+                meanProduct /= Float(channels)
+                for c in 0..<channels {
+                    let i = p * channels + c
+                    out[i] = inverse[p] * (d[i] * scale[c] - meanGradient - n[i] * meanProduct)
+                }
+            }
+        }
+        return [dx, dgamma, dbeta]
+    }
+}
