@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
         .executable(name: "zoo-reader", targets: ["ZooReader"]),
         .executable(name: "transfer-example", targets: ["TransferExample"]),
+        .executable(name: "keras-model-example", targets: ["KerasModelExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -61,11 +62,12 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "ZooReader", dependencies: ["CSeccomp", "ZooConverters", "ZooHDF5"]),
         .executableTarget(name: "TransferExample", dependencies: ["Zoo"], path: "docs/examples/transfer"),
+        .executableTarget(name: "KerasModelExample", dependencies: ["Zoo"], path: "docs/examples/keras-model"),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ZooCLITests",
-            dependencies: ["ZooCLI", "ZooReader", "TransferExample", "Zoo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["ZooCLI", "ZooReader", "TransferExample", "KerasModelExample", "Zoo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["weights_server.py"]),
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
         .testTarget(

@@ -151,3 +151,34 @@ public final class Conv2DTranspose: Layer {
         return try activation.map { try $0.apply(y) } ?? y
     }
 }
+
+/// A layer that adds a penalty on its output to the training loss (Keras's activity regularization); the trainer
+/// collects it after each training step's forward pass.
+public protocol PenalizingLayer: Layer {
+    /// The penalty of the last training pass, handed over once.
+    func takePenalty() -> Variable?
+}
+
+/// Keras ActivityRegularization: the identity, adding `(l1 · Σ|x| + l2 · Σx²) / batch` to the loss in training.
+public final class ActivityRegularization: PenalizingLayer {
+    public let name: String
+    public let l1, l2: Float
+    private var penalty: Variable?
+
+    public init(_ name: String, l1: Float, l2: Float) {
+        self.name = name; self.l1 = l1; self.l2 = l2
+    }
+
+    public var weights: [Weight] { [] }
+    public var computation: LayerComputation { .identity }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        if training && (l1 != 0 || l2 != 0) { penalty = try activityPenalty(x, l1: l1, l2: l2) }
+        return x
+    }
+
+    public func takePenalty() -> Variable? {
+        defer { penalty = nil }
+        return penalty
+    }
+}

@@ -138,6 +138,9 @@ public final class Trainer {
         let losses = try outputs.map { try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: $0, targets: batch.labels) }
         var total = losses[0]
         for auxiliary in losses.dropFirst() { total = try total + scaled(auxiliary, by: plan.auxiliaryLossWeight) }
+        for case let layer as any PenalizingLayer in model.layers {
+            if let penalty = layer.takePenalty() { total = try total + penalty }
+        }
         try total.backward()
         optimizer.step(model.weights)
         metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])

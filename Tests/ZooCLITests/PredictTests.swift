@@ -265,6 +265,33 @@ import Zoo
         #expect(zoo.shape == keras.shape && zoo.maxAbsoluteDifference(keras) <= 1e-5, "largest difference from Keras: \(zoo.maxAbsoluteDifference(keras))")
     }
 
+    /// docs/examples/keras-model, the library's example, gives Keras's outputs: from a full-model file, and from
+    /// weights saved alone with their YAML config.
+    @Test(arguments: [("mnist_cnn_tf_keras", false), ("nested_net_tf_keras", true), ("channels_first_net_keras3_jax", false)])
+    func libraryExampleRunsAKerasFile(_ name: String, _ weightsOnly: Bool) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
+        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == name })
+        func array(_ suffix: String, _ key: String) throws -> Tensor {
+            let data = try Data(contentsOf: fixtures.appendingPathComponent("\(name).\(suffix).f32"))
+            return try Tensor(shape: fixture[key] as! [Int], scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+        }
+        let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
+        try NumPyArray.write(try array("input", "input"), to: inputs)
+        let files = fixture["weights_only"] as? [String: String]
+        let model = weightsOnly ? [files!["weights"]!] : [fixture["file"] as! String]
+        let arguments = model.map { fixtures.appendingPathComponent($0).path } + [inputs.path, outputs.path]
+            + (weightsOnly ? [fixtures.appendingPathComponent(files!["config"]!).path] : [])
+        let example = zooExecutable().deletingLastPathComponent().appendingPathComponent("keras-model-example")
+        let (status, stdout, stderr) = try runProcess(example, arguments, environment: ProcessInfo.processInfo.environment)
+        #expect(status == 0, "\(stderr)")
+        #expect(stdout.contains("matched by name"), "\(stdout)")
+        let zoo = try NumPyArray.read(outputs), keras = try array("output", "output")
+        #expect(zoo.shape == keras.shape && zoo.maxAbsoluteDifference(keras) <= 1e-5, "largest difference from Keras: \(zoo.maxAbsoluteDifference(keras))")
+    }
+
     /// NumPy in and out: Keras's fixture inputs saved by NumPy, classified as they are, and the outputs NumPy reads
     /// back equal to Keras's (probabilities for the CNN that ends in a softmax, logits for the net that does not; NCHW
     /// arrays for the channels-first net, as Keras takes them).

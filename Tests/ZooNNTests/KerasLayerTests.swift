@@ -32,3 +32,18 @@ import ZooTensor
         }
     }
 }
+
+/// Keras ActivityRegularization: the identity, with `(l1 · Σ|x| + l2 · Σx²) / batch` handed to the trainer once per
+/// training pass and nothing at inference.
+@Suite struct ActivityRegularizationTests {
+    @Test func penalizesTrainingPassesOnly() throws {
+        let x = try Tensor(shape: [2, 3], scalars: [1, -2, 0.5, 0, 3, -1])
+        let layer = ActivityRegularization("activity", l1: 0.1, l2: 0.01)
+        #expect(try layer(Variable(x), training: false).value == x && layer.takePenalty() == nil)
+        #expect(try layer(Variable(x), training: true).value == x)
+        let l1: Double = 7.5, l2: Double = 15.25  // Σ|x| and Σx² of the six values
+        let penalty = try #require(layer.takePenalty()).value.scalars[0]
+        #expect(abs(penalty - Float((0.1 * l1 + 0.01 * l2) / 2)) < 1e-6, "\(penalty)")
+        #expect(layer.takePenalty() == nil, "handed over once")
+    }
+}

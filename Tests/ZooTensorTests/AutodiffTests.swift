@@ -61,8 +61,9 @@ import ZooTensor
         try expectGradientsMatch("multiplied", [a]) { v in try multiplied(v[0], byConstant: b) }
         try expectGradientsMatch("crop2d", [a], tolerance: 1e-4) { v in try crop2d(v[0], top: 1, bottom: 0, left: 2, right: 1) }
         try expectGradientsMatch("permute", [a], tolerance: 1e-4) { v in try permute(v[0], [2, 3, 1]) }
-        // PReLU's kink at 0 is kept out of the differences' reach.
+        // The kinks of |x| and PReLU at 0 are kept out of the differences' reach.
         let awayFromZero = try Tensor(shape: a.shape, scalars: a.scalars.map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 })
+        try expectGradientsMatch("activityPenalty", [awayFromZero]) { v in try activityPenalty(v[0], l1: 0.01, l2: 0.003) }
         try expectGradientsMatch("prelu", [awayFromZero, random([1, 5, 3], seed: 24)]) { v in try prelu(v[0], alpha: v[1]) }
         try expectGradientsMatch("layerNorm", [a, random([3], seed: 25), random([3], seed: 26)]) { v in
             try layerNorm(v[0], gamma: v[1], beta: v[2], epsilon: 1e-3)

@@ -135,7 +135,8 @@ def layers_net(k):
 
 def learned_layers_net(k):
     """The remaining layers with weights: PReLU (per element, and shared over height and width), LayerNormalization,
-    Conv2DTranspose ('same' with strides, 'valid'), BatchNormalization after a Dense layer."""
+    Conv2DTranspose ('same' with strides, 'valid'), BatchNormalization after a Dense layer; and ActivityRegularization,
+    the identity at inference."""
     L = k.layers
     inputs = k.Input((6, 5, 3), name="image")
     x = L.Conv2D(4, 3, padding="same", name="conv")(inputs)
@@ -146,6 +147,7 @@ def learned_layers_net(k):
     x = L.Conv2DTranspose(3, (2, 3), padding="valid", activation="relu", use_bias=False, name="up_valid")(x)
     x = L.Flatten(name="flatten")(x)
     x = L.Dense(8, name="dense")(x)
+    x = L.ActivityRegularization(l1=0.01, l2=0.001, name="activity")(x)
     x = L.BatchNormalization(name="dense_bn")(x)
     outputs = L.Dense(3, activation="softmax", name="predictions")(x)
     return k.Model(inputs, outputs, name="learned_layers_net")

@@ -23,7 +23,7 @@ enum KerasLayerFactory {
         "GlobalMaxPooling2D", "Flatten", "Dropout", "Add", "Concatenate", "ZeroPadding2D", "Subtract", "Multiply", "Average",
         "Maximum", "Minimum", "Reshape", "Permute", "Cropping2D", "UpSampling2D", "Resizing", "Rescaling", "Normalization",
         "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Merge", "PReLU", "LayerNormalization", "Conv2DTranspose",
-        "Deconvolution2D",
+        "Deconvolution2D", "ActivityRegularization",
     ]
 
     /// Keras 1 Merge modes and the merge each is.
@@ -141,6 +141,8 @@ enum KerasLayerFactory {
             return .single(Lambda(name, kind: "Flatten") { x, _ in try flatten(permute(x, [3, 1, 2])) })
         case "Dropout": return .single(Dropout(name, rate: Float(number(o["rate"] ?? o["p"]) ?? 0.5)))
         case "Merge": return .merge(Merge(name, mergeModes[o["mode"] as? String ?? "sum"]!))
+        case "ActivityRegularization":
+            return .single(ActivityRegularization(name, l1: Float(number(o["l1"]) ?? 0), l2: Float(number(o["l2"]) ?? 0)))
         case "PReLU":
             var alpha = shape
             for axis in (o["shared_axes"] as? [Int] ?? []) where axis >= 1 && axis <= alpha.count { alpha[axis - 1] = 1 }

@@ -36,3 +36,17 @@ public func weightedSum(_ terms: [(loss: Variable, weight: Float)]) throws -> Va
         terms.map { Tensor(shape: $0.loss.shape, repeating: $0.weight * dy.scalar) }
     }
 }
+
+/// Keras's activity regularization of a batch: `(l1 · Σ|x| + l2 · Σx²) / batch size`, a scalar to add to the loss.
+public func activityPenalty(_ x: Variable, l1: Float, l2: Float) throws -> Variable {
+    let batch = Float(max(1, x.shape.first ?? 1)), input = x.value
+    var total: Float = 0
+    input.withUnsafeBufferPointer { values in for v in values { total += l1 * abs(v) + l2 * v * v } }
+    return Variable.result(try Tensor(shape: [], scalars: [total / batch]), [x]) { dy in
+        let seed = dy.scalars[0] / batch
+        return [produce(input.shape) { out in
+            let source = ptr(input)
+            for i in 0..<input.count { out[i] = seed * (l1 * (source[i] > 0 ? 1 : source[i] < 0 ? -1 : 0) + 2 * l2 * source[i]) }
+        }]
+    }
+}
