@@ -265,6 +265,16 @@ import Zoo
         #expect(zoo.shape == keras.shape && zoo.maxAbsoluteDifference(keras) <= 1e-5, "largest difference from Keras: \(zoo.maxAbsoluteDifference(keras))")
     }
 
+    /// A network that rescales pixels itself (Rescaling first) takes them as they are; others take them scaled to 0…1.
+    @Test func aRescalingLayerTakesRawPixels() throws {
+        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        for (file, expected) in [("layers_net_keras3.h5", "none"), ("mnist_cnn_keras3.h5", "unit")] {
+            let info = try runZoo(["info", fixtures.appendingPathComponent(file).path, "--json"])
+            #expect(info.status == 0, "\(info.stderr)")
+            #expect((try json(info.stdout) as? [String: Any])?["preprocessing"] as? String == expected, "\(file): \(info.stdout.prefix(300))")
+        }
+    }
+
     /// docs/examples/keras-model, the library's example, gives Keras's outputs: from a full-model file, and from
     /// weights saved alone with their YAML config.
     @Test(arguments: [("mnist_cnn_tf_keras", false), ("nested_net_tf_keras", true), ("channels_first_net_keras3_jax", false)])

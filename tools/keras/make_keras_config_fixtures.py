@@ -388,6 +388,37 @@ def make(out, builds, modules, first_seed=0):
     return cases
 
 
+def as_keras22(out, case):
+    """A copy of a tf-keras case as Keras 2.0–2.2 wrote it: a Sequential's config a bare layer list without an
+    InputLayer (the first layer carries batch_input_shape), a Functional one called Model, no module or
+    registered_name fields. Same weights, so the same outputs."""
+    import h5py
+    import shutil
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items() if k not in ("module", "registered_name", "build_config")}
+        return [plain(v) for v in value] if isinstance(value, list) else value
+
+    source, name = case["name"], case["name"].replace("_tf_keras", "_keras22")
+    shutil.copy(os.path.join(out, case["file"]), os.path.join(out, f"{name}.h5"))
+    for suffix in ("input", "output", "tap"):
+        shutil.copy(os.path.join(out, f"{source}.{suffix}.f32"), os.path.join(out, f"{name}.{suffix}.f32"))
+    with h5py.File(os.path.join(out, f"{name}.h5"), "r+") as f:
+        config = plain(json.loads(f.attrs["model_config"]))
+        if config["class_name"] == "Sequential":
+            layers = config["config"]["layers"]
+            shape = layers[0]["config"]["batch_input_shape"]
+            layers = layers[1:]
+            layers[0]["config"]["batch_input_shape"] = shape
+            config["config"] = layers
+        else:
+            config["class_name"] = "Model"
+        f.attrs["model_config"] = json.dumps(config).encode()
+        f.attrs["keras_version"] = b"2.2.4"
+    return {**case, "name": name, "file": f"{name}.h5", "weights_only": None}
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     builds = [(sequential_cnn, ["keras3", "tf_keras"]), (residual_net, ["keras3", "tf_keras"]),
@@ -395,6 +426,7 @@ def main(out):
               (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"]), (layers_net, ["keras3", "tf_keras"]),
               (learned_layers_net, ["keras3", "tf_keras"])]
     cases = make(out, builds, {"keras3": keras, "tf_keras": tf_keras})
+    cases += [as_keras22(out, case) for case in cases if case["name"] in ("mnist_cnn_tf_keras", "residual_net_tf_keras")]
     jax = subprocess.run([sys.executable, __file__, out, "--jax", str(len(builds))], check=True, capture_output=True, text=True,
                          env={**os.environ, "KERAS_BACKEND": "jax"})
     cases += json.loads(jax.stdout)

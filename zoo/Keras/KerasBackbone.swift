@@ -28,8 +28,8 @@ public struct KerasBackbone: ConfigurableBackbone {
 }
 
 /// The network one Keras model config describes, as a backbone: its input size and channels from the config, pixels
-/// scaled to 0…1 and resized straight to the input (what a Keras pipeline usually feeds), its classifier the Dense
-/// layer the output comes from.
+/// scaled to 0…1 (as they are when the network rescales them itself) and resized straight to the input (what a Keras
+/// pipeline usually feeds), its classifier the Dense layer the output comes from.
 public struct KerasConfigBackbone: ConfiguredBackbone {
     /// The config's JSON (parsed again to build: the parsed form is not Sendable).
     public let modelConfig: String
@@ -39,7 +39,9 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
     public let year = 0
     public let defaultInputSize: (Int, Int)
     public let inputChannels: Int
-    public let preprocessing = Preprocessing.unit
+    /// Pixels scaled to 0…1, or as they are when the network rescales them itself (a Rescaling or Normalization
+    /// layer reads the input, as in models trained on `image_dataset_from_directory`).
+    public let preprocessing: Preprocessing
     public let cropFraction = 1.0
     public let classifierLayers: [String]
     public let outputsProbabilities: Bool
@@ -54,6 +56,9 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
         if channelsFirst && input.count == 3 { input = [input[1], input[2], input[0]] }
         defaultInputSize = input.count == 3 ? (input[0] ?? 0, input[1] ?? 0) : (0, 0)
         inputChannels = input.count == 3 ? input[2] ?? 0 : 0
+        let inputName = config.inputs.first?.layer
+        let readers = config.layers.filter { $0.calls.contains { $0.contains { $0.layer == inputName } } }
+        preprocessing = readers.contains { ["Rescaling", "Normalization"].contains($0.className) } ? .none : .unit
         let classifier = KerasModel.classifier(of: config)
         classifierLayers = classifier.map { [$0.name] } ?? []
         outputsProbabilities = classifier.map { found in
