@@ -105,8 +105,8 @@ def separable_net(k):
 
 def layers_net(k):
     """The structural and preprocessing layers: Rescaling, Normalization, every elementwise merge, the training-only
-    noise layers, Cropping2D, UpSampling2D (bilinear and nearest), Resizing (both), Permute, global pooling with
-    keepdims and Reshape."""
+    noise layers, Cropping2D, a grouped convolution, UpSampling2D (bilinear and nearest), Resizing (both), Permute,
+    global pooling with keepdims and Reshape."""
     L = k.layers
     inputs = k.Input((12, 10, 3), name="image")
     x = L.Rescaling(1 / 127.5, offset=-1, name="rescale")(inputs)
@@ -121,6 +121,7 @@ def layers_net(k):
     x = L.GaussianNoise(0.1, name="noise")(x)
     x = L.GaussianDropout(0.1, name="noise_dropout")(x)
     x = L.Cropping2D(((1, 2), (0, 1)), name="crop")(x)
+    x = L.Conv2D(6, 3, groups=2, padding="same", name="grouped")(x)
     x = L.UpSampling2D(2, interpolation="bilinear", name="up_bilinear")(x)
     x = L.Conv2D(6, 3, strides=2, name="down")(x)
     x = L.UpSampling2D((1, 2), name="up_nearest")(x)
