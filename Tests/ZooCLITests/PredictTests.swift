@@ -155,10 +155,9 @@ import Zoo
     @Test func describesConvertsAndPredictsAsKeras() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let fixtures = kerasConfigFixtures
         let file = fixtures.appendingPathComponent("mnist_cnn_keras3.h5")
-        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
-        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == "mnist_cnn_keras3" })
+        let fixture = try kerasConfigFixture("mnist_cnn_keras3")
 
         let info = try runZoo(["info", file.path, "--json"])
         #expect(info.status == 0, "\(info.stderr)")
@@ -199,7 +198,7 @@ import Zoo
     @Test func fineTunesANestedModelThatKerasLoadsBack() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let fixtures = kerasConfigFixtures
         let original = fixtures.appendingPathComponent("teachable_mobilenet_v2_tf_keras.h5"), run = folder.appendingPathComponent("run")
         let tuned = try runZoo(["finetune", "--weights", original.path, "--data", "fashion-mnist", "--classes", "0,1", "--per-class", "8",
                                 "--epochs", "2", "--freeze", "out_relu", "--validation", "0", "--out", run.path])
@@ -243,17 +242,12 @@ import Zoo
     func weightsWithTheirConfigApartMatchKeras(_ name: String) throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
-        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
-        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == name })
+        let fixtures = kerasConfigFixtures
+        let fixture = try kerasConfigFixture(name)
         let files = try #require(fixture["weights_only"] as? [String: String])
         let weights = fixtures.appendingPathComponent(files["weights"]!).path, config = fixtures.appendingPathComponent(files["config"]!).path
-        func array(_ suffix: String, _ key: String) throws -> Tensor {
-            let data = try Data(contentsOf: fixtures.appendingPathComponent("\(name).\(suffix).f32"))
-            return try Tensor(shape: fixture[key] as! [Int], scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
-        }
         let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
-        try NumPyArray.write(try array("input", "input"), to: inputs)
+        try NumPyArray.write(try kerasConfigArray(fixture, "input"), to: inputs)
         let labels = folder.appendingPathComponent("labels.txt")
         try (0..<(fixture["output"] as! [Int])[1]).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
 
@@ -261,13 +255,13 @@ import Zoo
         #expect(refused.status == 1 && refused.stderr.contains("--config"), "\(refused.stderr)")
         let predicted = try runZoo(["predict", "--weights", weights, "--config", config, "--labels", labels.path, inputs.path, "--output", outputs.path])
         #expect(predicted.status == 0, "\(predicted.stderr)")
-        let zoo = try NumPyArray.read(outputs), keras = try array("output", "output")
+        let zoo = try NumPyArray.read(outputs), keras = try kerasConfigArray(fixture, "output")
         #expect(zoo.shape == keras.shape && zoo.maxAbsoluteDifference(keras) <= 1e-5, "largest difference from Keras: \(zoo.maxAbsoluteDifference(keras))")
     }
 
     /// A network that rescales pixels itself (Rescaling first) takes them as they are; others take them scaled to 0…1.
     @Test func aRescalingLayerTakesRawPixels() throws {
-        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+        let fixtures = kerasConfigFixtures
         for (file, expected) in [("layers_net_keras3.h5", "none"), ("mnist_cnn_keras3.h5", "unit")] {
             let info = try runZoo(["info", fixtures.appendingPathComponent(file).path, "--json"])
             #expect(info.status == 0, "\(info.stderr)")
@@ -281,15 +275,10 @@ import Zoo
     func libraryExampleRunsAKerasFile(_ name: String, _ weightsOnly: Bool) throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
-        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
-        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == name })
-        func array(_ suffix: String, _ key: String) throws -> Tensor {
-            let data = try Data(contentsOf: fixtures.appendingPathComponent("\(name).\(suffix).f32"))
-            return try Tensor(shape: fixture[key] as! [Int], scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
-        }
+        let fixtures = kerasConfigFixtures
+        let fixture = try kerasConfigFixture(name)
         let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
-        try NumPyArray.write(try array("input", "input"), to: inputs)
+        try NumPyArray.write(try kerasConfigArray(fixture, "input"), to: inputs)
         let files = fixture["weights_only"] as? [String: String]
         let model = weightsOnly ? [files!["weights"]!] : [fixture["file"] as! String]
         let arguments = model.map { fixtures.appendingPathComponent($0).path } + [inputs.path, outputs.path]
@@ -298,7 +287,7 @@ import Zoo
         let (status, stdout, stderr) = try runProcess(example, arguments, environment: ProcessInfo.processInfo.environment)
         #expect(status == 0, "\(stderr)")
         #expect(stdout.contains("matched by name"), "\(stdout)")
-        let zoo = try NumPyArray.read(outputs), keras = try array("output", "output")
+        let zoo = try NumPyArray.read(outputs), keras = try kerasConfigArray(fixture, "output")
         #expect(zoo.shape == keras.shape && zoo.maxAbsoluteDifference(keras) <= 1e-5, "largest difference from Keras: \(zoo.maxAbsoluteDifference(keras))")
     }
 
@@ -309,9 +298,8 @@ import Zoo
     func numPyInputsAndOutputsMatchKeras(_ name: String) throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let fixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
-        let manifest = try #require(try json(String(contentsOf: fixtures.appendingPathComponent("manifest.json"), encoding: .utf8)) as? [String: Any])
-        let fixture = try #require((manifest["cases"] as? [[String: Any]])?.first { $0["name"] as? String == name })
+        let fixtures = kerasConfigFixtures
+        let fixture = try kerasConfigFixture(name)
         let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
         let python = """
             import sys, numpy as np
@@ -347,4 +335,23 @@ import Zoo
         let refused = try runZoo(["predict", "--weights", fixtures.appendingPathComponent(fixture["file"] as! String).path, "--labels", labels.path, wrong.path])
         #expect(refused.status == 1 && refused.stderr.contains("an array of shape [1, 5, 5, 1], but the network takes"), "\(refused.stderr)")
     }
+}
+
+let kerasConfigFixtures = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
+
+/// One model of the keras-config fixtures' manifest (tools/keras/make_keras_config_fixtures.py).
+func kerasConfigFixture(_ name: String) throws -> [String: Any] {
+    let text = try String(contentsOf: kerasConfigFixtures.appendingPathComponent("manifest.json"), encoding: .utf8)
+    guard let fixture = ((try json(text) as? [String: Any])?["cases"] as? [[String: Any]])?.first(where: { $0["name"] as? String == name }) else {
+        throw MissingFixture(name: name)
+    }
+    return fixture
+}
+
+struct MissingFixture: Error { let name: String }
+
+/// A fixture's Keras input or output, as Keras computed it.
+func kerasConfigArray(_ fixture: [String: Any], _ kind: String) throws -> Tensor {
+    let data = try Data(contentsOf: kerasConfigFixtures.appendingPathComponent("\(fixture["name"] as! String).\(kind).f32"))
+    return try Tensor(shape: fixture[kind] as! [Int], scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
 }
