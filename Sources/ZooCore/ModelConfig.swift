@@ -73,6 +73,7 @@ public struct ModelConfigSummary: Sendable {
 public enum ModelConfigFile {
     /// The config as JSON text, checked to be a Keras model config.
     public static func json(contentsOf url: URL) throws -> String {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw ModelConfigFileError(url, "no such file") }
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw ModelConfigFileError(url, "cannot be read as UTF-8 text (\(error.localizedDescription))")

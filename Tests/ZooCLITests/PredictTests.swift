@@ -253,6 +253,12 @@ import Zoo
 
         let refused = try runZoo(["predict", "--weights", weights, "--labels", labels.path, inputs.path])
         #expect(refused.status == 1 && refused.stderr.contains("--config"), "\(refused.stderr)")
+        let notAConfig = folder.appendingPathComponent("labels.json")
+        try Data("{\"labels\": [1, 2]}".utf8).write(to: notAConfig)
+        for (path, problem) in [(notAConfig.path, "is not a Keras model config"), (folder.appendingPathComponent("none.json").path, "no such file")] {
+            let wrong = try runZoo(["predict", "--weights", weights, "--config", path, "--labels", labels.path, inputs.path])
+            #expect(wrong.status == 1 && wrong.stderr.contains("\(path): \(problem)"), "\(wrong.stderr)")
+        }
         let predicted = try runZoo(["predict", "--weights", weights, "--config", config, "--labels", labels.path, inputs.path, "--output", outputs.path])
         #expect(predicted.status == 0, "\(predicted.stderr)")
         let zoo = try NumPyArray.read(outputs), keras = try kerasConfigArray(fixture, "output")
