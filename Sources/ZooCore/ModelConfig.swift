@@ -41,7 +41,10 @@ public struct ModelConfigSummary: Sendable {
         }.first
     }
 
-    static func isModel(_ layer: [String: Any]) -> Bool { ["Sequential", "Functional", "Model"].contains(layer["class_name"] as? String ?? "") }
+    /// The classes of Keras models, which a config may also hold as layers.
+    public static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
+
+    static func isModel(_ layer: [String: Any]) -> Bool { modelClasses.contains(layer["class_name"] as? String ?? "") }
 
     /// The layers that compute inside a model's config, nested models opened; a layer is trainable when it and every
     /// model around it are.

@@ -51,9 +51,8 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
         let config = try KerasModelConfig(json: json)
         modelConfig = json
         paper = "\(config.className) '\(config.name)', built from the file's Keras config"
-        var input = config.layers.first { $0.name == config.inputs.first?.layer }?.batchShape ?? []
+        let input = config.inputShape ?? []
         channelsFirst = config.channelsFirst
-        if channelsFirst && input.count == 3 { input = [input[1], input[2], input[0]] }
         defaultInputSize = input.count == 3 ? (input[0] ?? 0, input[1] ?? 0) : (0, 0)
         inputChannels = input.count == 3 ? input[2] ?? 0 : 0
         let inputName = config.inputs.first?.layer

@@ -36,8 +36,7 @@ public enum KerasModel {
             throw KerasConfigError("\(config.name) mixes channels-first layers with channels-last ones (\(mixed.map(\.name).joined(separator: ", "))); "
                 + "Zoo builds models in one layout")
         }
-        let inputLayer = try layer(named: config.inputs[0].layer, in: config)
-        let inputShape = try resolvedInputShape(inputLayer, inputSize: inputSize, channelsFirst: config.channelsFirst, model: config.name)
+        let inputShape = try resolvedInputShape(config, inputSize: inputSize)
 
         // Each call runs once on a zero image while building: weighted layers take their sizes from what reaches
         // them, and the calls are put in an order where every input is ready.
@@ -155,12 +154,12 @@ public enum KerasModel {
         return layer
     }
 
-    /// Height, width and channels of the input, the free ones from `inputSize`; Zoo runs every model channels-last.
-    static func resolvedInputShape(_ input: KerasLayerConfig, inputSize: (Int, Int)?, channelsFirst: Bool = false, model: String) throws -> [Int] {
-        guard let declared = input.batchShape, declared.count == 3 else {
-            throw KerasConfigError("\(model): its input \(input.name) is not an image (height, width, channels): \(input.batchShape.map { "\($0)" } ?? "no shape")")
+    /// Height, width and channels of the input, the free ones from `inputSize`.
+    static func resolvedInputShape(_ config: KerasModelConfig, inputSize: (Int, Int)?) throws -> [Int] {
+        let model = config.name
+        guard let shape = config.inputShape, shape.count == 3 else {
+            throw KerasConfigError("\(model): its input \(config.inputs[0].layer) is not an image (height, width, channels): \(config.inputShape.map { "\($0)" } ?? "no shape")")
         }
-        let shape = channelsFirst ? [declared[1], declared[2], declared[0]] : declared
         let height = inputSize?.0 ?? shape[0], width = inputSize?.1 ?? shape[1]
         guard let height, let width, let channels = shape[2] else {
             throw KerasConfigError("\(model): its input's height and width are free; give the input size (--input HxW)")

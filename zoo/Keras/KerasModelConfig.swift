@@ -1,4 +1,5 @@
 import Foundation
+import ZooCore
 
 /// One output of one call of a layer, as Keras names it: (layer, node index, tensor index).
 public struct KerasTensorReference: Hashable, Sendable, CustomStringConvertible {
@@ -35,6 +36,13 @@ public struct KerasModelConfig {
     /// Keras 1, 2 and tf.keras read as `keras2`.
     public let dialect: Dialect
 
+    /// The input's shape without the batch axis, in the channels-last order Zoo runs every model in (nil entries
+    /// are free).
+    public var inputShape: [Int?]? {
+        guard let declared = layers.first(where: { $0.name == inputs.first?.layer })?.batchShape else { return nil }
+        return channelsFirst && declared.count == 3 ? [declared[1], declared[2], declared[0]] : declared
+    }
+
     /// Whether the model's feature maps are channels-first (NCHW: `data_format` channels_first, or Keras 1's
     /// `dim_ordering` th). Zoo runs them channels-last and reorders where the order shows (Flatten).
     public var channelsFirst: Bool { layers.contains { $0.dataFormat == .channelsFirst && $0.className != "Flatten" } }
@@ -58,8 +66,6 @@ public struct KerasModelConfig {
         try self.init(nested: object)
         self = try inliningNestedModels()
     }
-
-    static let modelClasses: Set<String> = ["Sequential", "Functional", "Model"]
 
     private init(nested object: [String: Any]) throws {
         guard let className = object["class_name"] as? String else { throw KerasConfigError("the model config has no class_name") }
@@ -122,7 +128,7 @@ public struct KerasModelConfig {
     /// call reads, and what reads the nested model's outputs reads its inner layers' instead.
     func inliningNestedModels() throws -> KerasModelConfig {
         var inlined: [String: KerasModelConfig] = [:]
-        for layer in layers where Self.modelClasses.contains(layer.className) {
+        for layer in layers where ModelConfigSummary.modelClasses.contains(layer.className) {
             guard layer.calls.count == 1 else {
                 throw KerasConfigError("\(name): the nested model \(layer.name) is called \(layer.calls.count) times; Zoo builds nested models called once")
             }
