@@ -173,7 +173,7 @@ public final class ActivityRegularization: PenalizingLayer {
     public var computation: LayerComputation { .identity }
 
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
-        if training && (l1 != 0 || l2 != 0) { penalty = try activityPenalty(x, l1: l1, l2: l2) }
+        if training && (l1 != 0 || l2 != 0) { penalty = try ZooTensor.penalty(x, l1: l1, l2: l2, perBatch: true) }
         return x
     }
 

@@ -20,6 +20,9 @@ public final class Weight {
     public let isTrainableKind: Bool
     /// Scales the optimizer's learning rate for this weight (below 1 for a pre-trained backbone under a new head).
     public var learningRateMultiplier: Float = 1
+    /// Keras's weight regularizer (`kernel_regularizer` and the like): `l1 · Σ|w| + l2 · Σw²` added to the training
+    /// loss while the weight trains.
+    public var regularizer: (l1: Float, l2: Float)?
 
     public init(_ name: String, _ value: Tensor, trainable: Bool = true) {
         self.name = name

@@ -141,6 +141,9 @@ public final class Trainer {
         for case let layer as any PenalizingLayer in model.layers {
             if let penalty = layer.takePenalty() { total = try total + penalty }
         }
+        for weight in model.weights where weight.variable.requiresGrad {
+            if let r = weight.regularizer { total = try total + penalty(weight.variable, l1: r.l1, l2: r.l2) }
+        }
         try total.backward()
         optimizer.step(model.weights)
         metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])

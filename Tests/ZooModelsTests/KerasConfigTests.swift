@@ -17,6 +17,8 @@ import ZooTensor
         struct Tap: Decodable { let layer: String, shape: [Int] }
         struct Case: Decodable {
             let name: String, file: String, input: [Int], output: [Int], parameters: Int, tap: Tap, layers: [String]
+            /// Keras's loss from the weights' regularizers.
+            let regularization: Double
             /// Keras's input and tap are NCHW; Zoo runs the model channels-last.
             let channels_first: Bool
         }
@@ -39,6 +41,11 @@ import ZooTensor
         let report = try model.load(bundle)
         #expect(report.matching == .byName)
         #expect(model.layers.map(\.name) == fixture.layers && model.parameterCount == fixture.parameters, "\(name): layers and parameters as Keras counts them")
+        // The weights' regularizers (L1, L2, L1L2 on kernels, biases and scales) add what Keras adds to the loss.
+        let regularization = try model.weights.reduce(0.0) { sum, weight in
+            try weight.regularizer.map { sum + Double(try penalty(weight.variable, l1: $0.l1, l2: $0.l2).value.scalars[0]) } ?? sum
+        }
+        #expect(abs(regularization - fixture.regularization) <= 1e-5 * max(1, fixture.regularization), "\(name): \(regularization) against Keras's \(fixture.regularization)")
         // The registry finds the network through the `keras` plugin: no fixed architecture fits.
         #expect(try backbones.match(bundle, file: fixture.file).backbone is KerasConfigBackbone)
         func channelsLast(_ t: Tensor) throws -> Tensor { fixture.channels_first && t.shape.count == 4 ? try permute(Variable(t), [2, 3, 1]).value : t }

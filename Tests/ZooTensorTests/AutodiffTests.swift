@@ -63,7 +63,9 @@ import ZooTensor
         try expectGradientsMatch("permute", [a], tolerance: 1e-4) { v in try permute(v[0], [2, 3, 1]) }
         // The kinks of |x| and PReLU at 0 are kept out of the differences' reach.
         let awayFromZero = try Tensor(shape: a.shape, scalars: a.scalars.map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 })
-        try expectGradientsMatch("activityPenalty", [awayFromZero]) { v in try activityPenalty(v[0], l1: 0.01, l2: 0.003) }
+        for perBatch in [false, true] {
+            try expectGradientsMatch("penalty per batch \(perBatch)", [awayFromZero]) { v in try penalty(v[0], l1: 0.01, l2: 0.003, perBatch: perBatch) }
+        }
         try expectGradientsMatch("prelu", [awayFromZero, random([1, 5, 3], seed: 24)]) { v in try prelu(v[0], alpha: v[1]) }
         try expectGradientsMatch("layerNorm", [a, random([3], seed: 25), random([3], seed: 26)]) { v in
             try layerNorm(v[0], gamma: v[1], beta: v[2], epsilon: 1e-3)

@@ -55,6 +55,27 @@ func smallModel(seed: UInt64 = 4) -> Model {
         #expect(Double((0..<3).map { scores.confusion![$0][$0] }.reduce(0, +)) / 30 == scores.top1)
     }
 
+    /// A weight's regularizer enters the loss it trains on: a strong L2 on the classifier's kernel pulls it towards 0
+    /// with SGD (no momentum) by exactly the regularizer's share, 2 · l2 · w · rate per step, beyond what the data
+    /// does.
+    @Test func regularizersEnterTheTrainingLoss() throws {
+        let training = ImageData(try squares(count: 8, seed: 5), preparation: squaresPreparation)
+        let once = TrainingPlan(epochs: 1, batchSize: 8, schedule: .constant(0.1), seed: 3)
+        func trainedKernel(l2: Float?) throws -> Tensor {
+            let model = smallModel()
+            for layer in model.layers where layer.name != "predictions" { layer.trainable = false }
+            let kernel = (model.layer(named: "predictions") as! Dense).kernel
+            if let l2 { kernel.regularizer = (0, l2) }
+            _ = try Trainer(model: model, optimizer: SGD(learningRate: 0.1, momentum: 0), plan: once, identity: "small").fit(training, validation: nil)
+            return kernel.value
+        }
+        let initial = (smallModel().layer(named: "predictions") as! Dense).kernel.value
+        let plain = try trainedKernel(l2: nil), regularized = try trainedKernel(l2: 0.5)
+        // One step: regularized = plain − 0.1 · 2 · 0.5 · initial.
+        let expected = plain + initial.scaled(by: -0.1)
+        #expect(regularized.maxAbsoluteDifference(expected) < 1e-5, "\(regularized.maxAbsoluteDifference(expected))")
+    }
+
     @Test func resumesExactlyAfterAnInterruption() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

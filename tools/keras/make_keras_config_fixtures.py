@@ -136,18 +136,18 @@ def layers_net(k):
 
 def learned_layers_net(k):
     """The remaining layers with weights: PReLU (per element, and shared over height and width), LayerNormalization,
-    Conv2DTranspose ('same' with strides, 'valid'), BatchNormalization after a Dense layer; and ActivityRegularization,
-    the identity at inference."""
+    Conv2DTranspose ('same' with strides, 'valid'), BatchNormalization after a Dense layer; weight regularizers (L1,
+    L2, L1L2); and ActivityRegularization, the identity at inference."""
     L = k.layers
     inputs = k.Input((6, 5, 3), name="image")
-    x = L.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = L.Conv2D(4, 3, padding="same", bias_regularizer=k.regularizers.L1(0.02), name="conv")(inputs)
     x = L.PReLU(name="prelu_full")(x)
     x = L.Conv2DTranspose(6, 3, strides=2, padding="same", name="up_same")(x)
     x = L.PReLU(shared_axes=[1, 2], name="prelu_shared")(x)
-    x = L.LayerNormalization(epsilon=1e-3, name="layer_norm")(x)
+    x = L.LayerNormalization(epsilon=1e-3, gamma_regularizer=k.regularizers.L1L2(l1=0.01, l2=0.03), name="layer_norm")(x)
     x = L.Conv2DTranspose(3, (2, 3), padding="valid", activation="relu", use_bias=False, name="up_valid")(x)
     x = L.Flatten(name="flatten")(x)
-    x = L.Dense(8, name="dense")(x)
+    x = L.Dense(8, kernel_regularizer=k.regularizers.L2(0.05), name="dense")(x)
     x = L.ActivityRegularization(l1=0.01, l2=0.001, name="activity")(x)
     x = L.BatchNormalization(name="dense_bn")(x)
     outputs = L.Dense(3, activation="softmax", name="predictions")(x)
@@ -358,6 +358,9 @@ def make(out, builds, modules, first_seed=0):
                 # Keras on the file it wrote: some layers (Keras 3's Normalization) only take weights set in memory
                 # into account once saved and loaded.
                 model = k.models.load_model(os.path.join(out, f"{name}.h5"))
+            # The weights' regularization losses (tf-keras lists its activity losses too, as symbolic tensors).
+            regularization = float(sum(float(np.asarray(l)) for l in model.losses if not getattr(l, "_keras_history", None)
+                                       and not (hasattr(l, "graph") and not hasattr(l, "numpy"))))
             # Pixels for a model that rescales them itself.
             high = 255 if model.name == "layers_net" else 1
             x = rng.uniform(-1 if deep else 0, high, (2,) + tuple(model.input_shape[1:])).astype("<f4")
@@ -382,7 +385,7 @@ def make(out, builds, modules, first_seed=0):
                                            "keras_version": "2.2.4", "backend": "tensorflow"}))
             cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape),
                           "weights_only": weights_only,
-                          "parameters": int(model.count_params()),
+                          "parameters": int(model.count_params()), "regularization": regularization,
                           "tap": {"layer": TAPS[model.name], "shape": list(tap.shape)},
                           "channels_first": model.name in ("channels_first_net", "keras1_net"),
                           "layers": [l.name for l in leaves(model)]})

@@ -64,13 +64,55 @@ enum KerasLayerFactory {
             }
         default: break
         }
+        for (key, value) in o.sorted(by: { $0.key < $1.key }) where key.hasSuffix("regularizer") && key != "activity_regularizer" {
+            if case .some(nil) = regularizer(value) { return "\(key) \(value)" }
+        }
         return nil
+    }
+
+    /// The option naming each weight's regularizer, by the weight's name (Keras 1's W_ and b_ besides).
+    static let regularizerOptions: [String: [String]] = [
+        "kernel": ["kernel_regularizer", "W_regularizer"], "bias": ["bias_regularizer", "b_regularizer"],
+        "depthwise_kernel": ["depthwise_regularizer"], "pointwise_kernel": ["pointwise_regularizer"],
+        "gamma": ["gamma_regularizer"], "beta": ["beta_regularizer"], "alpha": ["alpha_regularizer"],
+    ]
+
+    /// A regularizer option: nil for none, .some(nil) for one Zoo cannot read (a custom class). Keras 2 and 3 write
+    /// `{"class_name": "L2", "config": {"l2": …}}` (or L1, L1L2, or a bare name with Keras's default 0.01), Keras 1
+    /// `{"name": "WeightRegularizer", "l1": …, "l2": …}`.
+    static func regularizer(_ value: Any?) -> (l1: Float, l2: Float)?? {
+        if value == nil || value is NSNull { return nil }
+        if let name = value as? String {
+            switch name.lowercased() {
+            case "l1": return .some((0.01, 0))
+            case "l2": return .some((0, 0.01))
+            case "l1_l2", "l1l2": return .some((0.01, 0.01))
+            default: return .some(nil)
+            }
+        }
+        guard let object = value as? [String: Any] else { return .some(nil) }
+        let kind = (object["class_name"] ?? object["name"]) as? String ?? ""
+        guard ["L1", "L2", "L1L2", "l1", "l2", "l1_l2", "WeightRegularizer", "L1L2Regularizer"].contains(kind) else { return .some(nil) }
+        let parameters = object["config"] as? [String: Any] ?? object
+        return .some((Float(number(parameters["l1"]) ?? 0), Float(number(parameters["l2"]) ?? 0)))
+    }
+
+    /// The layer for `config` (see `build`), its weights given the config's regularizers.
+    static func make(_ config: KerasLayerConfig, dialect: KerasModelConfig.Dialect, channelsFirst: Bool, inputShapes: [[Int]],
+                     generator: inout SeededGenerator) throws -> Built {
+        let built = try build(config, dialect: dialect, channelsFirst: channelsFirst, inputShapes: inputShapes, generator: &generator)
+        for weight in built.layer.weights {
+            for key in regularizerOptions[weight.name] ?? [] {
+                if case let .some(.some(r)) = regularizer(config.options[key]), r.l1 != 0 || r.l2 != 0 { weight.regularizer = r }
+            }
+        }
+        return built
     }
 
     /// The layer for `config`, sized for what reaches it (shapes without the batch axis, channels last). In a
     /// channels-first model, axes name NCHW positions, and Flatten reorders to Keras's element order.
-    static func make(_ config: KerasLayerConfig, dialect: KerasModelConfig.Dialect, channelsFirst: Bool, inputShapes: [[Int]],
-                     generator: inout SeededGenerator) throws -> Built {
+    static func build(_ config: KerasLayerConfig, dialect: KerasModelConfig.Dialect, channelsFirst: Bool, inputShapes: [[Int]],
+                      generator: inout SeededGenerator) throws -> Built {
         let o = config.options, name = config.name, shape = inputShapes.first ?? []
         let concatenating = config.className == "Concatenate" || (config.className == "Merge" && o["mode"] as? String == "concat")
         if ["BatchNormalization", "Softmax", "Normalization", "LayerNormalization"].contains(config.className) || concatenating,

@@ -37,9 +37,10 @@ public func weightedSum(_ terms: [(loss: Variable, weight: Float)]) throws -> Va
     }
 }
 
-/// Keras's activity regularization of a batch: `(l1 · Σ|x| + l2 · Σx²) / batch size`, a scalar to add to the loss.
-public func activityPenalty(_ x: Variable, l1: Float, l2: Float) throws -> Variable {
-    let batch = Float(max(1, x.shape.first ?? 1)), input = x.value
+/// Keras's L1/L2 regularization, a scalar to add to the loss: `l1 · Σ|x| + l2 · Σx²` of a weight, and of an
+/// activation divided by the batch size (`perBatch`), as Keras's activity regularization is.
+public func penalty(_ x: Variable, l1: Float, l2: Float, perBatch: Bool = false) throws -> Variable {
+    let batch = perBatch ? Float(max(1, x.shape.first ?? 1)) : 1, input = x.value
     var total: Float = 0
     input.withUnsafeBufferPointer { values in for v in values { total += l1 * abs(v) + l2 * v * v } }
     return Variable.result(try Tensor(shape: [], scalars: [total / batch]), [x]) { dy in
