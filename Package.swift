@@ -63,18 +63,19 @@ let package = Package(
         .executableTarget(name: "ZooReader", dependencies: ["CSeccomp", "ZooConverters", "ZooHDF5"]),
         .executableTarget(name: "TransferExample", dependencies: ["Zoo"], path: "docs/examples/transfer"),
         .executableTarget(name: "KerasModelExample", dependencies: ["Zoo"], path: "docs/examples/keras-model"),
+        .target(name: "ZooTestSupport", path: "Tests/Support"),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ZooCLITests",
-            dependencies: ["ZooCLI", "ZooReader", "TransferExample", "KerasModelExample", "Zoo", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["ZooCLI", "ZooReader", "TransferExample", "KerasModelExample", "Zoo", "ZooTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["weights_server.py"]),
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ZooConvertersTests",
-            dependencies: ["ZooConverters", "ZooHDF5", "ZooReader", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["ZooConverters", "ZooHDF5", "ZooReader", "ZooTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters", "ZooONNX"]),
+        .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters", "ZooONNX", "ZooTestSupport"]),
         .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooImaging"]),
     ]
 )

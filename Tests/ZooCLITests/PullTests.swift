@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import Zoo
 
 /// The test's own HTTP server on 127.0.0.1 (weights_server.py), serving a folder.
@@ -15,7 +16,7 @@ final class WeightsServer {
         process.standardOutput = output
         try process.run()
         var line = Data()
-        while let byte = try output.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
+        while case let byte = readChunk(output.fileHandleForReading, upTo: 1), !byte.isEmpty, byte != Data("\n".utf8) { line += byte }
         guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw DownloadError.serverDidNotStart }
         self.port = port
     }
@@ -26,7 +27,7 @@ final class WeightsServer {
     func stop() -> String {
         kill(process.processIdentifier, SIGKILL)  // SIGTERM may be ignored in the test runner's children
         process.waitUntilExit()
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return String(decoding: readToEnd(output.fileHandleForReading), as: UTF8.self)
     }
 
     enum DownloadError: Error { case serverDidNotStart }
@@ -39,14 +40,7 @@ func servedFile(in folder: URL, size: Int) throws -> (data: Data, md5: String) {
     let file = folder.appendingPathComponent("served/weights.h5")
     try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
     try data.write(to: file)
-    let md5 = Process()
-    md5.executableURL = URL(fileURLWithPath: "/usr/bin/md5sum")
-    md5.arguments = [file.path]
-    let pipe = Pipe()
-    md5.standardOutput = pipe
-    try md5.run()
-    md5.waitUntilExit()
-    return (data, String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(32)))
+    return (data, String(try runProcess(URL(fileURLWithPath: "/usr/bin/md5sum"), [file.path]).stdout.prefix(32)))
 }
 
 func temporaryFolder() throws -> URL {

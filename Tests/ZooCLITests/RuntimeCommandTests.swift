@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 
 /// The built `zoo` executable, which sits beside the test bundle in the build folder.
 func zooExecutable() -> URL {
@@ -12,23 +13,6 @@ func zooExecutable() -> URL {
 /// Runs the built `zoo` executable.
 func runZoo(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     try runProcess(zooExecutable(), arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
-}
-
-/// Runs a program to its end and returns its exit status and output.
-func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String], in folder: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.environment = environment
-    if let folder { process.currentDirectoryURL = folder }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, stdout, stderr)
 }
 
 @Suite struct RuntimeCommandTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import Zoo
 
 /// The example LeNet-5 (ReLU; Keras, Fashion-MNIST classes 0, 1, 3, 5, 8) converted to the native format, once per test.
@@ -128,12 +129,12 @@ func finetune(_ weights: URL?, out: URL, _ extra: [String], cache: URL) throws -
             try process.run()
             var seen = ""
             while !seen.contains("epoch   2") {
-                let chunk = pipe.fileHandleForReading.availableData
+                let chunk = readChunk(pipe.fileHandleForReading)
                 if chunk.isEmpty { break }
                 seen += String(decoding: chunk, as: UTF8.self)
             }
             kill(process.processIdentifier, stop)
-            _ = pipe.fileHandleForReading.readDataToEndOfFile()
+            _ = readToEnd(pipe.fileHandleForReading)
             process.waitUntilExit()
             #expect(process.terminationStatus == (stop == SIGINT ? 130 : SIGKILL), "\(name): \(seen)")
             #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("weights.safetensors").path), "\(name): no final weights yet")

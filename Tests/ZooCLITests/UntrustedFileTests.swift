@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import ZIPFoundation
 import ZooConverters
 
@@ -94,7 +95,7 @@ private func installScript(_ text: String, at destination: URL) throws -> URL {
         let out = Pipe()
         process.standardOutput = out
         try process.run()
-        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let printed = String(decoding: readToEnd(out.fileHandleForReading), as: UTF8.self)
         process.waitUntilExit()
         if let refusal {
             #expect(process.terminationReason == .exit && process.terminationStatus == 0 && printed.hasPrefix(refusal), "\(attempt): \(printed)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import ZooConverters
 import ZooCore
 import ZooTensor
@@ -89,13 +90,5 @@ import ZooTensor
 
 /// SHA-256 of a file by coreutils' sha256sum, the oracle for Zoo's digests.
 func sha256sum(_ url: URL) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-    process.arguments = [url.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return String(output.prefix(64))
+    String(try runProcess(URL(fileURLWithPath: "/usr/bin/sha256sum"), [url.path]).stdout.prefix(64))
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import ZooConverters
 import ZooCore
 
@@ -27,17 +28,10 @@ import ZooCore
             }
         }
         let python = Self.repository.appendingPathComponent("tools/python")
-        let process = Process()
-        process.executableURL = python
-        process.arguments = [Self.repository.appendingPathComponent("tools/keras/check_keras_loads.py").path, folder.path,
-                             fixtures.appendingPathComponent("manifest.json").path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "Keras could not load Zoo's files:\n\(text)")
+        let (status, stdout, stderr) = try runProcess(python, [Self.repository.appendingPathComponent("tools/keras/check_keras_loads.py").path,
+                                                               folder.path, fixtures.appendingPathComponent("manifest.json").path])
+        let text = stdout + stderr
+        #expect(status == 0, "Keras could not load Zoo's files:\n\(text)")
         #expect(text.contains("\(written) of \(written) files loaded by Keras with identical arrays"), "\(text)")
     }
 }

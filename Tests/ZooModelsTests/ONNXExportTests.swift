@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import ZooConverters
 import ZooCore
 import ZooModels
@@ -92,15 +93,10 @@ enum ONNXRuntime {
         let modelURL = folder.appendingPathComponent("model.onnx"), inputURL = folder.appendingPathComponent("input.f32")
         try model.write(to: modelURL)
         try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: inputURL) }
-        let process = Process(), stdout = Pipe()
-        process.executableURL = repository.appendingPathComponent("tools/python")
-        process.arguments = [repository.appendingPathComponent("tools/onnx/run.py").path, modelURL.path, inputURL.path,
-                             folder.appendingPathComponent("out").path]
-        process.standardOutput = stdout
-        try process.run()
-        let report = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ShapeError("onnx", "tools/onnx/run.py failed (status \(process.terminationStatus))") }
+        let run = try runProcess(repository.appendingPathComponent("tools/python"), [repository.appendingPathComponent("tools/onnx/run.py").path,
+                                 modelURL.path, inputURL.path, folder.appendingPathComponent("out").path])
+        guard run.status == 0 else { throw ShapeError("onnx", "tools/onnx/run.py failed (status \(run.status)): \(run.stderr)") }
+        let report = Data(run.stdout.utf8)
         struct Report: Decodable {
             struct Value: Decodable { let name: String, shape: [Int] }
             let outputs: [Value]
