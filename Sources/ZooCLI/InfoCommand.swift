@@ -43,6 +43,12 @@ struct InfoCommand: ParsableCommand {
             object["classes"] = classes
             object["trainable_parameters"] = trainable
             object["taps"] = model.tapNames
+            if model.inputShapes.count > 1 || model.outputNames.count > 1 {
+                object["inputs"] = model.inputShapes.enumerated().map { index, shape in
+                    ["name": index < model.inputNames.count ? model.inputNames[index] : "input\(index)", "shape": shape] as [String: Any]
+                }
+                object["outputs"] = model.outputNames
+            }
             object["keras_weights"] = weightFiles
             object["layers"] = facts.profile.map {
                 ["name": $0.name, "type": $0.kind, "output_shape": $0.outputShape, "parameters": $0.parameters] as [String: Any]
@@ -62,8 +68,14 @@ struct InfoCommand: ParsableCommand {
             GFLOPs:               \(String(format: "%.3f", facts.gflops)) per image at \(facts.input.dimensions)
 
             feature taps:   \(model.tapNames.joined(separator: ", "))
-            preprocessing:  \(describe(backbone.preprocessing)); \(backbone.cropFraction == 1 ? "resize to \(facts.input[0])×\(facts.input[1])" : "resize the shorter side to \(String(format: "%.0f", Double(facts.input[0]) / backbone.cropFraction)), centre crop \(facts.input[0])×\(facts.input[1])")
             """)
+        if model.inputShapes.count > 1 {
+            print("inputs:         \(model.inputDescription); zoo predict takes one prepared .npy per input, in this order")
+        } else {
+            print("preprocessing:  \(describe(backbone.preprocessing)); " + (backbone.cropFraction == 1 ? "resize to \(facts.input[0])×\(facts.input[1])"
+                : "resize the shorter side to \(String(format: "%.0f", Double(facts.input[0]) / backbone.cropFraction)), centre crop \(facts.input[0])×\(facts.input[1])"))
+        }
+        if model.outputNames.count > 1 { print("outputs:        \(model.outputNames.joined(separator: ", ")); zoo predict ranks the first's classes and --output writes each") }
         if backbone.auxiliaryClassifiers > 0 {
             print("auxiliary:      \(backbone.auxiliaryClassifiers) classifiers in training (\(model.classifierLayers.dropFirst().joined(separator: ", ")))")
         }

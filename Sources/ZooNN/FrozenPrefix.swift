@@ -18,7 +18,7 @@ struct FrozenPrefix {
         let layers = graph.nodes.map { ObjectIdentifier($0.layer) }
         guard Set(layers).count == layers.count else { return nil }
         var computed = Array(repeating: false, count: graph.shapes.count)
-        computed[0] = true
+        for input in graph.inputs { computed[input] = true }
         var members: [Int] = []
         for (index, node) in graph.nodes.enumerated() where node.layer.isInertInTraining && node.inputs.allSatisfy({ computed[$0] }) {
             computed[node.output] = true
@@ -26,11 +26,12 @@ struct FrozenPrefix {
         }
         guard members.contains(where: { !graph.nodes[$0].layer.weights.isEmpty }) else { return nil }
         let inside = Set(members)
-        var frontier = Set(graph.outputs + graph.taps.values).filter { $0 != 0 && computed[$0] }
+        var frontier = Set(graph.outputs + graph.taps.values).filter { !graph.inputs.contains($0) && computed[$0] }
         for (index, node) in graph.nodes.enumerated() where !inside.contains(index) {
-            frontier.formUnion(node.inputs.filter { $0 != 0 && computed[$0] })
+            frontier.formUnion(node.inputs.filter { !graph.inputs.contains($0) && computed[$0] })
         }
-        self.graph = LayerGraph(shapes: graph.shapes, nodes: members.map { graph.nodes[$0] }, outputs: frontier.sorted(), taps: [:])
+        self.graph = LayerGraph(shapes: graph.shapes, nodes: members.map { graph.nodes[$0] }, outputs: frontier.sorted(), taps: [:],
+                                inputCount: graph.inputCount)
         nodeOfLayer = Dictionary(uniqueKeysWithValues: members.map { (layers[$0], graph.nodes[$0]) })
     }
 
@@ -43,13 +44,13 @@ struct FrozenPrefix {
 /// that no layer may read.
 final class FrozenPrefixResults {
     private let prefix: FrozenPrefix
-    /// Graph value → what stands for it in this pass (the input, a frontier value, or a placeholder).
+    /// Graph value → what stands for it in this pass (an input, a frontier value, or a placeholder).
     private var values: [Int: Variable]
     private var placeholders = Set<ObjectIdentifier>()
 
-    init(_ prefix: FrozenPrefix, input: Variable, computed: [Tensor]) {
+    init(_ prefix: FrozenPrefix, inputs: [Variable], computed: [Tensor]) {
         self.prefix = prefix
-        values = [0: input]
+        values = Dictionary(uniqueKeysWithValues: inputs.enumerated().map { ($0, $1) })
         for (value, tensor) in zip(prefix.graph.outputs, computed) { values[value] = Variable(tensor) }
         for node in prefix.graph.nodes where values[node.output] == nil {
             let placeholder = Variable(Tensor(reservedZeros: prefix.graph.shapes[node.output]))
@@ -89,7 +90,7 @@ extension Layer {
 /// small step) and the plan of the prefix the current freezing gives.
 final class FrozenPrefixCache: @unchecked Sendable {
     private struct TraceKey: Hashable {
-        let shape: [Int]
+        let shapes: [[Int]]
         let auxiliaryOutputs: Bool
         let taps: Set<String>
     }
@@ -101,11 +102,11 @@ final class FrozenPrefixCache: @unchecked Sendable {
     private var traces: [TraceKey: LayerGraph?] = [:]
     private var plans: [PlanKey: (prefix: FrozenPrefix, plan: InferencePlan)] = [:]
 
-    /// The frozen prefix of a training pass over `shape` and its plan, or nil when there is none worth planning
+    /// The frozen prefix of a training pass over inputs of `shapes` and its plan, or nil when there is none worth planning
     /// (or the model cannot be traced).
-    func prefix(for shape: [Int], auxiliaryOutputs: Bool, taps: Set<String>,
+    func prefix(for shapes: [[Int]], auxiliaryOutputs: Bool, taps: Set<String>,
                 trace: () throws -> LayerGraph, compile: (LayerGraph) throws -> InferencePlan) throws -> (prefix: FrozenPrefix, plan: InferencePlan)? {
-        let key = TraceKey(shape: shape, auxiliaryOutputs: auxiliaryOutputs, taps: taps)
+        let key = TraceKey(shapes: shapes, auxiliaryOutputs: auxiliaryOutputs, taps: taps)
         let known = lock.withLock { traces[key] }
         let graph: LayerGraph?
         if let known {

@@ -15,7 +15,9 @@ public final class InferencePlan: @unchecked Sendable {
         case reshape(input: Int, output: Int)
     }
 
-    public let inputShape: [Int]
+    /// The shape of each input the plan was built for (NHWC images).
+    public let inputShapes: [[Int]]
+    public var inputShape: [Int] { inputShapes[0] }
     let steps: [Step]
     /// The shape of the tensor holding each value (flat for blocked layouts).
     let storageShapes: [[Int]]
@@ -51,7 +53,7 @@ public final class InferencePlan: @unchecked Sendable {
     public init(_ graph: LayerGraph, on backend: DNNLBackend, blocked: Bool = true) throws {
         var compiler = PlanCompiler(graph, backend, blocked: blocked)
         try compiler.compile()
-        inputShape = graph.shapes[0]
+        inputShapes = graph.inputs.map { graph.shapes[$0] }
         steps = compiler.steps
         storageShapes = compiler.storageShapes
         outputs = compiler.outputs
@@ -69,13 +71,13 @@ public final class InferencePlan: @unchecked Sendable {
 
         // Memory: reshapes share their input's; a sum writes over its addend when nothing reads the addend later,
         // the kernel itself included (a convolution reading the value it adds to would overwrite its own source);
-        // the input, the outputs and taps, and what opaque layers return live outside the arena.
-        var sharing = [Int: PlanMemory.Placement](), outside = kept.union([0]), inPlace = Set<Int>()
+        // the inputs, the outputs and taps, and what opaque layers return live outside the arena.
+        var sharing = [Int: PlanMemory.Placement](), outside = kept.union(graph.inputs), inPlace = Set<Int>()
         for (index, step) in steps.enumerated() {
             switch step {
             case let .reshape(input, output): sharing[output] = .init(in: input)
             case let .layer(_, _, output): outside.insert(output)
-            case let .kernel(_, inputs, output, addend?) where lastReader[addend] == index && !inputs.contains(addend) && !kept.contains(addend) && addend != 0
+            case let .kernel(_, inputs, output, addend?) where lastReader[addend] == index && !inputs.contains(addend) && !kept.contains(addend) && !graph.inputs.contains(addend)
                 && !sharing.values.contains(where: { $0.host == addend }):
                 sharing[output] = .init(in: addend)
                 inPlace.insert(index)
@@ -123,14 +125,20 @@ public final class InferencePlan: @unchecked Sendable {
     /// Runs the plan on a batch of `inputShape`: the model's outputs and the tapped values. With `profile`, each
     /// step's time is added to it.
     public func run(_ input: Tensor, profile: Profile? = nil) throws -> (outputs: [Tensor], taps: [String: Tensor]) {
-        guard input.shape == inputShape else {
-            throw ShapeError("inference plan", "was built for \(describe(shape: inputShape)), got \(describe(shape: input.shape))")
+        try run([input], profile: profile)
+    }
+
+    /// Runs the plan on one batch per input (see `inputShapes`).
+    public func run(_ inputs: [Tensor], profile: Profile? = nil) throws -> (outputs: [Tensor], taps: [String: Tensor]) {
+        guard inputs.map(\.shape) == inputShapes else {
+            throw ShapeError("inference plan", "was built for \(inputShapes.map(describe(shape:)).joined(separator: " and ")), got "
+                + inputs.map { describe(shape: $0.shape) }.joined(separator: " and "))
         }
         // One arena per run, so that runs on several threads never share memory.
         let arena = Tensor(uninitializedShape: [max(1, memory.arenaBytes / MemoryLayout<Float>.stride)]) { _ in }
         let base = arena.storage.pointer
         var values = [Tensor?](repeating: nil, count: storageShapes.count)
-        values[0] = input
+        for (index, input) in inputs.enumerated() { values[index] = input }
         for (index, step) in steps.enumerated() {
             let start = profile == nil ? nil : ContinuousClock.now
             defer { if let start { profile?.add(step.kind, ContinuousClock.now - start, flops: step.flops) } }
@@ -235,7 +243,7 @@ private struct PlanCompiler {
         for (index, node) in graph.nodes.enumerated() { producer[node.output] = index }
         layouts = Array(repeating: nil, count: graph.shapes.count)
         storageShapes = graph.shapes
-        layouts[0] = try? PlannedLayout.plain(graph.shapes[0])
+        for input in graph.inputs { layouts[input] = try? PlannedLayout.plain(graph.shapes[input]) }
     }
 
     /// The one node reading `value`, when nothing else needs it.
@@ -431,7 +439,7 @@ final class InferencePlanCache: @unchecked Sendable {
     static let blockedLayouts = ProcessInfo.processInfo.environment["ZOO_PLAN_LAYOUT"] != "plain"
 
     private struct Key: Hashable {
-        let shape: [Int]
+        let shapes: [[Int]]
         let taps: Set<String>
     }
     private let lock = NSLock()
@@ -443,8 +451,8 @@ final class InferencePlanCache: @unchecked Sendable {
     func release() { lock.withLock { plans.removeAll() } }
 
     /// The plan, or nil for a model that cannot be traced.
-    func plan(for shape: [Int], taps: Set<String>, compile: () throws -> InferencePlan) throws -> InferencePlan? {
-        let key = Key(shape: shape, taps: taps)
+    func plan(for shapes: [[Int]], taps: Set<String>, compile: () throws -> InferencePlan) throws -> InferencePlan? {
+        let key = Key(shapes: shapes, taps: taps)
         let (cached, skip) = lock.withLock { (plans[key], untraceable) }
         if skip { return nil }
         if let cached, cached.isCurrent { return cached }

@@ -11,12 +11,19 @@ public struct LayerGraph {
         public let output: Int
     }
 
-    /// Value 0 is the model's input; each node adds one.
+    /// Values 0..<inputCount are the model's inputs; each node adds one.
     public let shapes: [[Int]]
     public let nodes: [Node]
     public let outputs: [Int]
     /// Tapped layer name → value.
     public let taps: [String: Int]
+    public let inputCount: Int
+
+    public init(shapes: [[Int]], nodes: [Node], outputs: [Int], taps: [String: Int], inputCount: Int = 1) {
+        self.shapes = shapes; self.nodes = nodes; self.outputs = outputs; self.taps = taps; self.inputCount = inputCount
+    }
+
+    public var inputs: Range<Int> { 0..<inputCount }
 
     /// The nodes that read each value.
     public func consumers() -> [[Int]] {
@@ -52,10 +59,13 @@ final class GraphRecorder {
     private var shapes: [[Int]]
     private var nodes: [LayerGraph.Node] = []
 
-    init(input: Variable) {
-        values = [ObjectIdentifier(input): 0]
-        variables = [input]
-        shapes = [input.shape]
+    private let inputCount: Int
+
+    init(inputs: [Variable]) {
+        values = Dictionary(uniqueKeysWithValues: inputs.enumerated().map { (ObjectIdentifier($1), $0) })
+        variables = inputs
+        shapes = inputs.map(\.shape)
+        inputCount = inputs.count
     }
 
     func value(of variable: Variable) -> Int? { values[ObjectIdentifier(variable)] }
@@ -80,6 +90,6 @@ final class GraphRecorder {
         }
         return LayerGraph(shapes: shapes.map { [batch] + $0.dropFirst() }, nodes: nodes,
                           outputs: try outputs.map { try id($0, "output") },
-                          taps: try taps.mapValues { try id($0, "tap") })
+                          taps: try taps.mapValues { try id($0, "tap") }, inputCount: inputCount)
     }
 }

@@ -82,11 +82,16 @@ public final class ForwardContext {
 /// the layers whose outputs can be tapped as features.
 public final class Model {
     public let name: String
-    /// Height, width, channels of one input image.
-    public let inputShape: [Int]
+    /// The shape of one sample of each input, without the batch axis: height, width, channels for an image.
+    public let inputShapes: [[Int]]
+    /// The first (usually only) input's: height, width, channels of one image.
+    public var inputShape: [Int] { inputShapes[0] }
     public let layers: [Layer]
     public let tapNames: [String]
-    private let body: (ForwardContext, Variable) throws -> [Variable]
+    private let body: (ForwardContext, [Variable]) throws -> [Variable]
+    /// What names each input and output (Keras's input and output layers), when the model says.
+    public var inputNames: [String] = []
+    public var outputNames: [String] = []
     /// Names an older generation of published weight files used for some layers (new name → old name; the others
     /// kept theirs), and the BatchNorm epsilon those files were trained with when it differs.
     public var legacyNames: [String: String] = [:]
@@ -105,10 +110,18 @@ public final class Model {
         for head in heads { head.reset(units: classes, generator: &generator) }
     }
 
-    public init(name: String, inputShape: [Int], layers: [Layer], tapNames: [String],
-                body: @escaping (ForwardContext, Variable) throws -> [Variable]) {
+    /// A model with one input.
+    public convenience init(name: String, inputShape: [Int], layers: [Layer], tapNames: [String],
+                            body: @escaping (ForwardContext, Variable) throws -> [Variable]) {
+        self.init(name: name, inputShapes: [inputShape], layers: layers, tapNames: tapNames) { context, inputs in try body(context, inputs[0]) }
+    }
+
+    /// A model with several inputs, given to `body` in the order of `inputShapes`.
+    public init(name: String, inputShapes: [[Int]], layers: [Layer], tapNames: [String],
+                body: @escaping (ForwardContext, [Variable]) throws -> [Variable]) {
+        precondition(!inputShapes.isEmpty, "a model has at least one input")
         self.name = name
-        self.inputShape = inputShape
+        self.inputShapes = inputShapes
         self.layers = layers
         self.tapNames = tapNames
         self.body = body
@@ -128,23 +141,34 @@ public final class Model {
     /// `plan(for:taps:)`). A training pass on oneDNN runs its frozen prefix (see `FrozenPrefix`) through a plan too
     /// and the rest eagerly, recording gradients; everything else, and `ZOO_PLANS=0`, runs eagerly layer by layer.
     public func callAsFunction(_ x: Variable, training: Bool = false, auxiliaryOutputs: Bool? = nil, taps: Set<String> = []) throws -> ModelOutput {
+        try self([x], training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps)
+    }
+
+    /// Runs a model with several inputs: one batch per input, in the order of `inputShapes`; planned as above when
+    /// the first is a batch of images.
+    public func callAsFunction(_ inputs: [Variable], training: Bool = false, auxiliaryOutputs: Bool? = nil, taps: Set<String> = []) throws -> ModelOutput {
+        guard inputs.count == inputShapes.count else {
+            throw ShapeError(name, "takes \(inputShapes.count) input\(inputShapes.count == 1 ? "" : "s") (\(inputDescription)), got \(inputs.count)")
+        }
         let known = Set(layers.map(\.name))
         if let unknown = taps.sorted().first(where: { !known.contains($0) }) {
             throw ShapeError(name, "no layer named '\(unknown)' to tap; feature taps: " + tapNames.joined(separator: ", "))
         }
+        // Plans are for image models (a head on feature vectors is too small to gain from one).
+        let shapes = inputs.map(\.shape), plannable = shapes[0].count == 4
         if !training, auxiliaryOutputs != true, !Gradients.recorded, InferencePlanCache.enabled, Runtime.planningBackend != nil,
-           x.shape.count == 4, let plan = try cachedPlan(for: x.shape, taps: taps) {
-            let result = try plan.run(x.value)
+           plannable, let plan = try cachedPlan(for: shapes, taps: taps) {
+            let result = try plan.run(inputs.map(\.value))
             return ModelOutput(outputs: result.outputs.map { Variable($0) }, taps: result.taps.mapValues { Variable($0) })
         }
         let context = ForwardContext(training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
         if training || Gradients.recorded {
             plans.release()
-            if InferencePlanCache.enabled, let backend = Runtime.planningBackend, x.shape.count == 4, !x.requiresGrad {
-                context.frozenPrefix = try frozenPrefix(of: x, auxiliaryOutputs: context.auxiliaryOutputs, taps: taps, on: backend)
+            if InferencePlanCache.enabled, let backend = Runtime.planningBackend, plannable, !inputs.contains(where: \.requiresGrad) {
+                context.frozenPrefix = try frozenPrefix(of: inputs, auxiliaryOutputs: context.auxiliaryOutputs, taps: taps, on: backend)
             }
         }
-        return ModelOutput(outputs: try body(context, x), taps: context.taps)
+        return ModelOutput(outputs: try body(context, inputs), taps: context.taps)
     }
 
     /// Runs an inference pass (no gradients, inference mode) on a batch of images: the main output.
@@ -156,39 +180,63 @@ public final class Model {
     /// when a weight has changed since. Throws `GraphTraceError` for a model whose forward pass computes between its
     /// layers; inference then runs eagerly.
     public func plan(for shape: [Int], taps: Set<String> = []) throws -> InferencePlan {
-        guard let plan = try cachedPlan(for: shape, taps: taps) else { return try compilePlan(for: shape, taps: taps) }
+        try plan(for: [shape], taps: taps)
+    }
+
+    /// The inference plan for a model with several inputs: one batch shape per input.
+    public func plan(for shapes: [[Int]], taps: Set<String> = []) throws -> InferencePlan {
+        guard let plan = try cachedPlan(for: shapes, taps: taps) else { return try compilePlan(for: shapes, taps: taps) }
         return plan
     }
 
-    private func cachedPlan(for shape: [Int], taps: Set<String>) throws -> InferencePlan? {
-        try plans.plan(for: shape, taps: taps) { try compilePlan(for: shape, taps: taps) }
+    private func cachedPlan(for shapes: [[Int]], taps: Set<String>) throws -> InferencePlan? {
+        try plans.plan(for: shapes, taps: taps) { try compilePlan(for: shapes, taps: taps) }
     }
 
-    private func compilePlan(for shape: [Int], taps: Set<String>) throws -> InferencePlan {
+    private func compilePlan(for shapes: [[Int]], taps: Set<String>) throws -> InferencePlan {
         guard let backend = Runtime.planningBackend else {
             throw ShapeError(name, "inference plans run on oneDNN; the current backend is \(Runtime.backend.name)")
         }
-        return try InferencePlan(trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps), on: backend,
-                                 blocked: InferencePlanCache.blockedLayouts)
+        return try InferencePlan(trace(inputs: shapes, taps: taps), on: backend, blocked: InferencePlanCache.blockedLayouts)
     }
 
     /// The layers a training pass over batches of `shape` runs through an inference plan, in the order they run: the
     /// frozen prefix (see `FrozenPrefix`) under the current freezing; empty when it holds no layer with weights.
     public func frozenPrefixLayers(for shape: [Int], auxiliaryOutputs: Bool = true, taps: Set<String> = []) throws -> [String] {
-        let graph = try trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps, auxiliaryOutputs: auxiliaryOutputs)
+        try frozenPrefixLayers(for: [shape], auxiliaryOutputs: auxiliaryOutputs, taps: taps)
+    }
+
+    /// The frozen prefix of a model with several inputs: one batch shape per input.
+    public func frozenPrefixLayers(for shapes: [[Int]], auxiliaryOutputs: Bool = true, taps: Set<String> = []) throws -> [String] {
+        let graph = try trace(inputs: shapes, taps: taps, auxiliaryOutputs: auxiliaryOutputs)
         return FrozenPrefix(of: graph)?.graph.nodes.map(\.layer.name) ?? []
     }
 
-    private func frozenPrefix(of x: Variable, auxiliaryOutputs: Bool, taps: Set<String>, on backend: DNNLBackend) throws -> FrozenPrefixResults? {
-        let shape = x.shape
+    private func frozenPrefix(of inputs: [Variable], auxiliaryOutputs: Bool, taps: Set<String>, on backend: DNNLBackend) throws -> FrozenPrefixResults? {
+        let shapes = inputs.map(\.shape)
         guard let (prefix, plan) = try prefixes.prefix(
-            for: shape, auxiliaryOutputs: auxiliaryOutputs, taps: taps,
-            trace: { try trace(batch: shape[0], size: (shape[1], shape[2]), taps: taps, auxiliaryOutputs: auxiliaryOutputs) },
+            for: shapes, auxiliaryOutputs: auxiliaryOutputs, taps: taps,
+            trace: { try trace(inputs: shapes, taps: taps, auxiliaryOutputs: auxiliaryOutputs) },
             compile: { try InferencePlan($0, on: backend, blocked: InferencePlanCache.blockedLayouts) }) else { return nil }
-        return FrozenPrefixResults(prefix, input: x, computed: try plan.run(x.value).outputs)
+        return FrozenPrefixResults(prefix, inputs: inputs, computed: try plan.run(inputs.map(\.value)).outputs)
     }
 
     public func layer(named name: String) -> Layer? { layers.first { $0.name == name } }
+
+    /// The inputs as Keras prints them, with their names when known: `image (None, 32, 32, 3), meta (None, 5)`.
+    public var inputDescription: String {
+        inputShapes.enumerated().map { index, shape in
+            (inputNames.count == inputShapes.count ? inputNames[index] + " " : "") + "(None, " + shape.map(String.init).joined(separator: ", ") + ")"
+        }.joined(separator: ", ")
+    }
+
+    /// Throws unless the model takes one batch of images (height, width, channels), saying that `purpose` needs it.
+    public func requireOneImageInput(for purpose: String) throws {
+        guard inputShapes.count == 1, inputShape.count == 3 else {
+            throw ShapeError(name, "takes \(inputShapes.count == 1 ? "the input" : "\(inputShapes.count) inputs") \(inputDescription); "
+                + "\(purpose) feeds images to a network with one image input")
+        }
+    }
 
     /// Every weight, layer by layer in model order.
     public var weights: [Weight] { layers.flatMap(\.weights) }
@@ -198,22 +246,30 @@ public final class Model {
     /// measured by running the model on a backend that computes shapes only (training mode off, so auxiliary heads
     /// that only train are left out).
     public func profile(size: (Int, Int)? = nil) throws -> [LayerProfile] {
-        let (h, w) = size ?? (inputShape[0], inputShape[1])
         let context = ForwardContext(training: false, taps: [], profiling: true)
-        _ = try Runtime.using(ShapeOnlyBackend()) { try body(context, Variable(Tensor(reservedZeros: [1, h, w, inputShape[2]]))) }
+        let inputs = batchShapes(batch: 1, size: size).map { Variable(Tensor(reservedZeros: $0)) }
+        _ = try Runtime.using(ShapeOnlyBackend()) { try body(context, inputs) }
         return context.profile!
+    }
+
+    /// Each input's batch shape; `size` sets the first input's height and width.
+    private func batchShapes(batch: Int, size: (Int, Int)?) -> [[Int]] {
+        var shapes = inputShapes.map { [batch] + $0 }
+        if let size, shapes[0].count == 4 { shapes[0][1] = size.0; shapes[0][2] = size.1 }
+        return shapes
     }
 
     /// Runs the model's layers inside another model's forward pass (a backbone under a new head), so that the outer
     /// pass sees, traces and profiles every layer; with `tap`, that layer's output too.
     public func forward(in context: ForwardContext, _ x: Variable, tap: String? = nil) throws -> (outputs: [Variable], tap: Variable?) {
+        try requireOneImageInput(for: "a new head")
         guard let tap, !context.wantedTaps.contains(tap) else {
-            return (try body(context, x), tap.flatMap { context.taps[$0] })
+            return (try body(context, [x]), tap.flatMap { context.taps[$0] })
         }
         guard layer(named: tap) != nil else { throw ShapeError(name, "no layer named '\(tap)' to tap; feature taps: " + tapNames.joined(separator: ", ")) }
         context.wantedTaps.insert(tap)
         defer { context.wantedTaps.remove(tap); context.taps[tap] = nil }
-        let outputs = try body(context, x)
+        let outputs = try body(context, [x])
         return (outputs, context.taps[tap])
     }
 
@@ -221,13 +277,17 @@ public final class Model {
     /// `taps` as extra outputs (and auxiliary heads when asked for). Traced on the shape-only backend with one image
     /// (every layer treats images independently), so it costs what a profile costs.
     public func trace(batch: Int, size: (Int, Int)? = nil, taps: Set<String> = [], auxiliaryOutputs: Bool = false) throws -> LayerGraph {
-        let (h, w) = size ?? (inputShape[0], inputShape[1])
-        let input = Variable(Tensor(reservedZeros: [1, h, w, inputShape[2]]))
-        let recorder = GraphRecorder(input: input)
+        try trace(inputs: batchShapes(batch: batch, size: size), taps: taps, auxiliaryOutputs: auxiliaryOutputs)
+    }
+
+    /// The layer graph of an inference pass over input batches of `shapes` (one per input, the same batch size).
+    func trace(inputs shapes: [[Int]], taps: Set<String> = [], auxiliaryOutputs: Bool = false) throws -> LayerGraph {
+        let inputs = shapes.map { Variable(Tensor(reservedZeros: [1] + $0.dropFirst())) }
+        let recorder = GraphRecorder(inputs: inputs)
         let context = ForwardContext(training: false, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
         context.recorder = recorder
-        let outputs = try Runtime.using(ShapeOnlyBackend()) { try Gradients.off { try body(context, input) } }
-        return try recorder.graph(batch: batch, outputs: outputs, taps: context.taps)
+        let outputs = try Runtime.using(ShapeOnlyBackend()) { try Gradients.off { try body(context, inputs) } }
+        return try recorder.graph(batch: shapes[0][0], outputs: outputs, taps: context.taps)
     }
 
     /// A Keras-style table: layer, output shape, parameters; then the totals.

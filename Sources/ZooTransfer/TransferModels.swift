@@ -15,6 +15,7 @@ public enum TransferModels {
         let options = BackboneOptions(classes: classes, includeTop: true, inputSize: inputSize,
                                       auxiliaryClassifiers: backbone.auxiliaryClassifiers > 0, classifierActivation: nil, seed: seed)
         let model = try backbone.build(options)
+        try model.requireOneImageInput(for: "fine-tuning")
         guard let weights else { return (model, model.layers.filter { !$0.weights.isEmpty }.map(\.name)) }
         let top = try topLayers(backbone, options)
         let inFile = Set(weights.openingNestedModels().layers.map(\.name))
@@ -28,6 +29,7 @@ public enum TransferModels {
     /// left out. When `tap` names a layer of the top (LeNet's f6, VGG's fc1), the top is built and loaded too.
     public static func features(_ backbone: any Backbone, weights: WeightBundle, tap: String? = nil, inputSize: (Int, Int)? = nil) throws -> Model {
         let full = BackboneOptions(includeTop: true, inputSize: inputSize, auxiliaryClassifiers: backbone.auxiliaryClassifiers > 0)
+        try backbone.skeleton(full).requireOneImageInput(for: "feature extraction")
         let top = try topLayers(backbone, full)
         let inFile = Set(weights.openingNestedModels().layers.map(\.name))
         if let tap, top.contains(tap) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import Zoo
 
 /// `zoo convert --to onnx` on what zoo finetune wrote, checked in ONNX Runtime against `zoo predict`.

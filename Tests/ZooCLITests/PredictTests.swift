@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 import Zoo
 
 @Suite struct ConvertAndPredictTests {
@@ -249,7 +250,7 @@ import Zoo
         let inputs = folder.appendingPathComponent("inputs.npy"), outputs = folder.appendingPathComponent("outputs.npy")
         try NumPyArray.write(try kerasConfigArray(fixture, "input"), to: inputs)
         let labels = folder.appendingPathComponent("labels.txt")
-        try (0..<(fixture["output"] as! [Int])[1]).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        try (0..<(fixture["outputs"] as! [[Int]])[0][1]).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
 
         let refused = try runZoo(["predict", "--weights", weights, "--labels", labels.path, inputs.path])
         #expect(refused.status == 1 && refused.stderr.contains("--config"), "\(refused.stderr)")
@@ -316,7 +317,7 @@ import Zoo
                 out, keras = np.load(outputs), np.fromfile(f"{folder}/{name}.output.f32", "<f4")
                 print(out.dtype, out.shape, float(np.abs(out.reshape(-1) - keras).max()))
             """
-        let shape = (fixture["input"] as! [Int]).map(String.init).joined(separator: ",")
+        let shape = (fixture["inputs"] as! [[Int]])[0].map(String.init).joined(separator: ",")
         func run(_ outputArgument: String) throws -> String {
             let result = try runProcess(repository.appendingPathComponent("tools/python"),
                                         ["-c", python, fixtures.path, name, shape, inputs.path, outputArgument],
@@ -325,7 +326,7 @@ import Zoo
             return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         _ = try run("-")
-        let classes = (fixture["output"] as! [Int])[1]
+        let classes = (fixture["outputs"] as! [[Int]])[0][1]
         let labels = folder.appendingPathComponent("labels.txt")
         try (0..<classes).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
         let predicted = try runZoo(["predict", "--weights", fixtures.appendingPathComponent(fixture["file"] as! String).path, "--labels", labels.path,
@@ -340,6 +341,52 @@ import Zoo
         try NumPyArray.write(Tensor(zeros: [1, 5, 5, 1]), to: wrong)
         let refused = try runZoo(["predict", "--weights", fixtures.appendingPathComponent(fixture["file"] as! String).path, "--labels", labels.path, wrong.path])
         #expect(refused.status == 1 && refused.stderr.contains("an array of shape [1, 5, 5, 1], but the network takes"), "\(refused.stderr)")
+    }
+
+    /// A network with four inputs (two images through a shared convolution, a mask, a vector) and two outputs: one
+    /// .npy per input in, one .npy per output out, each equal to Keras's; `zoo info` lists them; a wrong number or
+    /// order of arrays, images, and fine-tuning are refused with what the network takes.
+    @Test(arguments: ["multi_io_net_keras3", "multi_io_net_tf_keras"])
+    func severalInputsAndOutputsMatchKeras(_ name: String) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let fixture = try kerasConfigFixture(name)
+        let file = kerasConfigFixtures.appendingPathComponent(fixture["file"] as! String).path
+        let inputs = try (0..<4).map { index in
+            let url = folder.appendingPathComponent("input\(index).npy")
+            try NumPyArray.write(try kerasConfigArray(fixture, "input", index), to: url)
+            return url.path
+        }
+        let labels = folder.appendingPathComponent("labels.txt")
+        try "cat\ndog\nbird".write(to: labels, atomically: true, encoding: .utf8)
+        let outputs = folder.appendingPathComponent("out.npy").path
+        let predicted = try runZoo(["predict", "--weights", file, "--labels", labels.path, "--batch", "1"] + inputs + ["--output", outputs])
+        #expect(predicted.status == 0, "\(predicted.stderr)")
+        #expect(predicted.stdout.contains("input0.npy[1]"), "\(predicted.stdout)")
+        for (index, output) in ["classes", "score"].enumerated() {
+            let zoo = try NumPyArray.read(folder.appendingPathComponent("out.\(output).npy")), keras = try kerasConfigArray(fixture, "output", index)
+            #expect(zoo.shape == keras.shape && zoo.maxAbsoluteDifference(keras) <= 1e-5, "\(output): \(zoo.shape), \(zoo.maxAbsoluteDifference(keras)) from Keras")
+        }
+
+        let info = try runZoo(["info", file])
+        #expect(info.stdout.contains("left (None, 16, 16, 3), right (None, 16, 16, 3), mask (None, 8, 8, 1), meta (None, 5)")
+            && info.stdout.contains("outputs:        classes, score"), "\(info.stdout)")
+        let three = try runZoo(["predict", "--weights", file, "--labels", labels.path] + inputs.dropLast())
+        #expect(three.status == 1 && three.stderr.contains("takes 4 inputs") && three.stderr.contains("one .npy file per input"), "\(three.stderr)")
+        let swapped = try runZoo(["predict", "--weights", file, "--labels", labels.path, inputs[0], inputs[1], inputs[3], inputs[2]])
+        #expect(swapped.status == 1 && swapped.stderr.contains("input 3 (mask) takes [N, 8, 8, 1]"), "\(swapped.stderr)")
+        let image = repository.appendingPathComponent("examples/images/7-sneaker-2.png").path
+        let images = try runZoo(["predict", "--weights", file, "--labels", labels.path, image, image, image, image])
+        #expect(images.status == 1 && images.stderr.contains("one .npy file per input"), "\(images.stderr)")
+        let data = folder.appendingPathComponent("data")
+        for (index, name) in ["sneaker", "coat"].enumerated() {
+            try FileManager.default.createDirectory(at: data.appendingPathComponent(name), withIntermediateDirectories: true)
+            for copy in 0..<2 {
+                try FileManager.default.copyItem(atPath: image, toPath: data.appendingPathComponent("\(name)/\(index)-\(copy).png").path)
+            }
+        }
+        let finetune = try runZoo(["finetune", "--weights", file, "--data", data.path, "--out", folder.appendingPathComponent("run").path])
+        #expect(finetune.status == 1 && finetune.stderr.contains("fine-tuning feeds images to a network with one image input"), "\(finetune.stderr)")
     }
 }
 
@@ -356,8 +403,10 @@ func kerasConfigFixture(_ name: String) throws -> [String: Any] {
 
 struct MissingFixture: Error { let name: String }
 
-/// A fixture's Keras input or output, as Keras computed it.
-func kerasConfigArray(_ fixture: [String: Any], _ kind: String) throws -> Tensor {
-    let data = try Data(contentsOf: kerasConfigFixtures.appendingPathComponent("\(fixture["name"] as! String).\(kind).f32"))
-    return try Tensor(shape: fixture[kind] as! [Int], scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
+/// A fixture's Keras input or output (`kind`), the `index`th when the model has several, as Keras computed it.
+func kerasConfigArray(_ fixture: [String: Any], _ kind: String, _ index: Int = 0) throws -> Tensor {
+    let shapes = fixture[kind + "s"] as! [[Int]]
+    let file = "\(fixture["name"] as! String).\(kind)\(shapes.count == 1 ? "" : ".\(index)").f32"
+    let data = try Data(contentsOf: kerasConfigFixtures.appendingPathComponent(file))
+    return try Tensor(shape: shapes[index], scalars: data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) })
 }

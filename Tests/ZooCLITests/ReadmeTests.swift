@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZooTestSupport
 
 /// README's section under `heading`: its text, and its first shell block.
 func readmeSection(_ heading: String) throws -> (text: String, commands: String) {

@@ -84,6 +84,43 @@ import ZooTensor
         }
     }
 
+    /// A model with two image inputs of different sizes: the frozen branches of both join the prefix, which the
+    /// training pass gives both inputs.
+    @Test func aPrefixReadsEveryInput() throws {
+        var generator = SeededGenerator(seed: 13)
+        let left = Conv2D("left", inputChannels: 3, filters: 4, kernelSize: (3, 3), padding: .same, activation: .relu, generator: &generator)
+        let pool = Layers.maxPooling("pool", size: (2, 2))
+        let right = Conv2D("right", inputChannels: 1, filters: 2, kernelSize: (3, 3), padding: .same, generator: &generator)
+        let join = Merge("join", .concatenate)
+        let conv = Conv2D("conv", inputChannels: 6, filters: 5, kernelSize: (3, 3), generator: &generator)
+        let gap = Layers.globalAveragePooling("gap")
+        let dense = Dense("dense", inputs: 5, units: 3, generator: &generator)
+        let model = Model(name: "two-inputs", inputShapes: [[8, 8, 3], [4, 4, 1]], layers: [left, pool, right, join, conv, gap, dense],
+                          tapNames: []) { context, inputs in
+            let a = try context.call(pool, context.call(left, inputs[0]))
+            let joined = try context.call(join, [a, try context.call(right, inputs[1])])
+            return [try context.call(dense, context.call(gap, context.call(conv, joined)))]
+        }
+        left.trainable = false; right.trainable = false
+        let images = Tensor.uniform([2, 8, 8, 3], low: -1, high: 1, using: &generator), masks = Tensor.uniform([2, 4, 4, 1], using: &generator)
+        #expect(try model.frozenPrefixLayers(for: [images.shape, masks.shape]) == ["left", "pool", "right", "join"])
+        let trained = ([conv, dense] as [Layer]).flatMap(\.weights)
+        func pass(on backend: any Backend) throws -> [Tensor] {
+            for weight in trained { weight.variable.grad = nil }
+            return try Runtime.using(backend) {
+                let output = try model([Variable(images), Variable(masks)], training: true).main
+                try output.backward(seed: output.value)
+                return [output.value] + trained.map { $0.variable.grad! }
+            }
+        }
+        let fast = try pass(on: try Runtime.dnnl.get()), oracle = try pass(on: Runtime.reference)
+        for (index, (a, b)) in zip(fast, oracle).enumerated() {
+            #expect(a.shape == b.shape && deviation(a, b) <= 1e-4, "value \(index) deviates by \(deviation(a, b))")
+        }
+        let one = #expect(throws: ShapeError.self) { _ = try model(Variable(images)) }
+        #expect("\(one!)".contains("takes 2 inputs ((None, 8, 8, 3), (None, 4, 4, 1)), got 1"), "\(one!)")
+    }
+
     /// A training pass that calls a prefix layer's reader the trace never saw (a forward pass that branches on
     /// training) fails loudly instead of reading a value the prefix skipped.
     @Test func aReaderTheTraceDidNotShowIsRefused() throws {
@@ -99,7 +136,7 @@ import ZooTensor
         }
         conv1.trainable = false; conv2.trainable = false
         let images = Tensor.uniform([1, 9, 9, 3], using: &generator)
-        try Runtime.using(try Runtime.dnnl.get()) {
+        Runtime.using(try Runtime.dnnl.get()) {
             let error = #expect(throws: GraphTraceError.self) { _ = try model(Variable(images), training: true) }
             #expect(error?.inTraining == true && error?.layer == "gap", "\(String(describing: error))")
         }

@@ -10,19 +10,27 @@ import ZooTensor
 /// (tools/keras/make_keras_config_fixtures.py, each model saved by Keras 3 and by tf-keras 2: a Sequential CNN, a
 /// Functional residual net, every activation and activation layer, a mini-Xception with separable, depthwise and
 /// dilated convolutions, models nested three deep, keras.applications MobileNetV2 nested as Teachable Machine exports
-/// it, the structural and preprocessing layers, and a channels-first CNN saved by Keras 3 on JAX). Outputs and one
-/// inner feature map are compared.
+/// it, the structural and preprocessing layers, a network with four inputs and two outputs, and a channels-first CNN
+/// saved by Keras 3 on JAX). Every output and one inner feature map are compared.
 @Suite struct KerasConfigTests {
     struct Manifest: Decodable {
         struct Tap: Decodable { let layer: String, shape: [Int] }
         struct Case: Decodable {
-            let name: String, file: String, input: [Int], output: [Int], parameters: Int, tap: Tap, layers: [String]
+            let name: String, file: String, inputs: [[Int]], outputs: [[Int]], parameters: Int, tap: Tap, layers: [String]
             /// Keras's loss from the weights' regularizers.
             let regularization: Double
             /// Keras's input and tap are NCHW; Zoo runs the model channels-last.
             let channels_first: Bool
         }
         let cases: [Case]
+    }
+
+    /// A case's inputs or outputs as Keras had them: `name.input.f32`, or `name.input.0.f32`, … when several.
+    static func arrays(_ fixture: Manifest.Case, _ kind: String) throws -> [Tensor] {
+        let shapes = kind == "input" ? fixture.inputs : fixture.outputs
+        return try shapes.enumerated().map { index, shape in
+            try array("\(fixture.name).\(kind)\(shapes.count == 1 ? "" : ".\(index)").f32", shape)
+        }
     }
     static let folder = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/keras-config")
     static let manifest = try! JSONDecoder().decode(Manifest.self, from: Data(contentsOf: folder.appendingPathComponent("manifest.json")))
@@ -49,19 +57,25 @@ import ZooTensor
         // The registry finds the network through the `keras` plugin: no fixed architecture fits.
         #expect(try backbones.match(bundle, file: fixture.file).backbone is KerasConfigBackbone)
         func channelsLast(_ t: Tensor) throws -> Tensor { fixture.channels_first && t.shape.count == 4 ? try permute(Variable(t), [2, 3, 1]).value : t }
-        let input = try channelsLast(Self.array("\(name).input.f32", fixture.input)), expected = try Self.array("\(name).output.f32", fixture.output)
+        let inputs = try Self.arrays(fixture, "input").map(channelsLast), expected = try Self.arrays(fixture, "output")
         let expectedTap = try channelsLast(Self.array("\(name).tap.f32", fixture.tap.shape))
+        func compare(_ outputs: [Variable], _ how: String) {
+            #expect(outputs.count == expected.count, "\(name) \(how): \(outputs.count) outputs, Keras has \(expected.count)")
+            for (index, (output, keras)) in zip(outputs.map(\.value), expected).enumerated() {
+                #expect(output.shape == keras.shape && deviation(output, keras) <= 1e-5, "\(name) \(how), output \(index): \(deviation(output, keras))")
+            }
+        }
         for backend in [try Runtime.dnnl.get(), Runtime.reference] as [any Backend] {
-            let result = try Runtime.using(backend) { try model(Variable(input), taps: [fixture.tap.layer]) }
-            let eager = result.main.value, tap = try #require(result.taps[fixture.tap.layer]).value
-            #expect(eager.shape == expected.shape && deviation(eager, expected) <= 1e-5, "\(name) on \(backend.name): \(deviation(eager, expected))")
+            let result = try Runtime.using(backend) { try model(inputs.map { Variable($0) }, taps: [fixture.tap.layer]) }
+            compare(result.outputs, "on \(backend.name)")
+            let tap = try #require(result.taps[fixture.tap.layer]).value
             #expect(tap.shape == expectedTap.shape && deviation(tap, expectedTap) <= 1e-5,
                     "\(name) on \(backend.name), \(fixture.tap.layer): \(deviation(tap, expectedTap))")
         }
         // The residual net's Add reads a value its own branch's convolution reads too: a plan that summed in place
         // over that value overwrote the convolution's source while it ran.
-        let planned = try model.predict(input)
-        #expect(deviation(planned, expected) <= 1e-5, "\(name) through an inference plan: \(deviation(planned, expected))")
+        let planned = try model.plan(for: inputs.map(\.shape)).run(inputs).outputs
+        compare(planned.map { Variable($0) }, "through an inference plan")
     }
 
     @Test func unsupportedLayersAreListedTogether() throws {

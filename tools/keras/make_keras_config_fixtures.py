@@ -154,6 +154,25 @@ def learned_layers_net(k):
     return k.Model(inputs, outputs, name="learned_layers_net")
 
 
+def multi_io_net(k):
+    """Several inputs and outputs: two images through one shared convolution (a siamese pair), a smaller mask image
+    and a vector of metadata in; a classifier and a score out."""
+    L = k.layers
+    left, right = k.Input((16, 16, 3), name="left"), k.Input((16, 16, 3), name="right")
+    mask, meta = k.Input((8, 8, 1), name="mask"), k.Input((5,), name="meta")
+    shared = L.Conv2D(6, 3, padding="same", activation="relu", name="shared_conv")
+    a = L.MaxPooling2D(2, name="pool_left")(shared(left))
+    b = L.MaxPooling2D(2, name="pool_right")(shared(right))
+    m = L.Conv2D(2, 3, padding="same", name="mask_conv")(mask)
+    x = L.Concatenate(name="join")([L.Subtract(name="difference")([a, b]), m])
+    x = L.Conv2D(8, 3, strides=2, activation="relu", name="conv")(x)
+    features = L.GlobalAveragePooling2D(name="gap")(x)
+    h = L.Concatenate(name="with_meta")([features, L.Dense(4, activation="relu", name="meta_dense")(meta)])
+    classes = L.Dense(3, activation="softmax", name="classes")(h)
+    score = L.Dense(1, activation="sigmoid", name="score")(features)
+    return k.Model([left, right, mask, meta], [classes, score], name="multi_io_net")
+
+
 def nested_net(k):
     """Models nested as layers three deep: a Sequential in a Functional in a Sequential."""
     L = k.layers
@@ -184,7 +203,8 @@ def mobilenet_v2(k):
 # input or a wrong spatial computation shows even when the pooled output hardly moves.
 TAPS = {"mnist_cnn": "pool2", "residual_net": "concat", "activations_net": "branches", "mini_xception": "dilated",
         "nested_net": "add", "teachable_mobilenet_v2": "out_relu", "layers_net": "permute", "channels_first_net": "conv2",
-        "keras1_net": "merge_2", "learned_layers_net": "up_valid"}
+        "keras1_net": "merge_2", "learned_layers_net": "up_valid",
+        "multi_io_net": "join"}
 
 
 # Cases also saved as weights alone with their config apart, and the config's format.
@@ -363,11 +383,16 @@ def make(out, builds, modules, first_seed=0):
                                        and not (hasattr(l, "graph") and not hasattr(l, "numpy"))))
             # Pixels for a model that rescales them itself.
             high = 255 if model.name == "layers_net" else 1
-            x = rng.uniform(-1 if deep else 0, high, (2,) + tuple(model.input_shape[1:])).astype("<f4")
-            y = np.asarray(model(x, training=False), dtype="<f4")
+            shapes = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+            xs = [rng.uniform(-1 if deep else 0, high, (2,) + tuple(s[1:])).astype("<f4") for s in shapes]
+            x = xs if len(xs) > 1 else xs[0]
+            y = model(x, training=False)
+            ys = [np.asarray(v, dtype="<f4") for v in (y if isinstance(y, (list, tuple)) else [y])]
             tap = np.asarray(tap_output(k, model, TAPS[model.name], x), dtype="<f4")
-            x.tofile(os.path.join(out, f"{name}.input.f32"))
-            y.tofile(os.path.join(out, f"{name}.output.f32"))
+            # One file per input and output: name.input.f32, or name.input.0.f32, name.input.1.f32, … when several.
+            for kind, arrays in (("input", xs), ("output", ys)):
+                for index, array in enumerate(arrays):
+                    array.tofile(os.path.join(out, f"{name}.{kind}{'' if len(arrays) == 1 else f'.{index}'}.f32"))
             tap.tofile(os.path.join(out, f"{name}.tap.f32"))
             weights_only = None
             if name in WEIGHTS_ONLY:
@@ -383,7 +408,8 @@ def make(out, builds, modules, first_seed=0):
                         import yaml
                         f.write(yaml.dump({"class_name": model.__class__.__name__, "config": model.get_config(),
                                            "keras_version": "2.2.4", "backend": "tensorflow"}))
-            cases.append({"name": name, "file": f"{name}.h5", "input": list(x.shape), "output": list(y.shape),
+            cases.append({"name": name, "file": f"{name}.h5", "inputs": [list(x.shape) for x in xs],
+                          "outputs": [list(y.shape) for y in ys],
                           "weights_only": weights_only,
                           "parameters": int(model.count_params()), "regularization": regularization,
                           "tap": {"layer": TAPS[model.name], "shape": list(tap.shape)},
@@ -428,7 +454,8 @@ def main(out):
     builds = [(sequential_cnn, ["keras3", "tf_keras"]), (residual_net, ["keras3", "tf_keras"]),
               (activations_net, ["keras3", "tf_keras"]), (separable_net, ["keras3", "tf_keras"]),
               (nested_net, ["keras3", "tf_keras"]), (mobilenet_v2, ["keras3", "tf_keras"]), (layers_net, ["keras3", "tf_keras"]),
-              (learned_layers_net, ["keras3", "tf_keras"])]
+              (learned_layers_net, ["keras3", "tf_keras"]),
+              (multi_io_net, ["keras3", "tf_keras"])]
     cases = make(out, builds, {"keras3": keras, "tf_keras": tf_keras})
     cases += [as_keras22(out, case) for case in cases if case["name"] in ("mnist_cnn_tf_keras", "residual_net_tf_keras")]
     jax = subprocess.run([sys.executable, __file__, out, "--jax", str(len(builds))], check=True, capture_output=True, text=True,

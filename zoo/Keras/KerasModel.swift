@@ -28,21 +28,18 @@ public enum KerasModel {
             throw KerasConfigError("\(config.name): Zoo cannot build \(unsupported.count == 1 ? "this layer" : "these layers"): "
                 + unsupported.joined(separator: ", ") + "; `zoo convert --arch none` still converts the file's arrays")
         }
-        guard config.inputs.count == 1 else {
-            throw KerasConfigError("\(config.name) has \(config.inputs.count) inputs; Zoo builds models with one image input")
-        }
         let mixed = config.channelsFirst ? config.layers.filter { $0.dataFormat == .channelsLast && $0.className != "Flatten" } : []
         guard mixed.isEmpty else {
             throw KerasConfigError("\(config.name) mixes channels-first layers with channels-last ones (\(mixed.map(\.name).joined(separator: ", "))); "
                 + "Zoo builds models in one layout")
         }
-        let inputShape = try resolvedInputShape(config, inputSize: inputSize)
+        let inputShapes = try resolvedInputShapes(config, inputSize: inputSize)
 
         // Each call runs once on a zero image while building: weighted layers take their sizes from what reaches
         // them, and the calls are put in an order where every input is ready.
         var generator = SeededGenerator(seed: seed)
         var built: [String: KerasLayerFactory.Built] = [:], order: [String] = []
-        var values: [KerasTensorReference: Variable] = [config.inputs[0]: Variable(Tensor(zeros: [1] + inputShape))]
+        var values = Dictionary(zip(config.inputs, inputShapes.map { Variable(Tensor(zeros: [1] + $0)) })) { first, _ in first }
         var steps: [Step] = []
         let callCounts = Dictionary(config.layers.map { ($0.name, $0.calls.count) }) { $1 }
         func key(_ reference: KerasTensorReference) -> KerasTensorReference? { resolved(reference, in: values, callCounts: callCounts) }
@@ -76,13 +73,15 @@ public enum KerasModel {
         }
 
         let layers = order.map { built[$0]!.layer }
-        let input = config.inputs[0]
-        let model = Model(name: config.name, inputShape: inputShape, layers: layers, tapNames: order) { context, x in
-            var values: [KerasTensorReference: Variable] = [input: x]
+        let inputs = config.inputs
+        let model = Model(name: config.name, inputShapes: inputShapes, layers: layers, tapNames: order) { context, xs in
+            var values = Dictionary(zip(inputs, xs)) { first, _ in first }
             for step in steps { values[step.output] = try step.run(step.inputs.map { values[$0]! }, context: context) }
             return outputs.map { values[$0]! }
         }
         model.classifierLayers = includeTop ? classifier.map { [$0.name] } ?? [] : []
+        model.inputNames = inputs.map(\.layer)
+        model.outputNames = outputs.map(\.layer)
         return model
     }
 
@@ -154,16 +153,28 @@ public enum KerasModel {
         return layer
     }
 
-    /// Height, width and channels of the input, the free ones from `inputSize`.
-    static func resolvedInputShape(_ config: KerasModelConfig, inputSize: (Int, Int)?) throws -> [Int] {
+    /// Each input's shape: the first an image (height, width, channels) whose free or given height and width come
+    /// from `inputSize`; the others, of any rank, as the config fixes them.
+    static func resolvedInputShapes(_ config: KerasModelConfig, inputSize: (Int, Int)?) throws -> [[Int]] {
         let model = config.name
-        guard let shape = config.inputShape, shape.count == 3 else {
-            throw KerasConfigError("\(model): its input \(config.inputs[0].layer) is not an image (height, width, channels): \(config.inputShape.map { "\($0)" } ?? "no shape")")
+        return try zip(config.inputs, config.inputShapes).enumerated().map { index, item in
+            let (input, declared) = item
+            guard let declared, !declared.isEmpty else { throw KerasConfigError("\(model): its input \(input.layer) declares no shape") }
+            var shape = declared
+            if index == 0 {
+                guard shape.count == 3 else {
+                    throw KerasConfigError("\(model): its first input \(input.layer) is not an image (height, width, channels): \(describe(shape))")
+                }
+                if let inputSize { shape[0] = inputSize.0; shape[1] = inputSize.1 }
+            }
+            guard let fixed = shape.map({ $0 }) as? [Int] else {
+                throw KerasConfigError(index == 0 && shape[2] != nil
+                    ? "\(model): its input's height and width are free; give the input size (--input HxW)"
+                    : "\(model): its input \(input.layer) has free dimensions \(describe(shape)); Zoo builds inputs after the first at a fixed shape")
+            }
+            return fixed
         }
-        let height = inputSize?.0 ?? shape[0], width = inputSize?.1 ?? shape[1]
-        guard let height, let width, let channels = shape[2] else {
-            throw KerasConfigError("\(model): its input's height and width are free; give the input size (--input HxW)")
-        }
-        return [height, width, channels]
     }
+
+    private static func describe(_ shape: [Int?]) -> String { "(" + shape.map { $0.map(String.init) ?? "None" }.joined(separator: ", ") + ")" }
 }

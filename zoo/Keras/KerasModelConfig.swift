@@ -36,12 +36,17 @@ public struct KerasModelConfig {
     /// Keras 1, 2 and tf.keras read as `keras2`.
     public let dialect: Dialect
 
-    /// The input's shape without the batch axis, in the channels-last order Zoo runs every model in (nil entries
-    /// are free).
-    public var inputShape: [Int?]? {
-        guard let declared = layers.first(where: { $0.name == inputs.first?.layer })?.batchShape else { return nil }
-        return channelsFirst && declared.count == 3 ? [declared[1], declared[2], declared[0]] : declared
+    /// Each input's shape without the batch axis, in the channels-last order Zoo runs every model in (nil entries
+    /// are free; nil when the config declares none).
+    public var inputShapes: [[Int?]?] {
+        inputs.map { input in
+            guard let declared = layers.first(where: { $0.name == input.layer })?.batchShape else { return nil }
+            return channelsFirst && declared.count == 3 ? [declared[1], declared[2], declared[0]] : declared
+        }
     }
+
+    /// The first input's shape (see `inputShapes`).
+    public var inputShape: [Int?]? { inputShapes.first ?? nil }
 
     /// Whether the model's feature maps are channels-first (NCHW: `data_format` channels_first, or Keras 1's
     /// `dim_ordering` th). Zoo runs them channels-last and reorders where the order shows (Flatten).
