@@ -40,6 +40,12 @@ public final class InferencePlan: @unchecked Sendable {
     public var stepCount: Int { steps.count }
     /// How many concatenations cost nothing: their inputs were written into their places in the output.
     public var concatenationsWrittenInPlace: Int { concatenationsInPlace.count }
+    /// How many concatenations are block copies: at batch 1, inputs in a layout whose channels are outermost (nChw8c,
+    /// nChw16c, NCHW), which only these can be written in place. oneDNN's choice of layout decides: on AVX2 its
+    /// convolutions run nChw8c, on AVX-512 NHWC, where channels interleave and a concatenation has to copy.
+    public var blockCopyConcatenations: Int {
+        steps.filter { if case .kernel(let k, _, _, _) = $0 { k.inputOffsetsInOutput != nil } else { false } }.count
+    }
     /// The steps that convert a value between layouts.
     public var reorderCount: Int { steps.filter { if case .kernel(let k, _, _, _) = $0 { k.name == "reorder" } else { false } }.count }
 
