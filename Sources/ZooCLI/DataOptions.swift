@@ -39,12 +39,16 @@ final class Interruption: @unchecked Sendable {
     init() {
         signal(SIGINT, SIG_IGN)
         source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { [unowned self] in
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
             if requested.exchange(true, ordering: .relaxed) { Foundation.exit(130) }
             FileHandle.standardError.write(Data("\ninterrupted: finishing the batch and saving a checkpoint (Ctrl-C again to quit now)\n".utf8))
         }
         source.resume()
     }
+
+    /// A resumed source outlives its owner until cancelled.
+    deinit { source.cancel() }
 
     var isRequested: Bool { requested.load(ordering: .relaxed) }
 }

@@ -162,9 +162,12 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
                  for key: PrimitiveKey, argument: Int32, _ body: (UnsafeMutableRawPointer) throws -> Void) throws {
         if produced.equals(user) { return try body(destination) }
         let scratch = AlignedBuffer(byteCount: produced.byteCount)
-        try body(scratch.pointer)
-        let back = try reorderPrimitive(key, argument: argument, from: produced, to: user, toUser: true)
-        try back.execute(engine, [(DNNL_ARG_FROM, produced, scratch.pointer), (DNNL_ARG_TO, user, destination)])
+        // The buffer is reached only through its raw pointer: it must outlive both runs, not just the last Swift use.
+        try withExtendedLifetime(scratch) {
+            try body(scratch.pointer)
+            let back = try reorderPrimitive(key, argument: argument, from: produced, to: user, toUser: true)
+            try back.execute(engine, [(DNNL_ARG_FROM, produced, scratch.pointer), (DNNL_ARG_TO, user, destination)])
+        }
     }
 
     // MARK: Convolution
@@ -460,7 +463,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         return try produce(g.inputShape) { dx in
             var args = [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_DIFF_SRC, d.source, UnsafeMutableRawPointer(dx))]
             if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
-            try p.execute(engine, args)
+            try withExtendedLifetime(workspace?.buffer) { try p.execute(engine, args) }
         }
     }
 
@@ -471,7 +474,9 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         guard descriptor.byteCount > 0 else { return nil }
         let buffer = AlignedBuffer(byteCount: descriptor.byteCount)
         let scratch = AlignedBuffer(byteCount: output.1.byteCount)
-        try forward.execute(engine, inputs + [(output.0, output.1, scratch.pointer), (DNNL_ARG_WORKSPACE, descriptor, buffer.pointer)])
+        try withExtendedLifetime(scratch) {
+            try forward.execute(engine, inputs + [(output.0, output.1, scratch.pointer), (DNNL_ARG_WORKSPACE, descriptor, buffer.pointer)])
+        }
         return (descriptor, buffer)
     }
 
@@ -521,7 +526,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         return try produce(x.shape) { dx in
             var args = [(DNNL_ARG_SRC, md, mutable(x)), (DNNL_ARG_DIFF_DST, md, mutable(dy)), (DNNL_ARG_DIFF_SRC, md, UnsafeMutableRawPointer(dx))]
             if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }
-            try backward.execute(engine, args)
+            try withExtendedLifetime(workspace?.buffer) { try backward.execute(engine, args) }
         }
     }
 
