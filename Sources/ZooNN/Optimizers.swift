@@ -51,7 +51,8 @@ public final class OptimizerState {
 
     func update(_ weight: Weight, initial: ([Int]) -> [(name: String, value: Tensor)], _ body: (inout Slots) -> Void) {
         let key = ObjectIdentifier(weight.variable)
-        var s = slots[key] ?? Slots(tensors: initial(weight.shape), step: 0)
+        // Taken out while updated, so that its tensors are uniquely held and update in place.
+        var s = slots.removeValue(forKey: key) ?? Slots(tensors: initial(weight.shape), step: 0)
         s.step += 1
         body(&s)
         slots[key] = s
@@ -95,6 +96,15 @@ public final class OptimizerState {
     }
 }
 
+/// One pass over a weight's elements, split across threads for large weights: an update rule's loop, with the
+/// weight and its slots updated in place (each element read and written once, instead of a new tensor per term).
+private func elementwise(_ gradient: Tensor, _ body: (Int, UnsafePointer<Float>) -> Void) {
+    gradient.withUnsafeBufferPointer { g in
+        let g = g.baseAddress!
+        parallelFor(gradient.count, minimumPerChunk: 1 << 15) { range in for i in range { body(i, g) } }
+    }
+}
+
 public struct OptimizerStateError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
@@ -116,12 +126,21 @@ public final class SGD: Optimizer {
 
     public func apply(_ weight: Weight, gradient g: Tensor, rate: Float, slots: inout OptimizerState.Slots) {
         guard momentum > 0 else {
-            weight.value = weight.value.combined(1, g, -rate)
+            weight.variable.value.withUnsafeMutableBufferPointer { w in
+                elementwise(g) { i, g in w[i] = w[i] + -rate * g[i] }
+            }
             return
         }
-        let v = slots[0].combined(momentum, g, -rate)
-        slots[0] = v
-        weight.value = nesterov ? weight.value + v.combined(momentum, g, -rate) : weight.value + v
+        let (momentum, nesterov) = (momentum, nesterov)
+        weight.variable.value.withUnsafeMutableBufferPointer { w in
+            slots.tensors[0].value.withUnsafeMutableBufferPointer { v in
+                elementwise(g) { i, g in
+                    let velocity = momentum * v[i] + -rate * g[i]
+                    v[i] = velocity
+                    w[i] = nesterov ? w[i] + (momentum * velocity + -rate * g[i]) : w[i] + velocity
+                }
+            }
+        }
     }
 }
 
@@ -138,15 +157,21 @@ public final class Adam: Optimizer {
     public func initialSlots(_ shape: [Int]) -> [(name: String, value: Tensor)] { [("m", Tensor(zeros: shape)), ("v", Tensor(zeros: shape))] }
 
     public func apply(_ weight: Weight, gradient g: Tensor, rate: Float, slots: inout OptimizerState.Slots) {
-        slots[0] = slots[0].combined(beta1, g, 1 - beta1)
-        slots[1] = slots[1].combined(beta2, g.multiplied(by: g), 1 - beta2)
         let t = Float(slots.step)
         let alpha = rate * (1 - Float.pow(beta2, t)).squareRoot() / (1 - Float.pow(beta1, t))
-        let (m, v, epsilon) = (slots[0], slots[1], epsilon)
-        weight.value.withUnsafeMutableBufferPointer { w in
-            m.withUnsafeBufferPointer { m in v.withUnsafeBufferPointer { v in
-                for i in w.indices { w[i] -= alpha * m[i] / (v[i].squareRoot() + epsilon) }
-            } }
+        let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
+        weight.variable.value.withUnsafeMutableBufferPointer { w in
+            slots.tensors.withUnsafeMutableBufferPointer { slot in
+                slot[0].value.withUnsafeMutableBufferPointer { m in
+                    slot[1].value.withUnsafeMutableBufferPointer { v in
+                        elementwise(g) { i, g in
+                            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+                            v[i] = beta2 * v[i] + (1 - beta2) * (g[i] * g[i])
+                            w[i] -= alpha * m[i] / (v[i].squareRoot() + epsilon)
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -162,6 +162,30 @@ import ZooTensor
         #expect(frozen1.grad == nil && frozen2.grad == nil && trainable.grad != nil)
     }
 
+    /// The tape keeps what pullbacks read and nothing else: a ReLU's input (here a batch norm's output) is freed as
+    /// soon as the forward pass drops it, what the pullbacks read is freed as the backward pass runs them, and a
+    /// second backward through the same tape is refused.
+    @Test func theTapeKeepsOnlyWhatBackwardReads() throws {
+        let kernel = Variable(random([3, 3, 2, 4], seed: 40), requiresGrad: true)
+        let gamma = Variable(Tensor(shape: [4], repeating: 1), requiresGrad: true), beta = Variable(Tensor(zeros: [4]), requiresGrad: true)
+        let (mean, variance) = (Variable(Tensor(zeros: [4])), Variable(Tensor(shape: [4], repeating: 1)))
+        weak var reluInput: TensorStorage?, convolutionOutput: TensorStorage?
+        let out: Variable = try {
+            let convolved = try conv2d(Variable(random([2, 6, 6, 2], seed: 41)), kernel, padding: .same)
+            convolutionOutput = convolved.value.storage
+            let normalized = try batchNorm(convolved, gamma: gamma, beta: beta, movingMean: mean, movingVariance: variance,
+                                           epsilon: 1e-3, momentum: 0.9, training: true)
+            reluInput = normalized.value.storage
+            return try relu(normalized)
+        }()
+        #expect(reluInput == nil, "no pullback reads a ReLU's input: it must be freed once the forward pass drops it")
+        #expect(convolutionOutput != nil, "batch norm's backward reads its input: the tape keeps it")
+        try out.backward(seed: random(out.shape, seed: 42))
+        #expect(convolutionOutput == nil, "a pullback's activations are freed once it has run")
+        #expect(kernel.grad != nil && gamma.grad != nil && beta.grad != nil)
+        #expect(throws: ShapeError.self) { try out.backward(seed: random(out.shape, seed: 42)) }
+    }
+
     @Test func gradientsAccumulateUntilCleared() throws {
         let w = Variable(random([3, 2], seed: 30), requiresGrad: true), x = Variable(random([4, 3], seed: 31))
         for _ in 0..<2 { try matmul(x, w).backward(seed: Tensor(shape: [4, 2], repeating: 1)) }

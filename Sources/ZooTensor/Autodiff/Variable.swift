@@ -1,39 +1,51 @@
-/// A node of the computation graph: a value, and, when any input needs a gradient, how to send a gradient back to
-/// its inputs. Leaves with `requiresGrad` (trainable weights) accumulate `grad`. An op whose inputs need no
+/// A value in a computation, and, when any input needs a gradient, its place on the tape: how a gradient of it
+/// reaches its inputs. Leaves with `requiresGrad` (trainable weights) accumulate `grad`. An op whose inputs need no
 /// gradient records nothing and keeps no activations, so a frozen prefix of a network costs no backward time.
+///
+/// The tape (`TapeNode`) holds pullbacks and links to the inputs' nodes, never the values themselves: an
+/// intermediate value lives only as long as its variable or a pullback that reads it, so a training pass keeps
+/// exactly the activations its backward pass needs (a ReLU's input, for one, is not among them).
 public final class Variable {
     public var value: Tensor
     public var grad: Tensor?
     public var requiresGrad: Bool
     public var name: String?
-    let parents: [Variable]
-    let pullback: ((Tensor) throws -> [Tensor?])?
+    /// A result's node on the tape; nil for a leaf, whose node is made when an op first records it as an input.
+    private let result: TapeNode?
+    private var leafNode: TapeNode?
 
     /// A leaf: a constant input, or a weight when `requiresGrad` is true.
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String? = nil) {
         self.value = value
         self.requiresGrad = requiresGrad
         self.name = name
-        parents = []
-        pullback = nil
+        result = nil
     }
 
-    private init(value: Tensor, parents: [Variable], pullback: @escaping (Tensor) throws -> [Tensor?]) {
+    private init(value: Tensor, node: TapeNode) {
         self.value = value
         requiresGrad = true
-        self.parents = parents
-        self.pullback = pullback
+        result = node
         name = nil
     }
 
     public var shape: [Int] { value.shape }
-    public var isLeaf: Bool { pullback == nil }
+    public var isLeaf: Bool { result == nil }
+
+    /// This variable's node on the tape: its result node, or a leaf node that sends gradients back into `grad`.
+    private var node: TapeNode {
+        if let result { return result }
+        if let leafNode { return leafNode }
+        let made = TapeNode(leaf: self)
+        leafNode = made
+        return made
+    }
 
     /// The result of an op: records `pullback` (gradient of the output → gradients of `inputs`, nil where an input
     /// needs none) only when some input needs a gradient.
     static func result(_ value: Tensor, _ inputs: [Variable], _ pullback: @escaping (Tensor) throws -> [Tensor?]) -> Variable {
         guard Gradients.recorded, inputs.contains(where: \.requiresGrad) else { return Variable(value) }
-        return Variable(value: value, parents: inputs, pullback: pullback)
+        return Variable(value: value, node: TapeNode(parents: inputs.map { $0.requiresGrad ? $0.node : nil }, pullback: pullback))
     }
 
     /// Back-propagates from this node (a scalar loss by default: its gradient seed is 1) and adds the gradients of
@@ -44,34 +56,70 @@ public final class Variable {
         guard start.shape == shape else {
             throw ShapeError("backward", "seed \(describe(shape: start.shape)) does not match the output \(describe(shape: shape))")
         }
-        // Reverse topological order over the nodes that need gradients.
-        var order: [Variable] = []
+        try node.backPropagate(start)
+    }
+
+    /// Drops the accumulated gradient.
+    public func zeroGrad() { grad = nil }
+
+    fileprivate func accumulate(_ gradient: Tensor) {
+        grad = grad.map { $0 + gradient } ?? gradient
+    }
+}
+
+/// One recorded op: how the gradient of its output becomes gradients of its inputs' nodes (nil where an input needs
+/// none); or a leaf, whose gradients go to its variable.
+///
+/// A pullback is dropped once it has run, and with it the activations it read: as the backward pass goes, the
+/// memory of the forward pass's activations becomes free for the gradients. A tape runs backward once.
+final class TapeNode {
+    let parents: [TapeNode?]
+    private var pullback: ((Tensor) throws -> [Tensor?])?
+    private let isLeaf: Bool
+    private weak var leaf: Variable?
+
+    init(parents: [TapeNode?], pullback: @escaping (Tensor) throws -> [Tensor?]) {
+        self.parents = parents
+        self.pullback = pullback
+        isLeaf = false
+    }
+
+    init(leaf: Variable) {
+        parents = []
+        isLeaf = true
+        self.leaf = leaf
+    }
+
+    /// Sends `seed`, the gradient of this node's value, back through every node it depends on, in reverse
+    /// topological order, each node's incoming gradients summed before its pullback runs.
+    func backPropagate(_ seed: Tensor) throws {
+        var order: [TapeNode] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(Variable, Bool)] = [(self, false)]
+        var stack: [(TapeNode, Bool)] = [(self, false)]
         while let (node, expanded) = stack.popLast() {
             if expanded { order.append(node); continue }
             guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
             stack.append((node, true))
-            for parent in node.parents where parent.requiresGrad { stack.append((parent, false)) }
+            for case let parent? in node.parents { stack.append((parent, false)) }
         }
-        var gradients: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
+        var gradients: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
         for node in order.reversed() {
             guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(node)) else { continue }
-            guard let pullback = node.pullback else {
-                node.grad = node.grad.map { $0 + gradient } ?? gradient
+            if node.isLeaf {
+                node.leaf?.accumulate(gradient)
                 continue
             }
-            let inputGradients = try pullback(gradient)
-            for (parent, g) in zip(node.parents, inputGradients) where parent.requiresGrad {
-                guard let g else { continue }
+            guard let pullback = node.pullback else {
+                throw ShapeError("backward", "this computation has been back-propagated already; run the forward pass again")
+            }
+            node.pullback = nil
+            for (parent, g) in zip(node.parents, try pullback(gradient)) {
+                guard let parent, let g else { continue }
                 let key = ObjectIdentifier(parent)
                 gradients[key] = gradients[key].map { $0 + g } ?? g
             }
         }
     }
-
-    /// Drops the accumulated gradient.
-    public func zeroGrad() { grad = nil }
 }
 
 /// Whether ops record how to back-propagate. Inference (evaluation, feature extraction, prediction) turns it off,

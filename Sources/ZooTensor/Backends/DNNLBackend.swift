@@ -21,8 +21,17 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// run on plain NHWC. Measured here (jit:avx2, batch 32), VGG16's 3×3 convolutions at 224 to 28 pixels went from
     /// 17–38 to 78–93 GFLOPS backward weights, 76 to 120–130 forward, 92 to 120–138 backward data, reorders
     /// included; ResNet-50's 1×1 convolutions lost more to the reorders than the kernels gained, forward and
-    /// backward data. The rule is fixed by shape, not timed, so runs repeat bit for bit.
+    /// backward data. The rule is fixed by shape, not timed, so runs repeat bit for bit. See
+    /// `defaultBlockedConvolutionMinimumFLOPs` for where it applies.
     public let blockedConvolutionMinimumFLOPs: Double
+
+    /// Blocked activations pay on AVX2 only. With AVX-512, oneDNN's brgemm kernels run NHWC directly and the
+    /// reorders are pure cost: a ResNet-50 fine-tuning step at batch 32 (avx512_core) spent 1233 ms in backward
+    /// weights blocked and 1013 ms on NHWC, the other passes equal; the same step capped at AVX2 was 3% faster
+    /// blocked. So the bar is 5·10⁷ FLOPs on AVX2 and none is high enough on AVX-512.
+    public static var defaultBlockedConvolutionMinimumFLOPs: Double {
+        dnnl_get_effective_cpu_isa().rawValue & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue ? .infinity : 5e7
+    }
     static let blockedMinimumFLOPsPerElement = 500.0
 
     /// Which passes of a convolution run on blocked activations. Forward and backward data: large, and the work per
@@ -34,7 +43,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         return (large && g.flops / elements >= Self.blockedMinimumFLOPsPerElement, large)
     }
 
-    public init(blockedConvolutionMinimumFLOPs: Double = 5e7) throws {
+    public init(blockedConvolutionMinimumFLOPs: Double = DNNLBackend.defaultBlockedConvolutionMinimumFLOPs) throws {
         engine = try DNNLEngine()
         self.blockedConvolutionMinimumFLOPs = blockedConvolutionMinimumFLOPs
     }

@@ -2,6 +2,9 @@ public func activation(_ kind: Activation, _ x: Variable) throws -> Variable {
     let backend = Runtime.backend
     let input = x.value
     let y = try backend.activation(kind, input)
+    // ReLU's output is positive exactly where its input is, so its backward reads the output in place of the input
+    // and the input need not be kept for it.
+    if kind == .relu { return Variable.result(y, [x]) { dy in [try backend.activationBackward(kind, dy, x: y, y: y)] } }
     return Variable.result(y, [x]) { dy in [try backend.activationBackward(kind, dy, x: input, y: y)] }
 }
 
