@@ -86,8 +86,9 @@ extension Layer {
     }
 }
 
-/// A model's frozen prefixes: its traced graph per input shape (tracing costs a shape-only pass, too much for every
-/// small step) and the plan of the prefix the current freezing gives.
+/// A model's traced graph per input shape (tracing costs a shape-only pass, too much for every small step), which
+/// training passes read for their frozen prefix and their fusions, and the plan of the prefix the current freezing
+/// gives.
 final class FrozenPrefixCache: @unchecked Sendable {
     private struct TraceKey: Hashable {
         let shapes: [[Int]]
@@ -107,15 +108,7 @@ final class FrozenPrefixCache: @unchecked Sendable {
     func prefix(for shapes: [[Int]], auxiliaryOutputs: Bool, taps: Set<String>,
                 trace: () throws -> LayerGraph, compile: (LayerGraph) throws -> InferencePlan) throws -> (prefix: FrozenPrefix, plan: InferencePlan)? {
         let key = TraceKey(shapes: shapes, auxiliaryOutputs: auxiliaryOutputs, taps: taps)
-        let known = lock.withLock { traces[key] }
-        let graph: LayerGraph?
-        if let known {
-            graph = known
-        } else {
-            do { graph = try trace() } catch is GraphTraceError { graph = nil }
-            lock.withLock { traces[key] = graph }
-        }
-        guard let graph, let prefix = FrozenPrefix(of: graph) else { return nil }
+        guard let graph = try graph(for: key, trace: trace), let prefix = FrozenPrefix(of: graph) else { return nil }
         let planKey = PlanKey(trace: key, members: prefix.signature)
         if let cached = lock.withLock({ plans[planKey] }), cached.plan.isCurrent { return cached }
         let plan = try compile(prefix.graph)
@@ -125,5 +118,18 @@ final class FrozenPrefixCache: @unchecked Sendable {
             plans[planKey] = (prefix, plan)
         }
         return (prefix, plan)
+    }
+
+    /// The traced graph of training passes over inputs of `shapes`; nil when the model cannot be traced.
+    func graph(for shapes: [[Int]], auxiliaryOutputs: Bool, taps: Set<String>, trace: () throws -> LayerGraph) throws -> LayerGraph? {
+        try graph(for: TraceKey(shapes: shapes, auxiliaryOutputs: auxiliaryOutputs, taps: taps), trace: trace)
+    }
+
+    private func graph(for key: TraceKey, trace: () throws -> LayerGraph) throws -> LayerGraph? {
+        if let known = lock.withLock({ traces[key] }) { return known }
+        let graph: LayerGraph?
+        do { graph = try trace() } catch is GraphTraceError { graph = nil }
+        lock.withLock { traces[key] = graph }
+        return graph
     }
 }

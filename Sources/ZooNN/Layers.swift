@@ -134,6 +134,12 @@ public final class BatchNormalization: Layer {
                       movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum,
                       training: training && trainable)
     }
+
+    /// A training pass with the ReLU after the layer fused in (see `ReLUFusions`).
+    func trainingWithReLU(_ x: Variable) throws -> Variable {
+        try batchNormReLU(x, gamma: gamma.variable, beta: beta.variable, movingMean: movingMean.variable,
+                          movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum)
+    }
 }
 
 /// A weightless layer defined by a closure (activations, pooling, flatten, LRN, padding); `kind` is the Keras class

@@ -30,6 +30,8 @@ public final class ForwardContext {
     fileprivate var recorder: GraphRecorder?
     /// In a training pass, the outputs of the frozen prefix's layers, computed by its plan.
     fileprivate var frozenPrefix: FrozenPrefixResults?
+    /// In a training pass on oneDNN, the batch normalizations that run with their ReLU fused in.
+    fileprivate var reluFusion: ReLUFusionPass?
 
     init(training: Bool, auxiliaryOutputs: Bool? = nil, taps: Set<String>, profiling: Bool) {
         self.training = training
@@ -41,7 +43,7 @@ public final class ForwardContext {
     /// Calls `layer`, recording its output as a tap when asked for and in the profile when profiling.
     public func call(_ layer: Layer, _ x: Variable) throws -> Variable {
         if let y = try prefixOutput(of: layer, reading: [x]) { return y }
-        let y = try layer(x, training: training)
+        let y = try reluFusion?.call(layer, [x]) ?? layer(x, training: training)
         try recorder?.record(layer, [x], y)
         record(layer, y)
         return y
@@ -50,7 +52,7 @@ public final class ForwardContext {
     /// Calls a layer with several inputs.
     public func call(_ merge: Merge, _ inputs: [Variable]) throws -> Variable {
         if let y = try prefixOutput(of: merge, reading: inputs) { return y }
-        let y = try merge(inputs)
+        let y = try reluFusion?.call(merge, inputs) ?? merge(inputs)
         try recorder?.record(merge, inputs, y)
         record(merge, y)
         return y
@@ -139,7 +141,8 @@ public final class Model {
     ///
     /// Inference on oneDNN with gradients off runs through an inference plan compiled for the input's shape (see
     /// `plan(for:taps:)`). A training pass on oneDNN runs its frozen prefix (see `FrozenPrefix`) through a plan too
-    /// and the rest eagerly, recording gradients; everything else, and `ZOO_PLANS=0`, runs eagerly layer by layer.
+    /// and the rest eagerly, recording gradients, with each training BatchNorm's ReLU fused in where the traced graph
+    /// allows (see `ReLUFusions`); everything else, and `ZOO_PLANS=0`, runs eagerly layer by layer.
     public func callAsFunction(_ x: Variable, training: Bool = false, auxiliaryOutputs: Bool? = nil, taps: Set<String> = []) throws -> ModelOutput {
         try self([x], training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps)
     }
@@ -164,8 +167,14 @@ public final class Model {
         let context = ForwardContext(training: training, auxiliaryOutputs: auxiliaryOutputs, taps: taps, profiling: false)
         if training || Gradients.recorded {
             plans.release()
-            if InferencePlanCache.enabled, let backend = Runtime.planningBackend, plannable, !inputs.contains(where: \.requiresGrad) {
-                context.frozenPrefix = try frozenPrefix(of: inputs, auxiliaryOutputs: context.auxiliaryOutputs, taps: taps, on: backend)
+            if InferencePlanCache.enabled, let backend = Runtime.planningBackend, plannable {
+                if !inputs.contains(where: \.requiresGrad) {
+                    context.frozenPrefix = try frozenPrefix(of: inputs, auxiliaryOutputs: context.auxiliaryOutputs, taps: taps, on: backend)
+                }
+                if training, let graph = try prefixes.graph(for: inputs.map(\.shape), auxiliaryOutputs: context.auxiliaryOutputs, taps: taps,
+                                                            trace: { try trace(inputs: inputs.map(\.shape), taps: taps, auxiliaryOutputs: context.auxiliaryOutputs) }) {
+                    context.reluFusion = ReLUFusionPass(ReLUFusions(of: graph))
+                }
             }
         }
         return ModelOutput(outputs: try body(context, inputs), taps: context.taps)

@@ -100,6 +100,38 @@ import ZooTensor
         #expect(trainableBefore != model.layer(named: "conv2")!.weights.map(\.value), "unfrozen layers do train")
     }
 
+    /// A model's training pass on oneDNN runs each BatchNorm whose output only a ReLU reads as one fused kernel, and
+    /// computes what the reference backend computes with the two apart: logits, every weight gradient and the moving
+    /// statistics. A tap on a BatchNorm's output keeps that one apart.
+    @Test(arguments: [Set<String>(), ["bn2"]])
+    func batchNormAndReLUFuseInTraining(_ taps: Set<String>) throws {
+        let (images, labels) = Self.dataset(count: 16, seed: 8)
+        func pass(_ backend: any Backend) throws -> (values: [Tensor], profile: [String: ProfilingBackend.Entry]) {
+            var g = SeededGenerator(seed: 11)
+            let model = Model.sequential(name: "fusable", inputShape: [12, 12, 1], layers: [
+                Conv2D("conv1", inputChannels: 1, filters: 8, kernelSize: (3, 3), padding: .same, generator: &g),
+                BatchNormalization("bn1", channels: 8), Layers.activation("relu1", .relu),
+                Conv2D("conv2", inputChannels: 8, filters: 8, kernelSize: (3, 3), padding: .same, generator: &g),
+                BatchNormalization("bn2", channels: 8), Layers.activation("relu2", .relu),
+                Layers.globalAveragePooling("pool"), Dense("predictions", inputs: 8, units: 4, generator: &g),
+            ], tapNames: ["bn2"])
+            let profiler = ProfilingBackend(backend)
+            let logits = try Runtime.using(profiler) {
+                let out = try model(Variable(images), training: true, taps: taps)
+                try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: out.main, targets: labels).backward()
+                return out.main.value
+            }
+            return ([logits] + model.weights.map { $0.variable.grad ?? $0.value }, profiler.profile)
+        }
+        let (fused, oracle) = (try pass(Runtime.dnnl.get()), try pass(Runtime.reference))
+        for (index, (a, b)) in zip(fused.values, oracle.values).enumerated() {
+            #expect(a.maxAbsoluteDifference(b) / max(1, b.maxMagnitude) <= 1e-4, "value \(index) (logits, then each weight's gradient or statistic)")
+        }
+        #expect(fused.profile["batch norm + relu training"]?.calls == 2 - taps.count)
+        #expect(fused.profile["activation"]?.calls == (taps.isEmpty ? nil : 1))
+        #expect(oracle.profile["batch norm + relu training"] == nil, "the reference backend runs no plans and fuses nothing")
+    }
+
     @Test func trainingBatchNormUpdatesItsMovingStatistics() throws {
         let model = Self.model(seed: 3)
         let before = model.layer(named: "bn1")!.weights.map(\.value)

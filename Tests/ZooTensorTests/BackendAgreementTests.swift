@@ -104,6 +104,27 @@ import ZooTensor
         }
     }
 
+    /// oneDNN's batch norm with its ReLU fused in against the reference's two ops, and against oneDNN's own two:
+    /// outputs and the input, gamma and beta gradients.
+    @Test func batchNormWithFusedReLU() throws {
+        for shape in [[4, 3, 5, 6], [8, 10], [2, 7, 7, 32]] {
+            let c = shape.last!
+            let inputs = [random(shape, seed: 23, scale: 2), random([c], seed: 24), random([c], seed: 25)]
+            let (mean, variance) = (Tensor(zeros: [c]), Tensor(shape: [c], repeating: 1))
+            let fusedOp = { (v: [Variable]) in
+                try batchNormReLU(v[0], gamma: v[1], beta: v[2], movingMean: Variable(mean), movingVariance: Variable(variance),
+                                  epsilon: 1e-3, momentum: 0.99)
+            }
+            try expectBackendsAgree("batch norm + relu \(shape)", inputs, fusedOp)
+            let fused = try forwardAndGradients(dnnl, inputs, fusedOp)
+            let apart = try forwardAndGradients(dnnl, inputs) { v in
+                try relu(batchNorm(v[0], gamma: v[1], beta: v[2], movingMean: Variable(mean), movingVariance: Variable(variance),
+                                   epsilon: 1e-3, momentum: 0.99, training: true))
+            }
+            for (a, b) in zip(fused, apart) { #expect(deviation(a, b) <= 1e-6, "\(shape): fused and apart differ") }
+        }
+    }
+
     @Test func trainingBatchNormUpdatesMovingStatisticsAlike() throws {
         let x = random([6, 4, 4, 5], seed: 17, scale: 2)
         func moving(_ backend: any Backend) throws -> (Tensor, Tensor) {

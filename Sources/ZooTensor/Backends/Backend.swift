@@ -28,6 +28,13 @@ public protocol Backend: AnyObject, Sendable {
     func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor)
     func batchNormBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, variance: Tensor, epsilon: Float,
                            batchStatistics: Bool, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor)
+
+    /// Training-mode batch normalization followed by ReLU, in one pass where the backend can; `workspace` is what
+    /// its backward needs besides the output (opaque; nil when the output suffices).
+    func batchNormReLUTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: AnyObject?)
+    /// The backward of `batchNormReLUTraining`, given its output `y` and `workspace`.
+    func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
+                               epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor)
 }
 
 extension Tensor {
@@ -139,6 +146,21 @@ extension Backend {
             }
         }
         return (dx, dgamma, dbeta)
+    }
+}
+
+extension Backend {
+    /// The two ops one after the other.
+    public func batchNormReLUTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: AnyObject?) {
+        let (normalized, mean, variance) = try batchNormTraining(x, gamma: gamma, beta: beta, epsilon: epsilon)
+        return (try activation(.relu, normalized), mean, variance, nil)
+    }
+
+    /// ReLU's backward reads the output (positive exactly where the input is), then batch normalization's.
+    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
+                                      epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
+        try batchNormBackward(activationBackward(.relu, dy, x: y, y: y), x: x, gamma: gamma, mean: mean, variance: variance,
+                              epsilon: epsilon, batchStatistics: true, inputGradient: inputGradient)
     }
 }
 

@@ -18,20 +18,12 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// Eager convolutions of at least this many FLOPs run on activations reordered into the layout oneDNN prefers
     /// (blocked channels on AVX2) and back: backward weights always, forward and backward data only where each
     /// activation element carries enough work (`blockedMinimumFLOPsPerElement`) to repay the reorders. Smaller ones
-    /// run on plain NHWC. Measured here (jit:avx2, batch 32), VGG16's 3×3 convolutions at 224 to 28 pixels went from
-    /// 17–38 to 78–93 GFLOPS backward weights, 76 to 120–130 forward, 92 to 120–138 backward data, reorders
-    /// included; ResNet-50's 1×1 convolutions lost more to the reorders than the kernels gained, forward and
-    /// backward data. The rule is fixed by shape, not timed, so runs repeat bit for bit. See
+    /// run on plain NHWC. Measured on an AVX2 machine (jit:avx2, batch 32), VGG16's 3×3 convolutions at 224 to 28
+    /// pixels went from 17–38 to 78–93 GFLOPS backward weights, 76 to 120–130 forward, 92 to 120–138 backward data,
+    /// reorders included; ResNet-50's 1×1 convolutions lost more to the reorders than the kernels gained, forward and
+    /// backward data. The rule is fixed by shape and instruction set, not timed, so runs repeat bit for bit. See
     /// `defaultBlockedConvolutionMinimumFLOPs` for where it applies.
     public let blockedConvolutionMinimumFLOPs: Double
-
-    /// Blocked activations pay on AVX2 only. With AVX-512, oneDNN's brgemm kernels run NHWC directly and the
-    /// reorders are pure cost: a ResNet-50 fine-tuning step at batch 32 (avx512_core) spent 1233 ms in backward
-    /// weights blocked and 1013 ms on NHWC, the other passes equal; the same step capped at AVX2 was 3% faster
-    /// blocked. So the bar is 5·10⁷ FLOPs on AVX2 and none is high enough on AVX-512.
-    public static var defaultBlockedConvolutionMinimumFLOPs: Double {
-        dnnl_get_effective_cpu_isa().rawValue & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue ? .infinity : 5e7
-    }
     static let blockedMinimumFLOPsPerElement = 500.0
 
     /// Which passes of a convolution run on blocked activations. Forward and backward data: large, and the work per
@@ -41,6 +33,16 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         let large = g.flops >= blockedConvolutionMinimumFLOPs
         let elements = Double(g.inputShape.reduce(1, *) + g.outputShape.reduce(1, *))
         return (large && g.flops / elements >= Self.blockedMinimumFLOPsPerElement, large)
+    }
+
+    /// Blocked activations pay on AVX2 only. With AVX-512, oneDNN's brgemm kernels take NHWC directly and the
+    /// reorders are pure cost. Measured here (avx512_core, batch 32, kernel time per fine-tuning step, runs
+    /// alternated): ResNet-50 backward weights 1233 ms blocked, 1013 ms NHWC, the other passes equal; VGG16 backward
+    /// data 3510–3570 ms blocked, 3130–3145 NHWC, forward 3180–3700 against 3000–3025, backward weights 3840–3945
+    /// against 3685–3735 (blocked only where the work per element is high: no better). Capped at AVX2 the same
+    /// ResNet-50 step was 3% faster blocked. So the bar is 5·10⁷ FLOPs on AVX2 and none is high enough on AVX-512.
+    public static var defaultBlockedConvolutionMinimumFLOPs: Double {
+        dnnl_get_effective_cpu_isa().rawValue & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue ? .infinity : 5e7
     }
 
     public init(blockedConvolutionMinimumFLOPs: Double = DNNLBackend.defaultBlockedConvolutionMinimumFLOPs) throws {
@@ -76,8 +78,9 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         case eltwiseBackward(Activation, count: Int)
         case lrn(LRNParameters, shape: [Int], training: Bool)
         case lrnBackward(LRNParameters, shape: [Int])
-        case batchNorm(shape: [Int], epsilon: Float, globalStatistics: Bool)
-        case batchNormBackward(shape: [Int], epsilon: Float, globalStatistics: Bool)
+        /// `relu`: with oneDNN's fused ReLU on the output (`dnnl_fuse_norm_relu`).
+        case batchNorm(shape: [Int], epsilon: Float, globalStatistics: Bool, relu: Bool = false)
+        case batchNormBackward(shape: [Int], epsilon: Float, globalStatistics: Bool, relu: Bool = false)
         indirect case reorder(PrimitiveKey, argument: Int32, toUser: Bool)
     }
 
@@ -541,15 +544,21 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
 
     // MARK: Batch normalization
 
-    private func batchNormForward(shape: [Int], epsilon: Float, globalStatistics: Bool, _ data: MemoryDescriptor) throws -> DNNLPrimitive {
-        try primitive(.batchNorm(shape: shape, epsilon: epsilon, globalStatistics: globalStatistics)) {
+    private func batchNormForward(shape: [Int], epsilon: Float, globalStatistics: Bool, relu: Bool = false,
+                                  _ data: MemoryDescriptor) throws -> DNNLPrimitive {
+        try primitive(.batchNorm(shape: shape, epsilon: epsilon, globalStatistics: globalStatistics, relu: relu)) {
             var desc = dnnl_batch_normalization_desc_t()
             var md = data.raw
-            let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (globalStatistics ? dnnl_use_global_stats.rawValue : 0)
-            try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &md, epsilon, flags),
+            try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &md, epsilon,
+                                                                 Self.batchNormFlags(globalStatistics: globalStatistics, relu: relu)),
                       "batch_normalization_forward_desc_init")
             return try DNNLPrimitive("batch normalization forward", &desc, engine: engine)
         }
+    }
+
+    private static func batchNormFlags(globalStatistics: Bool, relu: Bool) -> UInt32 {
+        dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (globalStatistics ? dnnl_use_global_stats.rawValue : 0)
+            | (relu ? dnnl_fuse_norm_relu.rawValue : 0)
     }
 
     public func batchNorm(_ x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, epsilon: Float) throws -> Tensor {
@@ -565,39 +574,73 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor) {
+        let result = try batchNormTraining(x, gamma: gamma, beta: beta, epsilon: epsilon, relu: false)
+        return (result.y, result.mean, result.variance)
+    }
+
+    /// oneDNN's ReLU fused into training batch normalization writes, beside the output, a workspace saying where
+    /// the ReLU passed its input; the backward pass reads it.
+    public func batchNormReLUTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: AnyObject?) {
+        try batchNormTraining(x, gamma: gamma, beta: beta, epsilon: epsilon, relu: true)
+    }
+
+    private func batchNormTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float,
+                                   relu: Bool) throws -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: AnyObject?) {
         let channels = x.positionsAndChannels.channels
         let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
-        let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: false, data)
+        let p = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: false, relu: relu, data)
+        let workspaceLayout = p.memoryDescriptor(dnnl_query_workspace_md)
+        let workspace = relu ? AlignedBuffer(byteCount: workspaceLayout.byteCount) : nil
         var mean = Tensor(zeros: [channels]), variance = Tensor(zeros: [channels])
         let y = try produce(x.shape) { y in
-            try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
-                                   (DNNL_ARG_MEAN, vector, writable(&mean)), (DNNL_ARG_VARIANCE, vector, writable(&variance)),
-                                   (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))])
+            var args = [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DST, data, UnsafeMutableRawPointer(y)),
+                        (DNNL_ARG_MEAN, vector, writable(&mean)), (DNNL_ARG_VARIANCE, vector, writable(&variance)),
+                        (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, mutable(beta))]
+            if let workspace { args.append((DNNL_ARG_WORKSPACE, workspaceLayout, workspace.pointer)) }
+            try withExtendedLifetime(workspace) { try p.execute(engine, args) }
         }
-        return (y, mean, variance)
+        return (y, mean, variance, workspace)
     }
 
     public func batchNormBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, variance: Tensor, epsilon: Float,
                                   batchStatistics: Bool, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
+        try batchNormBackward(dy, x: x, gamma: gamma, mean: mean, variance: variance, epsilon: epsilon,
+                              batchStatistics: batchStatistics, inputGradient: inputGradient, reluWorkspace: nil)
+    }
+
+    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
+                                      epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
+        guard let workspace = workspace as? AlignedBuffer else {
+            throw ShapeError("batchNormReLU", "the backward pass needs the workspace oneDNN's forward pass wrote")
+        }
+        return try batchNormBackward(dy, x: x, gamma: gamma, mean: mean, variance: variance, epsilon: epsilon, batchStatistics: true,
+                                     inputGradient: inputGradient, reluWorkspace: workspace)
+    }
+
+    private func batchNormBackward(_ dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, variance: Tensor, epsilon: Float, batchStatistics: Bool,
+                                   inputGradient: Bool, reluWorkspace: AlignedBuffer?) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
         let channels = x.positionsAndChannels.channels
         let data = try channelsLastMemory(x), vector = try MemoryDescriptor([channels], dnnl_a)
-        let forward = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics, data)
-        let p = try primitive(.batchNormBackward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics)) {
+        let relu = reluWorkspace != nil
+        let forward = try batchNormForward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics, relu: relu, data)
+        let p = try primitive(.batchNormBackward(shape: x.shape, epsilon: epsilon, globalStatistics: !batchStatistics, relu: relu)) {
             var desc = dnnl_batch_normalization_desc_t()
             var (diff, md) = (data.raw, data.raw)
-            let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (batchStatistics ? 0 : dnnl_use_global_stats.rawValue)
-            try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &md, epsilon, flags),
+            try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &md, epsilon,
+                                                                  Self.batchNormFlags(globalStatistics: !batchStatistics, relu: relu)),
                       "batch_normalization_backward_desc_init")
             return try DNNLPrimitive("batch normalization backward", &desc, engine: engine, hint: forward)
         }
         var dgamma = Tensor(zeros: [channels]), dbeta = Tensor(zeros: [channels])
         var unusedShift = Tensor(zeros: [channels])  // oneDNN asks for it; gradients do not depend on it
         let dx = try produce(x.shape) { dx in
-            try p.execute(engine, [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DIFF_DST, data, mutable(dy)),
-                                   (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
-                                   (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, writable(&unusedShift)),
-                                   (DNNL_ARG_DIFF_SRC, data, UnsafeMutableRawPointer(dx)),
-                                   (DNNL_ARG_DIFF_SCALE, vector, writable(&dgamma)), (DNNL_ARG_DIFF_SHIFT, vector, writable(&dbeta))])
+            var args = [(DNNL_ARG_SRC, data, mutable(x)), (DNNL_ARG_DIFF_DST, data, mutable(dy)),
+                        (DNNL_ARG_MEAN, vector, mutable(mean)), (DNNL_ARG_VARIANCE, vector, mutable(variance)),
+                        (DNNL_ARG_SCALE, vector, mutable(gamma)), (DNNL_ARG_SHIFT, vector, writable(&unusedShift)),
+                        (DNNL_ARG_DIFF_SRC, data, UnsafeMutableRawPointer(dx)),
+                        (DNNL_ARG_DIFF_SCALE, vector, writable(&dgamma)), (DNNL_ARG_DIFF_SHIFT, vector, writable(&dbeta))]
+            if let reluWorkspace { args.append((DNNL_ARG_WORKSPACE, p.memoryDescriptor(dnnl_query_workspace_md), reluWorkspace.pointer)) }
+            try withExtendedLifetime(reluWorkspace) { try p.execute(engine, args) }
         }
         return (inputGradient ? dx : nil, dgamma, dbeta)
     }

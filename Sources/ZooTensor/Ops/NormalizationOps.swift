@@ -39,6 +39,29 @@ public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable, movingMean
     }
 }
 
+/// Training-mode batch normalization followed by ReLU, as `relu(batchNorm(…, training: true))` computes it, in one
+/// pass where the backend fuses them (oneDNN): one pass over the activations fewer each way, and no normalized
+/// tensor in between.
+public func batchNormReLU(_ x: Variable, gamma: Variable, beta: Variable, movingMean: Variable, movingVariance: Variable,
+                          epsilon: Float, momentum: Float) throws -> Variable {
+    let channels = x.shape.last ?? 0
+    for (name, v) in [("gamma", gamma), ("beta", beta), ("moving_mean", movingMean), ("moving_variance", movingVariance)]
+    where v.shape != [channels] {
+        throw ShapeError("batchNormReLU", "\(name) \(describe(shape: v.shape)) does not match the \(channels) channels of \(describe(shape: x.shape))")
+    }
+    guard x.value.positionsAndChannels.positions > 0 else { throw ShapeError("batchNormReLU", "training needs a non-empty batch") }
+    let backend = Runtime.backend
+    let input = x.value, scale = gamma.value
+    let (y, mean, variance, workspace) = try backend.batchNormReLUTraining(input, gamma: scale, beta: beta.value, epsilon: epsilon)
+    movingMean.value = movingMean.value.combined(momentum, mean, 1 - momentum)
+    movingVariance.value = movingVariance.value.combined(momentum, variance, 1 - momentum)
+    return Variable.result(y, [x, gamma, beta]) { [needInput = x.requiresGrad] dy in
+        let (dx, dgamma, dbeta) = try backend.batchNormReLUBackward(dy, x: input, y: y, workspace: workspace, gamma: scale, mean: mean,
+                                                                    variance: variance, epsilon: epsilon, inputGradient: needInput)
+        return [dx, dgamma, dbeta]
+    }
+}
+
 /// Keras LayerNormalization over the last axis: each position's values normalized by their own mean and (biased)
 /// variance, `(x − μ) / √(σ² + ε) · gamma + beta`.
 public func layerNorm(_ x: Variable, gamma: Variable, beta: Variable, epsilon: Float) throws -> Variable {

@@ -1,0 +1,52 @@
+import ZooTensor
+
+/// The batch normalizations a training pass runs with the ReLU after them fused in (`batchNormReLU`): those whose
+/// output that ReLU alone reads and nothing else sees (no model output, no tap), from the model's traced graph.
+/// Whether one fuses in a given pass is decided when it is called: only a BatchNorm that trains does (a frozen one
+/// runs in inference mode, and in a frozen prefix's plan).
+struct ReLUFusions {
+    /// BatchNormalization layer → the ReLU layer that reads its output.
+    let reluAfter: [ObjectIdentifier: ObjectIdentifier]
+
+    init(of graph: LayerGraph) {
+        let layers = graph.nodes.map { ObjectIdentifier($0.layer) }
+        // A layer called twice has no single output to fuse.
+        guard Set(layers).count == layers.count else {
+            reluAfter = [:]
+            return
+        }
+        let readers = graph.consumers(), seen = Set(graph.outputs + graph.taps.values)
+        var pairs: [ObjectIdentifier: ObjectIdentifier] = [:]
+        for node in graph.nodes {
+            guard case .batchNormalization = node.layer.computation, !seen.contains(node.output), readers[node.output].count == 1 else { continue }
+            let reader = graph.nodes[readers[node.output][0]].layer
+            if case .activation(.relu) = reader.computation { pairs[ObjectIdentifier(node.layer)] = ObjectIdentifier(reader) }
+        }
+        reluAfter = pairs
+    }
+}
+
+/// One training pass's fused batch normalizations: their outputs, each waiting for the one ReLU layer that may read
+/// it, which passes it on (already rectified). Any other reader means the pass took a path its trace did not show,
+/// and fails rather than read a rectified value it did not ask for.
+final class ReLUFusionPass {
+    let fusions: ReLUFusions
+    private var pending: [ObjectIdentifier: (output: Variable, relu: ObjectIdentifier)] = [:]
+
+    init(_ fusions: ReLUFusions) { self.fusions = fusions }
+
+    /// What `layer` outputs when the fusion concerns it: a training BatchNorm's normalized and rectified output, or
+    /// its ReLU passing that on; nil for every other call.
+    func call(_ layer: Layer, _ inputs: [Variable]) throws -> Variable? {
+        for x in inputs {
+            guard let waiting = pending[ObjectIdentifier(x)] else { continue }
+            guard waiting.relu == ObjectIdentifier(layer), inputs.count == 1 else { throw GraphTraceError(layer: layer.name, inTraining: true) }
+            return try reshape(x, x.shape)
+        }
+        guard let norm = layer as? BatchNormalization, norm.trainable, inputs.count == 1,
+              let relu = fusions.reluAfter[ObjectIdentifier(layer)] else { return nil }
+        let y = try norm.trainingWithReLU(inputs[0])
+        pending[ObjectIdentifier(y)] = (y, relu)
+        return y
+    }
+}
