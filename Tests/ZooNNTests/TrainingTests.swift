@@ -132,6 +132,25 @@ import ZooTensor
         #expect(oracle.profile["batch norm + relu training"] == nil, "the reference backend runs no plans and fuses nothing")
     }
 
+    /// A training pass that reads a fused BatchNorm's output where its (inference) trace showed only the ReLU would
+    /// get a rectified value it did not ask for: it fails, naming the layer and the way out.
+    @Test func aTrainingPassThatStraysFromItsTraceFailsClearly() throws {
+        var g = SeededGenerator(seed: 12)
+        let conv = Conv2D("conv", inputChannels: 1, filters: 4, kernelSize: (3, 3), padding: .same, generator: &g)
+        let norm = BatchNormalization("bn", channels: 4), relu = Layers.activation("relu", .relu)
+        let extra = Layers.activation("extra", .tanh), add = Merge("add", .add)
+        let model = Model(name: "stray", inputShape: [12, 12, 1], layers: [conv, norm, relu, extra, add], tapNames: []) { ctx, x in
+            let normalized = try ctx.call(norm, ctx.call(conv, x))
+            let rectified = try ctx.call(relu, normalized)
+            // Only in training does a second layer read the BatchNorm's output.
+            return [ctx.training ? try ctx.call(add, [rectified, ctx.call(extra, normalized)]) : rectified]
+        }
+        let images = Variable(Self.dataset(count: 4, seed: 9).images)
+        let error = #expect(throws: GraphTraceError.self) { try Runtime.using(Runtime.dnnl.get()) { _ = try model(images, training: true) } }
+        #expect(error?.description.contains("layer 'extra'") == true && error?.description.contains("ZOO_PLANS=0") == true,
+                "\(String(describing: error))")
+    }
+
     @Test func trainingBatchNormUpdatesItsMovingStatistics() throws {
         let model = Self.model(seed: 3)
         let before = model.layer(named: "bn1")!.weights.map(\.value)
