@@ -1,12 +1,12 @@
 import Foundation
 import Synchronization
 
-/// Recently freed large buffers, kept for reuse by exact size. The same shapes recur every step of inference and
-/// training; a fresh large allocation comes from mmap and page-faults on first touch, which costs as much as a fast
-/// kernel. A training step frees everything its forward pass kept, and the next step needs the same buffers again,
-/// so the pool must hold a whole step's activations (a ResNet-50 step at batch 32 frees about 4 GB; with a 2 GB
-/// bound the step took 6.3 s, unbounded 4.3 s). Bounded by ZOO_BUFFER_POOL_MB, by default a quarter of the
-/// machine's memory and at least 2 GiB (0 disables it); the oldest buffers go first.
+/// Recently freed large buffers, kept for reuse by size (see `serves`). The same shapes recur every step of
+/// inference and training; a fresh large allocation comes from mmap and page-faults on first touch, which costs as
+/// much as a fast kernel. A training step frees everything its forward pass kept, and the next step needs the same
+/// buffers again, so the pool must hold a whole step's activations (a ResNet-50 step at batch 32 frees about 4 GB;
+/// with a 2 GB bound the step took 6.3 s, unbounded 4.3 s). Bounded by ZOO_BUFFER_POOL_MB, by default a quarter of
+/// the machine's memory and at least 2 GiB (0 disables it); the oldest buffers go first.
 final class BufferPool: Sendable {
     static let shared = BufferPool(capacity: {
         if let text = ProcessInfo.processInfo.environment["ZOO_BUFFER_POOL_MB"], let mb = Int(text), mb >= 0 { return mb << 20 }
