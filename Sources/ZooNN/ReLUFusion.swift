@@ -30,7 +30,8 @@ struct ReLUFusions {
 /// it, which passes it on (already rectified). Any other reader means the pass took a path its trace did not show,
 /// and fails rather than read a rectified value it did not ask for.
 final class ReLUFusionPass {
-    let fusions: ReLUFusions
+    private let fusions: ReLUFusions
+    /// Holds each output, so that its identity cannot be reused by another variable during the pass.
     private var pending: [ObjectIdentifier: (output: Variable, relu: ObjectIdentifier)] = [:]
 
     init(_ fusions: ReLUFusions) { self.fusions = fusions }

@@ -15,19 +15,13 @@ public func lrn(_ x: Variable, _ parameters: LRNParameters = LRNParameters()) th
 /// moving = moving · momentum + batch · (1 − momentum). Inference mode normalizes with the moving statistics.
 public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable, movingMean: Variable, movingVariance: Variable,
                       epsilon: Float, momentum: Float, training: Bool) throws -> Variable {
-    let channels = x.shape.last ?? 0
-    for (name, v) in [("gamma", gamma), ("beta", beta), ("moving_mean", movingMean), ("moving_variance", movingVariance)]
-    where v.shape != [channels] {
-        throw ShapeError("batchNorm", "\(name) \(describe(shape: v.shape)) does not match the \(channels) channels of \(describe(shape: x.shape))")
-    }
+    try checkBatchNorm("batchNorm", x, gamma: gamma, beta: beta, movingMean: movingMean, movingVariance: movingVariance, training: training)
     let backend = Runtime.backend
     let input = x.value, scale = gamma.value
     let y: Tensor, mean: Tensor, variance: Tensor
     if training {
-        guard x.value.positionsAndChannels.positions > 0 else { throw ShapeError("batchNorm", "training needs a non-empty batch") }
         (y, mean, variance) = try backend.batchNormTraining(input, gamma: scale, beta: beta.value, epsilon: epsilon)
-        movingMean.value = movingMean.value.combined(momentum, mean, 1 - momentum)
-        movingVariance.value = movingVariance.value.combined(momentum, variance, 1 - momentum)
+        updateMovingStatistics(movingMean, movingVariance, mean: mean, variance: variance, momentum: momentum)
     } else {
         (mean, variance) = (movingMean.value, movingVariance.value)
         y = try backend.batchNorm(input, gamma: scale, beta: beta.value, mean: mean, variance: variance, epsilon: epsilon)
@@ -44,22 +38,33 @@ public func batchNorm(_ x: Variable, gamma: Variable, beta: Variable, movingMean
 /// tensor in between.
 public func batchNormReLU(_ x: Variable, gamma: Variable, beta: Variable, movingMean: Variable, movingVariance: Variable,
                           epsilon: Float, momentum: Float) throws -> Variable {
-    let channels = x.shape.last ?? 0
-    for (name, v) in [("gamma", gamma), ("beta", beta), ("moving_mean", movingMean), ("moving_variance", movingVariance)]
-    where v.shape != [channels] {
-        throw ShapeError("batchNormReLU", "\(name) \(describe(shape: v.shape)) does not match the \(channels) channels of \(describe(shape: x.shape))")
-    }
-    guard x.value.positionsAndChannels.positions > 0 else { throw ShapeError("batchNormReLU", "training needs a non-empty batch") }
+    try checkBatchNorm("batchNormReLU", x, gamma: gamma, beta: beta, movingMean: movingMean, movingVariance: movingVariance, training: true)
     let backend = Runtime.backend
     let input = x.value, scale = gamma.value
     let (y, mean, variance, workspace) = try backend.batchNormReLUTraining(input, gamma: scale, beta: beta.value, epsilon: epsilon)
-    movingMean.value = movingMean.value.combined(momentum, mean, 1 - momentum)
-    movingVariance.value = movingVariance.value.combined(momentum, variance, 1 - momentum)
+    updateMovingStatistics(movingMean, movingVariance, mean: mean, variance: variance, momentum: momentum)
     return Variable.result(y, [x, gamma, beta]) { [needInput = x.requiresGrad] dy in
         let (dx, dgamma, dbeta) = try backend.batchNormReLUBackward(dy, x: input, y: y, workspace: workspace, gamma: scale, mean: mean,
                                                                     variance: variance, epsilon: epsilon, inputGradient: needInput)
         return [dx, dgamma, dbeta]
     }
+}
+
+/// Every per-channel vector must match `x`'s channels, and training needs a non-empty batch.
+private func checkBatchNorm(_ op: String, _ x: Variable, gamma: Variable, beta: Variable, movingMean: Variable, movingVariance: Variable,
+                            training: Bool) throws {
+    let channels = x.shape.last ?? 0
+    for (name, v) in [("gamma", gamma), ("beta", beta), ("moving_mean", movingMean), ("moving_variance", movingVariance)]
+    where v.shape != [channels] {
+        throw ShapeError(op, "\(name) \(describe(shape: v.shape)) does not match the \(channels) channels of \(describe(shape: x.shape))")
+    }
+    if training, x.value.positionsAndChannels.positions == 0 { throw ShapeError(op, "training needs a non-empty batch") }
+}
+
+/// moving = moving · momentum + batch · (1 − momentum).
+private func updateMovingStatistics(_ movingMean: Variable, _ movingVariance: Variable, mean: Tensor, variance: Tensor, momentum: Float) {
+    movingMean.value = movingMean.value.combined(momentum, mean, 1 - momentum)
+    movingVariance.value = movingVariance.value.combined(momentum, variance, 1 - momentum)
 }
 
 /// Keras LayerNormalization over the last axis: each position's values normalized by their own mean and (biased)
