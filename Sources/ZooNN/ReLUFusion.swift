@@ -1,11 +1,11 @@
 import ZooTensor
 
-/// The batch normalizations a training pass runs with the ReLU after them fused in (`batchNormReLU`): those whose
-/// output that ReLU alone reads and nothing else sees (no model output, no tap), from the model's traced graph.
-/// Whether one fuses in a given pass is decided when it is called: only a BatchNorm that trains does (a frozen one
-/// runs in inference mode, and in a frozen prefix's plan).
+/// The layers a training pass runs with the ReLU after them fused in: batch normalizations (`batchNormReLU`) and
+/// residual adds (`addReLU`) whose output that ReLU alone reads and nothing else sees (no model output, no tap), from
+/// the model's traced graph. Whether a BatchNorm fuses in a given pass is decided when it is called: only one that
+/// trains does (a frozen one runs in inference mode, and in a frozen prefix's plan).
 struct ReLUFusions {
-    /// BatchNormalization layer → the ReLU layer that reads its output.
+    /// BatchNormalization or Add layer → the ReLU layer that reads its output.
     let reluAfter: [ObjectIdentifier: ObjectIdentifier]
 
     init(of graph: LayerGraph) {
@@ -18,7 +18,11 @@ struct ReLUFusions {
         let readers = graph.consumers(), seen = Set(graph.outputs + graph.taps.values)
         var pairs: [ObjectIdentifier: ObjectIdentifier] = [:]
         for node in graph.nodes {
-            guard case .batchNormalization = node.layer.computation, !seen.contains(node.output), readers[node.output].count == 1 else { continue }
+            switch node.layer.computation {
+            case .batchNormalization, .add: break
+            default: continue
+            }
+            guard !seen.contains(node.output), readers[node.output].count == 1 else { continue }
             let reader = graph.nodes[readers[node.output][0]].layer
             if case .activation(.relu) = reader.computation { pairs[ObjectIdentifier(node.layer)] = ObjectIdentifier(reader) }
         }
@@ -26,8 +30,8 @@ struct ReLUFusions {
     }
 }
 
-/// One training pass's fused batch normalizations: their outputs, each waiting for the one ReLU layer that may read
-/// it, which passes it on (already rectified). Any other reader means the pass took a path its trace did not show,
+/// One training pass's fused layers: their outputs, each waiting for the one ReLU layer that may read it, which
+/// passes it on (already rectified). Any other reader means the pass took a path its trace did not show,
 /// and fails rather than read a rectified value it did not ask for.
 final class ReLUFusionPass {
     private let fusions: ReLUFusions
@@ -36,7 +40,7 @@ final class ReLUFusionPass {
 
     init(_ fusions: ReLUFusions) { self.fusions = fusions }
 
-    /// What `layer` outputs when the fusion concerns it: a training BatchNorm's normalized and rectified output, or
+    /// What `layer` outputs when the fusion concerns it: a training BatchNorm's or an Add's rectified output, or
     /// its ReLU passing that on; nil for every other call.
     func call(_ layer: Layer, _ inputs: [Variable]) throws -> Variable? {
         for x in inputs {
@@ -44,9 +48,15 @@ final class ReLUFusionPass {
             guard waiting.relu == ObjectIdentifier(layer), inputs.count == 1 else { throw GraphTraceError(layer: layer.name, inTraining: true) }
             return try reshape(x, x.shape)
         }
-        guard let norm = layer as? BatchNormalization, norm.trainable, inputs.count == 1,
-              let relu = fusions.reluAfter[ObjectIdentifier(layer)] else { return nil }
-        let y = try norm.trainingWithReLU(inputs[0])
+        guard let relu = fusions.reluAfter[ObjectIdentifier(layer)] else { return nil }
+        let y: Variable
+        if let norm = layer as? BatchNormalization, norm.trainable, inputs.count == 1 {
+            y = try norm.trainingWithReLU(inputs[0])
+        } else if let merge = layer as? Merge, merge.operation == .add, !inputs.isEmpty {
+            y = try addReLU(inputs)
+        } else {
+            return nil
+        }
         pending[ObjectIdentifier(y)] = (y, relu)
         return y
     }

@@ -125,6 +125,19 @@ import ZooTensor
         }
     }
 
+    /// A residual add with its ReLU in one pass gives, on each backend, exactly what the add and the ReLU give apart:
+    /// the output and every input's gradient, bit for bit, for two and for three inputs.
+    @Test(arguments: [2, 3])
+    func addWithFusedReLU(_ count: Int) throws {
+        let inputs = (0..<count).map { random([2, 5, 5, 6], seed: 30 + UInt64($0)) }
+        for backend in [dnnl, reference] as [any Backend] {
+            let fused = try forwardAndGradients(backend, inputs) { try addReLU($0) }
+            let apart = try forwardAndGradients(backend, inputs) { v in try relu(v.dropFirst().reduce(v[0]) { try add($0, $1) }) }
+            #expect(fused == apart, "\(backend.name), \(count) inputs")
+            #expect(fused[0].scalars.contains { $0 == 0 } && fused[0].scalars.contains { $0 > 0 }, "the ReLU cuts somewhere")
+        }
+    }
+
     @Test func trainingBatchNormUpdatesMovingStatisticsAlike() throws {
         let x = random([6, 4, 4, 5], seed: 17, scale: 2)
         func moving(_ backend: any Backend) throws -> (Tensor, Tensor) {

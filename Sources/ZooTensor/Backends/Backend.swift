@@ -30,10 +30,10 @@ public protocol Backend: AnyObject, Sendable {
                            batchStatistics: Bool, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor)
 
     /// Training-mode batch normalization followed by ReLU, in one pass where the backend can; `workspace` is what
-    /// its backward needs besides the output (opaque; nil when the output suffices).
+    /// its backward needs in place of the output (opaque; nil when the backward reads the output).
     func batchNormReLUTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: AnyObject?)
-    /// The backward of `batchNormReLUTraining`, given its output `y` and `workspace`.
-    func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
+    /// The backward of `batchNormReLUTraining`, given its `workspace`, or its output `y` when the workspace is nil.
+    func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor?, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
                                epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor)
 }
 
@@ -157,10 +157,11 @@ extension Backend {
     }
 
     /// ReLU's backward reads the output (positive exactly where the input is), then batch normalization's.
-    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
+    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor?, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
                                       epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
-        try batchNormBackward(activationBackward(.relu, dy, x: y, y: y), x: x, gamma: gamma, mean: mean, variance: variance,
-                              epsilon: epsilon, batchStatistics: true, inputGradient: inputGradient)
+        guard let y else { throw ShapeError("batchNormReLU", "the backward pass needs the forward pass's output") }
+        return try batchNormBackward(activationBackward(.relu, dy, x: y, y: y), x: x, gamma: gamma, mean: mean, variance: variance,
+                                     epsilon: epsilon, batchStatistics: true, inputGradient: inputGradient)
     }
 }
 

@@ -608,7 +608,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
                               batchStatistics: batchStatistics, inputGradient: inputGradient, reluWorkspace: nil)
     }
 
-    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
+    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor?, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
                                       epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
         guard let workspace = workspace as? AlignedBuffer else {
             throw ShapeError("batchNormReLU", "the backward pass needs the workspace oneDNN's forward pass wrote")

@@ -81,7 +81,7 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func batchNormReLUTraining(_ x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float) throws -> (y: Tensor, mean: Tensor, variance: Tensor, workspace: AnyObject?) {
         try timed("batch norm + relu training") { try inner.batchNormReLUTraining(x, gamma: gamma, beta: beta, epsilon: epsilon) }
     }
-    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
+    public func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor?, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
                                       epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor) {
         try timed("batch norm + relu backward") {
             try inner.batchNormReLUBackward(dy, x: x, y: y, workspace: workspace, gamma: gamma, mean: mean, variance: variance,

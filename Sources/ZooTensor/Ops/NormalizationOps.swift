@@ -43,8 +43,11 @@ public func batchNormReLU(_ x: Variable, gamma: Variable, beta: Variable, moving
     let input = x.value, scale = gamma.value
     let (y, mean, variance, workspace) = try backend.batchNormReLUTraining(input, gamma: scale, beta: beta.value, epsilon: epsilon)
     updateMovingStatistics(movingMean, movingVariance, mean: mean, variance: variance, momentum: momentum)
-    return Variable.result(y, [x, gamma, beta]) { [needInput = x.requiresGrad] dy in
-        let (dx, dgamma, dbeta) = try backend.batchNormReLUBackward(dy, x: input, y: y, workspace: workspace, gamma: scale, mean: mean,
+    // The output is kept for the backward pass only where no workspace replaces it: an output that no later op keeps
+    // (one a padding reads, say) is then freed after the forward pass.
+    let output = workspace == nil ? y : nil
+    return Variable.result(y, [x, gamma, beta]) { [needInput = x.requiresGrad, output] dy in
+        let (dx, dgamma, dbeta) = try backend.batchNormReLUBackward(dy, x: input, y: output, workspace: workspace, gamma: scale, mean: mean,
                                                                     variance: variance, epsilon: epsilon, inputGradient: needInput)
         return [dx, dgamma, dbeta]
     }

@@ -6,6 +6,32 @@ public func add(_ a: Variable, _ b: Variable) throws -> Variable {
 
 public func + (lhs: Variable, rhs: Variable) throws -> Variable { try add(lhs, rhs) }
 
+/// ReLU of the sum of tensors of one shape, in one pass over memory (a residual connection and the ReLU after it).
+/// Bit for bit what `add` then `relu` give; every input receives the ReLU's gradient, which reads the output.
+public func addReLU(_ inputs: [Variable]) throws -> Variable {
+    guard let first = inputs.first, inputs.allSatisfy({ $0.shape == first.shape }) else {
+        throw ShapeError("addReLU", "needs inputs of one shape, got " + inputs.map { describe(shape: $0.shape) }.joined(separator: ", "))
+    }
+    let backend = Runtime.backend
+    let values = inputs.map(\.value)
+    // Sums in the order `add` does, pairwise from the first input.
+    let partial = values.count > 2 ? values.dropFirst().dropLast().reduce(values[0], +) : values[0]
+    let last = values.count > 1 ? values[values.count - 1] : nil
+    let y = produce(first.shape) { out in
+        let a = ptr(partial), count = partial.count
+        if let last {
+            let b = ptr(last)
+            parallelFor(count, minimumPerChunk: 1 << 15) { range in for i in range { out[i] = Swift.max(a[i] + b[i], 0) } }
+        } else {
+            parallelFor(count, minimumPerChunk: 1 << 15) { range in for i in range { out[i] = Swift.max(a[i], 0) } }
+        }
+    }
+    return Variable.result(y, inputs) { dy in
+        let gradient = try backend.activationBackward(.relu, dy, x: y, y: y)
+        return Array(repeating: gradient, count: inputs.count)
+    }
+}
+
 /// `x` times a constant (weighting a loss term, such as GoogLeNet's auxiliary losses at 0.3).
 public func scaled(_ x: Variable, by factor: Float) -> Variable {
     Variable.result(x.value.scaled(by: factor), [x]) { dy in [dy.scaled(by: factor)] }
