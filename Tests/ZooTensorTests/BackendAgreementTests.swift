@@ -41,11 +41,46 @@ import ZooTensor
         var inputs = [random(c.input, seed: 1), random(c.kernel, seed: 2)]
         if c.bias { inputs.append(random([c.kernel[3]], seed: 3)) }
         let g = try ConvolutionGeometry(input: c.input, kernel: c.kernel, strides: c.strides, dilation: c.dilation, padding: c.padding, groups: c.groups)
-        #expect(blockedDNNL.runsBlocked(g).backwardWeights)
-        if c.input[3] >= 64 { #expect(blockedDNNL.runsBlocked(g).forwardAndBackwardData) }
+        let forms = blockedDNNL.convolutionForms(g)
+        #expect(forms.backwardWeights != .nhwc)
+        if c.input[3] >= 64 { #expect(forms.forwardAndBackwardData != .nhwc) }
         try expectBackendsAgree(c.testDescription, inputs, on: blockedDNNL) { v in
             try conv2d(v[0], v[1], bias: c.bias ? v[2] : nil, strides: c.strides, padding: c.padding, dilation: c.dilation, groups: c.groups)
         }
+    }
+
+    /// 3×3 convolutions on oneDNN's Winograd kernels where this CPU has them (AVX-512), on the direct ones elsewhere;
+    /// either way against the reference, forward and every gradient.
+    @Test(arguments: [
+        ConvolutionCase(input: [2, 6, 5, 16], kernel: [3, 3, 16, 32], strides: (1, 1), padding: .same, dilation: (1, 1), groups: 1, bias: true),
+        ConvolutionCase(input: [3, 9, 9, 48], kernel: [3, 3, 48, 16], strides: (1, 1), padding: .same, dilation: (1, 1), groups: 1, bias: false),
+        ConvolutionCase(input: [1, 13, 11, 32], kernel: [3, 3, 32, 40], strides: (1, 1), padding: .valid, dilation: (1, 1), groups: 1, bias: true),
+    ])
+    func convolutionOnWinogradKernels(_ c: ConvolutionCase) throws {
+        var inputs = [random(c.input, seed: 1), random(c.kernel, seed: 2)]
+        if c.bias { inputs.append(random([c.kernel[3]], seed: 3)) }
+        let g = try ConvolutionGeometry(input: c.input, kernel: c.kernel, strides: c.strides, dilation: c.dilation, padding: c.padding, groups: c.groups)
+        let avx512 = DNNLBackend.instructionSet.hasPrefix("avx512")
+        #expect(winogradDNNL.offersWinograd(g) == avx512, "oneDNN 2.6 has Winograd kernels on AVX-512 only (here \(DNNLBackend.instructionSet))")
+        #expect((winogradDNNL.convolutionForms(g).forwardAndBackwardData == .winograd) == avx512)
+        #expect((winogradDNNL.convolutionForms(g).backwardWeights == .winograd) == avx512)
+        try expectBackendsAgree(c.testDescription, inputs, on: winogradDNNL) { v in
+            try conv2d(v[0], v[1], bias: c.bias ? v[2] : nil, strides: c.strides, padding: c.padding, dilation: c.dilation, groups: c.groups)
+        }
+    }
+
+    /// The shapes Winograd does not take stay on the direct kernels, whatever the CPU.
+    @Test func winogradOnlyWhereItApplies() throws {
+        for (input, kernel, strides, groups) in [([2, 8, 8, 16], [3, 3, 16, 16], (2, 2), 1), ([2, 8, 8, 16], [1, 1, 16, 16], (1, 1), 1),
+                                                 ([2, 8, 8, 3], [3, 3, 3, 16], (1, 1), 1), ([2, 8, 8, 32], [3, 3, 16, 32], (1, 1), 2)] {
+            let g = try ConvolutionGeometry(input: input, kernel: kernel, strides: strides, padding: .same, groups: groups)
+            #expect(!winogradDNNL.offersWinograd(g), "\(input) \(kernel) \(strides) groups \(groups)")
+            #expect(winogradDNNL.convolutionForms(g).forwardAndBackwardData != .winograd)
+        }
+        let large = try ConvolutionGeometry(input: [32, 56, 56, 64], kernel: [3, 3, 64, 64], padding: .same)
+        #expect(dnnl.offersWinograd(large) == DNNLBackend.instructionSet.hasPrefix("avx512"))
+        let small = try ConvolutionGeometry(input: [32, 7, 7, 128], kernel: [3, 3, 128, 32], padding: .same)
+        #expect(!dnnl.offersWinograd(small), "below the default bar of \(dnnl.winogradMinimumFLOPs) FLOPs")
     }
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])

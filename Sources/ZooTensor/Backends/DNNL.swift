@@ -184,7 +184,7 @@ final class DNNLPrimitive: @unchecked Sendable {
     /// Runs the primitive with each argument's memory wrapped around the given buffer, and waits for it. Safe to call
     /// from several threads at once: each run has its own scratch memory and stream.
     func execute(_ engine: DNNLEngine, _ arguments: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer?)]) throws(DNNLError) {
-        let scratch = scratchpad.byteCount > 0 ? AlignedBuffer(byteCount: scratchpad.byteCount) : nil
+        let scratch = scratchpad.byteCount > 0 ? AlignedBuffer(byteCount: scratchpad.byteCount, scratch: true) : nil
         var memories: [dnnl_memory_t?] = []
         defer { for memory in memories { dnnl_memory_destroy(memory) } }
         var args: [dnnl_exec_arg_t] = []
@@ -209,9 +209,10 @@ final class AlignedBuffer: @unchecked Sendable {
     let pointer: UnsafeMutableRawPointer
     let byteCount: Int
 
-    init(byteCount: Int) {
+    /// `scratch`: lives within one kernel call (see `BufferPool.allocate`).
+    init(byteCount: Int, scratch: Bool = false) {
         self.byteCount = max(byteCount, 64)
-        pointer = BufferPool.shared.allocate(byteCount: self.byteCount)
+        pointer = BufferPool.shared.allocate(byteCount: self.byteCount, scratch: scratch)
     }
 
     deinit { BufferPool.shared.release(pointer, byteCount: byteCount) }

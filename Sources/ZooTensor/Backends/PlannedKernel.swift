@@ -153,16 +153,21 @@ public final class PlannedKernel: @unchecked Sendable {
 /// Kernels for inference plans: each built once per shape and kept by the plan.
 extension DNNLBackend {
     /// A convolution with its (already folded) kernel and bias, and post-ops. `blocked` lets oneDNN choose the
-    /// activation layouts it runs fastest on; otherwise input and output are plain NHWC.
+    /// activation layouts it runs fastest on, and the Winograd kernels where they apply (`offersWinograd`);
+    /// otherwise input and output are plain NHWC.
     public func plannedConvolution(_ g: ConvolutionGeometry, kernel: Tensor, bias: Tensor?, postOps: [PostOp], blocked: Bool) throws -> PlannedKernel {
         let d = try ConvolutionDescriptors(g)
-        var desc = dnnl_convolution_desc_t()
-        var (src, weights, dst) = d.raw(blocked: blocked)
-        var biasDesc = bias != nil ? d.bias.raw : dnnl_memory_desc_t()
-        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights,
-                                                             &biasDesc, &dst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
-                  "convolution_forward_desc_init")
-        let p = try DNNLPrimitive("planned convolution", &desc, engine: engine, postOps: postOps)
+        let build = { (form: ConvolutionForm) throws -> DNNLPrimitive in
+            var desc = dnnl_convolution_desc_t()
+            var (src, weights, dst) = d.raw(blocked: form != .nhwc)
+            var biasDesc = bias != nil ? d.bias.raw : dnnl_memory_desc_t()
+            try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, form.algorithm, &src, &weights,
+                                                                 &biasDesc, &dst, d.strides, d.dilates, d.paddingLeft, d.paddingRight),
+                      "convolution_forward_desc_init")
+            return try DNNLPrimitive("planned convolution", &desc, engine: self.engine, postOps: postOps)
+        }
+        let winograd = blocked && offersWinograd(g) ? try? build(.winograd) : nil
+        let p = try winograd ?? build(blocked ? .blocked : .nhwc)
         let wanted = p.memoryDescriptor(dnnl_query_weights_md)
         let (pointer, owner) = try keptWeights(kernel, from: d.userWeights, to: wanted)
         var constants = [(DNNL_ARG_WEIGHTS, wanted, pointer)]
