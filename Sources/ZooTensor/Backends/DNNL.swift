@@ -177,6 +177,13 @@ final class DNNLPrimitive: @unchecked Sendable {
         dnnl_primitive_desc_destroy(descriptor)
     }
 
+    /// oneDNN's name for the kernel it chose, e.g. "jit_1x1:avx512_core"; "ref:any" is its slow reference code.
+    var implementation: String {
+        var name: UnsafePointer<CChar>?
+        guard dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "" }
+        return String(cString: name)
+    }
+
     func memoryDescriptor(_ query: dnnl_query_t, _ index: Int32 = 0) -> MemoryDescriptor {
         MemoryDescriptor(dnnl_primitive_desc_query_md(descriptor, query, index).pointee)
     }

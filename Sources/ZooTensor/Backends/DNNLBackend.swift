@@ -74,8 +74,10 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// data 3510–3570 ms blocked, 3130–3145 NHWC, forward 3180–3700 against 3000–3025, backward weights 3840–3945
     /// against 3685–3735 (blocked only where the work per element is high: no better). Capped at AVX2 the same
     /// ResNet-50 step was 3% faster blocked. So the bar is 5·10⁷ FLOPs on AVX2 and none is high enough on AVX-512.
-    public static var defaultBlockedConvolutionMinimumFLOPs: Double {
-        dnnl_get_effective_cpu_isa().rawValue & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue ? .infinity : 5e7
+    public static var defaultBlockedConvolutionMinimumFLOPs: Double { hasAVX512 ? .infinity : 5e7 }
+
+    static var hasAVX512: Bool {
+        dnnl_get_effective_cpu_isa().rawValue & dnnl_cpu_isa_avx512_core.rawValue == dnnl_cpu_isa_avx512_core.rawValue
     }
 
     public init(blockedConvolutionMinimumFLOPs: Double = DNNLBackend.defaultBlockedConvolutionMinimumFLOPs,
@@ -242,6 +244,11 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
             dilates = [w.dilationHeight - 1, w.dilationWidth - 1].map(Int64.init)
             paddingLeft = [w.padTop, w.padLeft].map(Int64.init)
             paddingRight = [w.padBottom, w.padRight].map(Int64.init)
+        }
+
+        /// An NHWC shape in nChw16c, oneDNN's layout of whole 16-channel blocks.
+        func channelBlocks16(_ nhwc: [Int]) throws -> MemoryDescriptor {
+            try MemoryDescriptor([nhwc[0], nhwc[3], nhwc[1], nhwc[2]], dnnl_nChw16c)
         }
 
         /// Source, weights and destination as a primitive's descriptor takes them: weights in the layout oneDNN picks,
