@@ -122,7 +122,7 @@ import ZooTensor
                 let residual = try ctx.call(relu3, ctx.call(add, [ctx.call(conv3, second), first]))
                 return [try ctx.call(dense, ctx.call(pool, residual))]
             }
-        let profiler = ProfilingBackend(backend)
+            let profiler = ProfilingBackend(backend)
             let logits = try Runtime.using(profiler) {
                 let out = try model(Variable(images), training: true, taps: taps)
                 try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: out.main, targets: labels).backward()
