@@ -35,8 +35,15 @@ struct ReLUFusions {
 /// and fails rather than read a rectified value it did not ask for.
 final class ReLUFusionPass {
     private let fusions: ReLUFusions
-    /// Holds each output, so that its identity cannot be reused by another variable during the pass.
-    private var pending: [ObjectIdentifier: (output: Variable, relu: ObjectIdentifier)] = [:]
+    /// Each output, held weakly so that it lives no longer than its readers keep it (conv1's 100 MB output, read only
+    /// by a padding, would otherwise live through the whole pass at batch 32). An entry whose variable is gone is
+    /// stale: its identity may have been reused by another variable.
+    private var pending: [ObjectIdentifier: Waiting] = [:]
+
+    private struct Waiting {
+        weak var output: Variable?
+        let relu: ObjectIdentifier
+    }
 
     init(_ fusions: ReLUFusions) { self.fusions = fusions }
 
@@ -44,7 +51,7 @@ final class ReLUFusionPass {
     /// its ReLU passing that on; nil for every other call.
     func call(_ layer: Layer, _ inputs: [Variable]) throws -> Variable? {
         for x in inputs {
-            guard let waiting = pending[ObjectIdentifier(x)] else { continue }
+            guard let waiting = pending[ObjectIdentifier(x)], waiting.output === x else { continue }
             guard waiting.relu == ObjectIdentifier(layer), inputs.count == 1 else { throw GraphTraceError(layer: layer.name, inTraining: true) }
             return try reshape(x, x.shape)
         }
@@ -57,7 +64,7 @@ final class ReLUFusionPass {
         } else {
             return nil
         }
-        pending[ObjectIdentifier(y)] = (y, relu)
+        pending[ObjectIdentifier(y)] = Waiting(output: y, relu: relu)
         return y
     }
 }

@@ -42,9 +42,10 @@ public func conv2dTranspose(_ x: Variable, _ kernel: Variable, bias: Variable? =
     }
     let backend = Runtime.backend
     let (input, weights) = (x.value, kernel.value)
+    let (needsInput, needsKernel) = (x.requiresGrad, kernel.requiresGrad)
     let product = Variable.result(try backend.conv2dBackwardData(input, weights, g), [x, kernel]) { dy in
-        [x.requiresGrad ? try backend.conv2d(dy, weights, bias: nil, g) : nil,
-         kernel.requiresGrad ? try backend.conv2dBackwardWeights(input, dy, g, withBias: false).kernel : nil]
+        [needsInput ? try backend.conv2d(dy, weights, bias: nil, g) : nil,
+         needsKernel ? try backend.conv2dBackwardWeights(input, dy, g, withBias: false).kernel : nil]
     }
     return try bias.map { try biasAdd(product, $0) } ?? product
 }

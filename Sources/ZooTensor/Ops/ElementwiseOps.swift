@@ -15,9 +15,9 @@ public func combine(_ kind: ElementwiseCombination, _ inputs: [Variable]) throws
     case .subtract:
         return Variable.result(values[0] + values[1].scaled(by: -1), inputs) { dy in [dy, dy.scaled(by: -1)] }
     case .average:
-        let share = 1 / Float(inputs.count)
+        let arity = inputs.count, share = 1 / Float(inputs.count)
         return Variable.result(values.dropFirst().reduce(values[0], +).scaled(by: share), inputs) { dy in
-            Array(repeating: dy.scaled(by: share), count: inputs.count)
+            Array(repeating: dy.scaled(by: share), count: arity)
         }
     case .multiply:
         let y = values.dropFirst().reduce(values[0]) { $0.multiplied(by: $1) }

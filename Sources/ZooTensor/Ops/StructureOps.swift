@@ -26,9 +26,11 @@ public func addReLU(_ inputs: [Variable]) throws -> Variable {
             parallelFor(count, minimumPerChunk: 1 << 15) { range in for i in range { out[i] = Swift.max(a[i], 0) } }
         }
     }
+    // The pullback holds the count, not the inputs: capturing them would keep every input alive until backward.
+    let count = inputs.count
     return Variable.result(y, inputs) { dy in
         let gradient = try backend.activationBackward(.relu, dy, x: y, y: y)
-        return Array(repeating: gradient, count: inputs.count)
+        return Array(repeating: gradient, count: count)
     }
 }
 
