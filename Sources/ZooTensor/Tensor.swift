@@ -95,6 +95,16 @@ public struct Tensor: @unchecked Sendable {
         return try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
 
+    /// self + other, written over self where nothing else shares its storage (a gradient being summed during
+    /// backward: one buffer fewer per sum), into a new tensor otherwise. The same sums, element by element, as `+`.
+    public mutating func add(_ other: Tensor) {
+        precondition(shape == other.shape, "adding \(describe(shape: other.shape)) to \(describe(shape: shape))")
+        guard isKnownUniquelyReferenced(&storage) else { return self = self + other }
+        storage.markWritten()
+        let x = storage.pointer, y = ptr(other), count = count
+        parallelFor(count, minimumPerChunk: 1 << 15) { range in for i in range { x[i] = x[i] + y[i] } }
+    }
+
     public subscript(flat index: Int) -> Float {
         get { storage.pointer[index] }
         set { withUnsafeMutableBufferPointer { $0[index] = newValue } }

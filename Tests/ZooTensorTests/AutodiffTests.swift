@@ -210,6 +210,22 @@ import ZooTensor
         }
     }
 
+    /// Gradients are summed in place where nothing else holds the sum, and copied where something does: a shared
+    /// tensor never changes under its other holder. The sums are `+`'s, bit for bit.
+    @Test func addingWritesInPlaceOnlyWhenUnshared() {
+        let a = random([3, 70_000], seed: 47), b = random([3, 70_000], seed: 48)
+        var unshared = a.scaled(by: 1)
+        let identity = unshared.storage.identity
+        unshared.add(b)
+        #expect(unshared.storage.identity == identity, "an unshared sum is written in place")
+        #expect(unshared.scalars == (a + b).scalars)
+        var shared = a
+        shared.add(b)
+        #expect(shared.storage.identity != a.storage.identity && a.scalars == random([3, 70_000], seed: 47).scalars,
+                "a shared tensor is copied, its other holder unchanged")
+        #expect(shared.scalars == (a + b).scalars)
+    }
+
     @Test func gradientsAccumulateUntilCleared() throws {
         let w = Variable(random([3, 2], seed: 30), requiresGrad: true), x = Variable(random([4, 3], seed: 31))
         for _ in 0..<2 { try matmul(x, w).backward(seed: Tensor(shape: [4, 2], repeating: 1)) }

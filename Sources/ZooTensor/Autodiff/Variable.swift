@@ -116,7 +116,13 @@ final class TapeNode {
             for (parent, g) in zip(node.parents, try pullback(gradient)) {
                 guard let parent, let g else { continue }
                 let key = ObjectIdentifier(parent)
-                gradients[key] = gradients[key].map { $0 + g } ?? g
+                // Taken out of the dictionary so that a sum nothing else holds is added to in place.
+                if var sum = gradients.removeValue(forKey: key) {
+                    sum.add(g)
+                    gradients[key] = sum
+                } else {
+                    gradients[key] = g
+                }
             }
         }
     }
