@@ -226,6 +226,33 @@ import ZooTensor
         #expect(shared.scalars == (a + b).scalars)
     }
 
+    /// On oneDNN a max pooling's backward reads the workspace its forward wrote (where each maximum was) and an
+    /// average pooling's reads nothing, so the tape frees the pooling's input; on the reference backend, which keeps no
+    /// workspace, the input stays. Gradients against the reference's.
+    @Test(arguments: [PoolingKind.max, .average])
+    func poolingKeepsItsWorkspaceNotItsInput(_ kind: PoolingKind) throws {
+        let kernel = Variable(random([3, 3, 2, 4], seed: 49), requiresGrad: true)
+        let image = random([2, 7, 7, 2], seed: 50), seed = random([2, 3, 3, 4], seed: 51)
+        var gradients: [Tensor] = []
+        for (backend, inputKept) in [(dnnl as any Backend, false), (reference, true)] {
+            weak var input: TensorStorage?
+            let out: Variable = try on(backend) {
+                let convolved = try conv2d(Variable(image), kernel, padding: .same)
+                input = convolved.value.storage
+                return kind == .max ? try maxPool2d(convolved, size: (3, 3), strides: (2, 2)) : try averagePool2d(convolved, size: (3, 3), strides: (2, 2))
+            }
+            #expect((input != nil) == inputKept, "\(kind) pooling on \(backend.name)")
+            try on(backend) { try out.backward(seed: seed) }
+            gradients.append(kernel.grad!)
+            kernel.zeroGrad()
+        }
+        #expect(deviation(gradients[0], gradients[1]) < 1e-4)
+        let refused = #expect(throws: ShapeError.self) {
+            try reference.pool2dBackward(kind, seed, workspace: kernel, PoolingGeometry(op: "test", input: [2, 7, 7, 4], size: (3, 3), strides: (2, 2), padding: .valid))
+        }
+        #expect(refused?.description.contains("keeps no pooling workspace") == true, "\(String(describing: refused))")
+    }
+
     @Test func gradientsAccumulateUntilCleared() throws {
         let w = Variable(random([3, 2], seed: 30), requiresGrad: true), x = Variable(random([4, 3], seed: 31))
         for _ in 0..<2 { try matmul(x, w).backward(seed: Tensor(shape: [4, 2], repeating: 1)) }

@@ -17,6 +17,11 @@ public protocol Backend: AnyObject, Sendable {
 
     func pool2d(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> Tensor
     func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, x: Tensor, _ g: PoolingGeometry) throws -> Tensor
+    /// Pooling in a training pass: the output and, where the backend has one, what its backward needs in place of the
+    /// input (opaque; nil when the backward reads the input).
+    func pool2dTraining(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> (y: Tensor, workspace: AnyObject?)
+    /// The backward of `pool2dTraining` from its workspace.
+    func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, workspace: AnyObject, _ g: PoolingGeometry) throws -> Tensor
 
     /// Across the last (channel) axis.
     func lrn(_ x: Tensor, _ p: LRNParameters) throws -> Tensor
@@ -35,6 +40,16 @@ public protocol Backend: AnyObject, Sendable {
     /// The backward of `batchNormReLUTraining`, given its `workspace`, or its output `y` when the workspace is nil.
     func batchNormReLUBackward(_ dy: Tensor, x: Tensor, y: Tensor?, workspace: AnyObject?, gamma: Tensor, mean: Tensor, variance: Tensor,
                                epsilon: Float, inputGradient: Bool) throws -> (dx: Tensor?, dgamma: Tensor, dbeta: Tensor)
+}
+
+extension Backend {
+    public func pool2dTraining(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> (y: Tensor, workspace: AnyObject?) {
+        (try pool2d(kind, x, g), nil)
+    }
+
+    public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, workspace: AnyObject, _ g: PoolingGeometry) throws -> Tensor {
+        throw ShapeError("pool2dBackward", "\(name) keeps no pooling workspace: the backward pass needs the forward pass's input")
+    }
 }
 
 extension Tensor {

@@ -501,10 +501,45 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         }
     }
 
-    /// Max pooling's backward needs the forward's workspace (where each maximum was): the forward runs again to get it.
+    /// What a training pass keeps of a pooling in place of its input: max pooling's workspace (where each maximum
+    /// was); average pooling's backward reads nothing.
+    final class PoolingWorkspace {
+        let memory: (descriptor: MemoryDescriptor, buffer: AlignedBuffer)?
+        init(_ memory: (descriptor: MemoryDescriptor, buffer: AlignedBuffer)?) { self.memory = memory }
+    }
+
+    public func pool2dTraining(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> (y: Tensor, workspace: AnyObject?) {
+        let d = try PoolingDescriptors(kind, g)
+        let forward = try poolingForward(kind, g, d, training: true)
+        let descriptor = forward.memoryDescriptor(dnnl_query_workspace_md)
+        let buffer = descriptor.byteCount > 0 ? AlignedBuffer(byteCount: descriptor.byteCount) : nil
+        let y = try produce(g.outputShape) { y in
+            var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))]
+            if let buffer { args.append((DNNL_ARG_WORKSPACE, descriptor, buffer.pointer)) }
+            try withExtendedLifetime(buffer) { try forward.execute(engine, args) }
+        }
+        return (y, PoolingWorkspace(buffer.map { (descriptor, $0) }))
+    }
+
+    public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, workspace: AnyObject, _ g: PoolingGeometry) throws -> Tensor {
+        guard let workspace = workspace as? PoolingWorkspace else {
+            throw ShapeError("pool2dBackward", "the workspace comes from another backend than \(name)")
+        }
+        let d = try PoolingDescriptors(kind, g)
+        return try poolingBackward(kind, dy, g, d, forward: try poolingForward(kind, g, d, training: true), workspace: workspace.memory)
+    }
+
+    /// Without a workspace from the forward pass, max pooling runs its forward again to get one.
     public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, x: Tensor, _ g: PoolingGeometry) throws -> Tensor {
         let d = try PoolingDescriptors(kind, g)
         let forward = try poolingForward(kind, g, d, training: true)
+        let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, d.source, mutable(x))], output: (DNNL_ARG_DST, d.destination))
+        return try poolingBackward(kind, dy, g, d, forward: forward, workspace: workspace)
+    }
+
+    /// `forward`: the training-mode forward primitive, the backward's hint.
+    private func poolingBackward(_ kind: PoolingKind, _ dy: Tensor, _ g: PoolingGeometry, _ d: PoolingDescriptors, forward: DNNLPrimitive,
+                                 workspace: (descriptor: MemoryDescriptor, buffer: AlignedBuffer)?) throws -> Tensor {
         let p = try primitive(.poolingBackward(kind, g)) {
             var desc = dnnl_pooling_desc_t()
             var (diffSrc, diffDst) = (d.source.raw, d.destination.raw)
@@ -512,7 +547,6 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
                                                       d.paddingLeft, d.paddingRight), "pooling_backward_desc_init")
             return try DNNLPrimitive("\(kind) pooling backward", &desc, engine: engine, hint: forward)
         }
-        let workspace = try runForWorkspace(forward, [(DNNL_ARG_SRC, d.source, mutable(x))], output: (DNNL_ARG_DST, d.destination))
         return try produce(g.inputShape) { dx in
             var args = [(DNNL_ARG_DIFF_DST, d.destination, mutable(dy)), (DNNL_ARG_DIFF_SRC, d.source, UnsafeMutableRawPointer(dx))]
             if let workspace { args.append((DNNL_ARG_WORKSPACE, workspace.descriptor, workspace.buffer.pointer)) }

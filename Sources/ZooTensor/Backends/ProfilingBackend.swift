@@ -59,6 +59,12 @@ public final class ProfilingBackend: Backend, @unchecked Sendable {
     public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, x: Tensor, _ g: PoolingGeometry) throws -> Tensor {
         try timed("pooling backward") { try inner.pool2dBackward(kind, dy, x: x, g) }
     }
+    public func pool2dTraining(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> (y: Tensor, workspace: AnyObject?) {
+        try timed("pooling") { try inner.pool2dTraining(kind, x, g) }
+    }
+    public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, workspace: AnyObject, _ g: PoolingGeometry) throws -> Tensor {
+        try timed("pooling backward") { try inner.pool2dBackward(kind, dy, workspace: workspace, g) }
+    }
     public func lrn(_ x: Tensor, _ p: LRNParameters) throws -> Tensor {
         try timed("lrn") { try inner.lrn(x, p) }
     }

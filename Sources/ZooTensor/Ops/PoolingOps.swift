@@ -28,6 +28,10 @@ private func pool2d(_ kind: PoolingKind, _ x: Variable, size: (Int, Int), stride
     let g = try PoolingGeometry(op: op, input: x.shape, size: size, strides: strides, padding: padding)
     let backend = Runtime.backend
     let input = x.value
-    let y = try backend.pool2d(kind, input, g)
+    guard Gradients.recorded, x.requiresGrad else { return Variable(try backend.pool2d(kind, input, g)) }
+    // Where the backend has a workspace (oneDNN: where each maximum was, a byte per output), the tape keeps it instead
+    // of the input: ResNet-50's padded max-pooling input is 100 MB at batch 32.
+    let (y, workspace) = try backend.pool2dTraining(kind, input, g)
+    if let workspace { return Variable.result(y, [x]) { dy in [try backend.pool2dBackward(kind, dy, workspace: workspace, g)] } }
     return Variable.result(y, [x]) { dy in [try backend.pool2dBackward(kind, dy, x: input, g)] }
 }
