@@ -251,6 +251,10 @@ import ZooTensor
             try reference.pool2dBackward(kind, seed, workspace: kernel, PoolingGeometry(op: "test", input: [2, 7, 7, 4], size: (3, 3), strides: (2, 2), padding: .valid))
         }
         #expect(refused?.description.contains("keeps no pooling workspace") == true, "\(String(describing: refused))")
+        let foreign = #expect(throws: ShapeError.self) {
+            try dnnl.pool2dBackward(kind, seed, workspace: kernel, PoolingGeometry(op: "test", input: [2, 7, 7, 4], size: (3, 3), strides: (2, 2), padding: .valid))
+        }
+        #expect(foreign?.description.contains("comes from another backend than dnnl") == true, "\(String(describing: foreign))")
     }
 
     @Test func gradientsAccumulateUntilCleared() throws {

@@ -511,14 +511,11 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     public func pool2dTraining(_ kind: PoolingKind, _ x: Tensor, _ g: PoolingGeometry) throws -> (y: Tensor, workspace: AnyObject?) {
         let d = try PoolingDescriptors(kind, g)
         let forward = try poolingForward(kind, g, d, training: true)
-        let descriptor = forward.memoryDescriptor(dnnl_query_workspace_md)
-        let buffer = descriptor.byteCount > 0 ? AlignedBuffer(byteCount: descriptor.byteCount) : nil
+        var workspace: (descriptor: MemoryDescriptor, buffer: AlignedBuffer)?
         let y = try produce(g.outputShape) { y in
-            var args = [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))]
-            if let buffer { args.append((DNNL_ARG_WORKSPACE, descriptor, buffer.pointer)) }
-            try withExtendedLifetime(buffer) { try forward.execute(engine, args) }
+            workspace = try runWithWorkspace(forward, [(DNNL_ARG_SRC, d.source, mutable(x)), (DNNL_ARG_DST, d.destination, UnsafeMutableRawPointer(y))])
         }
-        return (y, PoolingWorkspace(buffer.map { (descriptor, $0) }))
+        return (y, PoolingWorkspace(workspace))
     }
 
     public func pool2dBackward(_ kind: PoolingKind, _ dy: Tensor, workspace: AnyObject, _ g: PoolingGeometry) throws -> Tensor {
@@ -557,14 +554,21 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// Runs a training-mode forward primitive into scratch memory and returns its workspace, if it has one.
     private func runForWorkspace(_ forward: DNNLPrimitive, _ inputs: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer?)],
                                  output: (Int32, MemoryDescriptor)) throws -> (descriptor: MemoryDescriptor, buffer: AlignedBuffer)? {
-        let descriptor = forward.memoryDescriptor(dnnl_query_workspace_md)
-        guard descriptor.byteCount > 0 else { return nil }
-        let buffer = AlignedBuffer(byteCount: descriptor.byteCount)
+        guard forward.memoryDescriptor(dnnl_query_workspace_md).byteCount > 0 else { return nil }
         let scratch = AlignedBuffer(byteCount: output.1.byteCount)
-        try withExtendedLifetime(scratch) {
-            try forward.execute(engine, inputs + [(output.0, output.1, scratch.pointer), (DNNL_ARG_WORKSPACE, descriptor, buffer.pointer)])
+        return try withExtendedLifetime(scratch) { try runWithWorkspace(forward, inputs + [(output.0, output.1, scratch.pointer)]) }
+    }
+
+    /// Runs a training-mode forward primitive on `arguments` plus a workspace of its own, if it has one, and returns
+    /// that workspace.
+    private func runWithWorkspace(_ forward: DNNLPrimitive, _ arguments: [(Int32, MemoryDescriptor, UnsafeMutableRawPointer?)])
+        throws -> (descriptor: MemoryDescriptor, buffer: AlignedBuffer)? {
+        let descriptor = forward.memoryDescriptor(dnnl_query_workspace_md)
+        let buffer = descriptor.byteCount > 0 ? AlignedBuffer(byteCount: descriptor.byteCount) : nil
+        try withExtendedLifetime(buffer) {
+            try forward.execute(engine, arguments + (buffer.map { [(DNNL_ARG_WORKSPACE, descriptor, $0.pointer)] } ?? []))
         }
-        return (descriptor, buffer)
+        return buffer.map { (descriptor, $0) }
     }
 
     // MARK: Local response normalization
