@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -15,11 +15,17 @@ let package = Package(
         .library(name: "ZooTransfer", targets: ["ZooTransfer"]),
         .library(name: "ZooONNX", targets: ["ZooONNX"]),
         .library(name: "Zoo", targets: ["Zoo"]),
+        .library(name: "ZooDistributed", targets: ["ZooDistributed"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
         .executable(name: "zoo-reader", targets: ["ZooReader"]),
         .executable(name: "transfer-example", targets: ["TransferExample"]),
         .executable(name: "keras-model-example", targets: ["KerasModelExample"]),
+    ],
+    traits: [
+        // Data-parallel training over MPI: `swift build --traits MPI` (needs Open MPI's libopenmpi-dev). Without it
+        // nothing links MPI, and `zoo` run under `mpirun` says how to get a build that has it.
+        .trait(name: "MPI", description: "Data-parallel fine-tuning and feature extraction over MPI (Open MPI)"),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,6 +45,7 @@ let package = Package(
         .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
         .systemLibrary(name: "CSystem"),
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CPeak"),
         .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
@@ -51,11 +58,12 @@ let package = Package(
         .target(name: "ZooModels", dependencies: ["ZooCore", "ZooNN", "ZooTensor"], path: "zoo"),
         .target(name: "ZooImaging", dependencies: ["CJPEG", "CPNG", "ZooCore", "ZooTensor"]),
         .target(name: "ZooTransfer", dependencies: ["CGzip", "ZooConverters", "ZooCore", "ZooImaging", "ZooNN", "ZooTensor"]),
+        .target(name: "ZooDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"])), "ZooTransfer"]),
         .target(name: "ZooONNX", dependencies: ["ZooNN", "ZooTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Zoo", dependencies: ["ZooTensor", "ZooNN", "ZooCore", "ZooConverters", "ZooModels", "ZooImaging", "ZooTransfer", "ZooONNX"]),
         .executableTarget(
             name: "ZooCLI",
-            dependencies: ["Zoo", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Zoo", "ZooDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "ZooBench",
             dependencies: ["CPeak", "ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", "ZooONNX",

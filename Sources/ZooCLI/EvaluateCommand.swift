@@ -69,6 +69,7 @@ struct ExtractCommand: ParsableCommand {
             Examples:
               zoo extract --arch resnet50 --weights resnet50_notop.h5 --data photos/ -o photos-resnet50.safetensors
               zoo extract --arch vgg16 --weights vgg16_notop.h5 --data fashion-mnist --tap block4_pool -o f.safetensors
+              mpirun -np 4 zoo extract --arch resnet50 --weights resnet50_notop.h5 --data photos/ -o f.safetensors   (4 processes)
             """)
 
     @Option(help: "The backbone (see zoo list); without it, the one --weights fits, or the network the file's own Keras config describes.") var arch: String?
@@ -84,6 +85,12 @@ struct ExtractCommand: ParsableCommand {
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func run() throws {
+        let group = try Ranks.group()
+        try Ranks.run(in: group) { try run(in: group) }
+    }
+
+    /// Under `mpirun` each rank extracts a share of the batches and rank 0 writes the whole file.
+    func run(in group: any ProcessGroup) throws {
         let bundle = try config.read(weights)
         let backbone = try Plugins.backbones.backbone(named: arch, for: bundle, file: weights)
         let model = try TransferModels.features(backbone, weights: bundle, tap: tap, inputSize: input?.pair)
@@ -95,9 +102,10 @@ struct ExtractCommand: ParsableCommand {
         extractor.strict = data.strict
         let progress = ProgressBar("extract", total: dataset.count)
         let start = Date()
-        let (features, skipped) = try extractor.extract(dataset) { done, _ in progress.update(done) }
+        let (features, skipped) = try extractor.extract(dataset, group: group) { done, _ in if group.isRoot { progress.update(done) } }
         progress.finish()
         let seconds = Date().timeIntervalSince(start)
+        guard group.isRoot else { return }
         let url = URL(fileURLWithPath: output)
         try features.write(to: url)
         let summary: [String: Any] = ["output": url.path, "images": features.count, "features": features.features.shape.last ?? 0,

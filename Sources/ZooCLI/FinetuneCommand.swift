@@ -39,6 +39,10 @@ struct FinetuneCommand: ParsableCommand {
               zoo finetune --arch resnet50 --weights resnet50_notop.h5 --data photos/ --mode auto --validation 0.2
               zoo finetune --weights my_keras_cnn.h5 --data photos/ --freeze block2_pool --lr 1e-4   (your own Keras model)
               zoo finetune [the options of the stopped run] --resume   (continues after Ctrl-C or a crash)
+            Under mpirun (a build with MPI: swift build --traits MPI) the same command trains data-parallel: each \
+            process takes its part of every --batch (the global batch), gradients are averaged over all, rank 0 \
+            writes every file, and --resume works with any number of processes:
+              mpirun -np 2 zoo finetune --arch resnet50 --weights resnet50.h5 --data photos/ --freeze none --out runs/r50
             """)
 
     @Option(help: "The backbone (see zoo list); without it, the one --weights fits, or the network the file's own Keras config describes.") var arch: String?
@@ -111,6 +115,13 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
+        let group = try Ranks.group()
+        try Ranks.run(in: group) { try run(in: group) }
+    }
+
+    /// Under `mpirun` every rank runs this with the same options; rank 0 alone prints and writes.
+    func run(in group: any ProcessGroup) throws {
+        let speaks = group.isRoot && !json
         if config.path != nil && arch != nil && arch != "keras" { throw CLIError("--config describes the network itself; leave out --arch \(arch!)") }
         let backbone = try resolvedBackbone(arch: arch, weights: weights)
         let all = try data.dataset()
@@ -137,30 +148,35 @@ struct FinetuneCommand: ParsableCommand {
         configuration.strict = data.strict
 
         if mode == "auto" {
-            configuration = try searched(configuration, searchPlan: try plan(epochs: searchEpochs, patience: nil))
+            configuration = try searched(configuration, searchPlan: try plan(epochs: searchEpochs, patience: nil), group: group)
         }
         let job = TransferJob(configuration, formats: Plugins.weightFormats)
-        if !resume, FileManager.default.fileExists(atPath: job.checkpointURL.path) {
+        job.group = group
+        if group.isRoot, !resume, FileManager.default.fileExists(atPath: job.checkpointURL.path) {
             Output.message("note: \(out) holds a checkpoint; this run starts afresh and replaces it (--resume continues it instead)")
         }
         let interruption = Interruption()
         job.shouldStop = { interruption.isRequested }
         let extraction = ProgressBar("features", total: 1)
-        job.onExtraction = { done, total in extraction.update(done, total: total) }
         var bar: ProgressBar?
-        job.onProgress = { p in
-            if bar == nil { bar = ProgressBar("epoch \(p.epoch + 1)/\(p.epochs)", total: p.batches) }
-            bar!.update(p.batch, detail: String(format: "loss %.4f  %.0f img/s", p.loss, p.imagesPerSecond))
+        if group.isRoot {
+            job.onExtraction = { done, total in extraction.update(done, total: total) }
+            job.onProgress = { p in
+                if bar == nil { bar = ProgressBar("epoch \(p.epoch + 1)/\(p.epochs)", total: p.batches) }
+                bar!.update(p.batch, detail: String(format: "loss %.4f  %.0f img/s", p.loss, p.imagesPerSecond))
+            }
         }
         job.onEpoch = { record in
             bar?.finish()
             bar = nil
-            if !json { print(Self.line(record)) }
+            if speaks { print(Self.line(record)) }
         }
-        job.onMessage = { if !json { Output.message($0) } }
-        if !json {
+        job.onMessage = { if speaks { Output.message($0) } }
+        if speaks {
+            let (least, most) = (batch / group.size, (batch + group.size - 1) / group.size)
+            let ranks = group.size > 1 ? ", \(group.size) processes, \(least == most ? "\(least)" : "\(least)–\(most)") images each per step" : ""
             Output.message("\(configuration.mode.rawValue): \(backbone.name) on \(training.name), \(training.classNames.count) classes, "
-                + "\(training.count) training and \(held?.count ?? 0) validation images")
+                + "\(training.count) training and \(held?.count ?? 0) validation images" + ranks)
         }
         let result: TransferResult
         do { result = try job.run(resume: resume) } catch let error as DatasetError {
@@ -168,6 +184,10 @@ struct FinetuneCommand: ParsableCommand {
         }
         extraction.finish()
         bar?.finish()
+        guard group.isRoot else {
+            if result.outcome == .interrupted { throw ExitCode(130) }
+            return
+        }
         if !result.skipped.isEmpty {
             Output.message("skipped \(result.skipped.count) unreadable image\(result.skipped.count == 1 ? "" : "s"), e.g. \(result.skipped[0].sample): \(result.skipped[0].reason)")
         }
@@ -180,29 +200,35 @@ struct FinetuneCommand: ParsableCommand {
 
     /// --mode auto: the configuration with the strategy a search on the held-out images chose (or, with --resume,
     /// the one the stopped run's search chose), recorded in the output folder and the weights' metadata.
-    func searched(_ base: TransferConfiguration, searchPlan: TrainingPlan) throws -> TransferConfiguration {
+    /// In a group rank 0's record decides, and every rank runs the same search.
+    func searched(_ base: TransferConfiguration, searchPlan: TrainingPlan, group: any ProcessGroup) throws -> TransferConfiguration {
         let record = base.output.appendingPathComponent("search.json")
         let search: SearchRecord
-        if resume, let data = try? Data(contentsOf: record) {
-            search = try JSONDecoder().decode(SearchRecord.self, from: data)
-            if !json { Output.message("--resume: continuing the strategy the search chose: \(search.chosen)") }
+        let speaks = group.isRoot && !json
+        let recorded = try group.broadcast(resume && group.isRoot ? (try? Data(contentsOf: record)) ?? Data() : Data())
+        if !recorded.isEmpty {
+            search = try JSONDecoder().decode(SearchRecord.self, from: recorded)
+            if speaks { Output.message("--resume: continuing the strategy the search chose: \(search.chosen)") }
         } else {
             let perClass = base.training.count / max(1, base.training.classNames.count)
             var strategies = StrategySearch(candidates: try TransferStrategy.candidates(for: base.backbone, inputSize: base.inputSize, imagesPerClass: perClass),
                                             plan: searchPlan)
+            strategies.group = group
             var bar: ProgressBar?
             strategies.onTrial = { index, count, strategy in
                 bar?.finish()
-                bar = json ? nil : ProgressBar("search \(index + 1)/\(count): \(strategy)", total: searchPlan.epochs)
+                bar = !speaks ? nil : ProgressBar("search \(index + 1)/\(count): \(strategy)", total: searchPlan.epochs)
             }
             strategies.onJob = { job in job.onEpoch = { record in bar?.update(record.epoch) } }
             let result = try strategies.run(base, formats: Plugins.weightFormats)
             bar?.finish()
             search = SearchRecord(trials: result.trials, chosen: result.chosen, searchEpochs: searchPlan.epochs)
-            try FileManager.default.createDirectory(at: base.output, withIntermediateDirectories: true)
-            try writeAtomically(to: record) { try JSONEncoder.reproducible.encode(search).write(to: $0) }
-            try writeAtomically(to: base.output.appendingPathComponent("search.csv")) { try Data(result.csv.utf8).write(to: $0) }
-            if !json { print("strategy search on \(base.validation!.count) validation images, \(searchPlan.epochs) epochs each:\n" + result.table) }
+            if group.isRoot {
+                try FileManager.default.createDirectory(at: base.output, withIntermediateDirectories: true)
+                try writeAtomically(to: record) { try JSONEncoder.reproducible.encode(search).write(to: $0) }
+                try writeAtomically(to: base.output.appendingPathComponent("search.csv")) { try Data(result.csv.utf8).write(to: $0) }
+            }
+            if speaks { print("strategy search on \(base.validation!.count) validation images, \(searchPlan.epochs) epochs each:\n" + result.table) }
         }
         var configuration = search.chosen.configured(base)
         configuration.notes["transfer_search"] = try MetadataKey.json(search)

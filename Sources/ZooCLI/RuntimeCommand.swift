@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZooNN
+import ZooDistributed
 import ZooTensor
 
 /// Shows the compute runtime, and with --check proves it: the same network forward and backward on oneDNN and on
@@ -10,7 +11,8 @@ struct RuntimeCommand: ParsableCommand {
         commandName: "runtime",
         abstract: "Show the compute backends and check that they agree.",
         discussion: """
-            ZOO_BACKEND (dnnl or reference) picks the default backend; ZOO_NUM_THREADS the thread count.
+            ZOO_BACKEND (dnnl or reference) picks the default backend; ZOO_NUM_THREADS the thread count. MPI is the \
+            library `mpirun` jobs (data-parallel finetune and extract) run on, when this build has it.
 
             Examples:
               zoo runtime
@@ -28,6 +30,7 @@ struct RuntimeCommand: ParsableCommand {
         var report: [String: Any] = [
             "default_backend": Runtime.defaultBackend.name,
             "threads": Threads.count,
+            "mpi": Launch.mpiLibrary ?? "not in this build (swift build --traits MPI)",
         ]
         switch Runtime.dnnl {
         case .success: report["onednn"] = DNNLBackend.version
@@ -45,6 +48,7 @@ struct RuntimeCommand: ParsableCommand {
         print("default backend  \(report["default_backend"]!)")
         print("oneDNN           \(report["onednn"] ?? "unavailable: \(report["onednn_error"]!)")")
         print("threads          \(report["threads"]!)")
+        print("MPI              \(report["mpi"]!)")
         if let check = report["check"] as? [String: Any] {
             print("check            \(check["network"]!), batch \(batch)")
             for backend in ["dnnl", "reference"] {

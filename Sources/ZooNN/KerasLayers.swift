@@ -12,12 +12,12 @@ public final class TrainingNoise: Reseedable {
 
     public let name: String
     public let noise: Kind
-    private var generator: SeededGenerator
+    private var draws: TrainingDraws
 
     public init(_ name: String, _ noise: Kind, seed: UInt64 = 0) {
         self.name = name
         self.noise = noise
-        generator = SeededGenerator(seed: seed)
+        draws = TrainingDraws(seed: seed)
     }
 
     public var kind: String {
@@ -28,10 +28,15 @@ public final class TrainingNoise: Reseedable {
         }
     }
     public var weights: [Weight] { [] }
-    public func reseed(_ seed: UInt64) { generator = SeededGenerator(seed: seed) }
+    public func reseed(_ seed: UInt64, firstSample: Int) { draws.reseed(seed, firstSample: firstSample) }
 
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
         guard training else { return x }
+        let elements = x.value.count / max(1, x.shape.first ?? 1)
+        // Spatial dropout draws one uniform number per channel, the Gaussian kinds one normal (two numbers) per element.
+        let perSample = if case .spatialDropout = noise { x.shape.last ?? 1 } else { 2 * elements }
+        var generator = draws.forBatch(drawsPerSample: perSample)
+        defer { draws.generator = generator }
         switch noise {
         case .spatialDropout(let rate):
             guard x.shape.count == 4 else { throw ShapeError(name, "SpatialDropout2D needs an NHWC input, got \(describe(shape: x.shape))") }

@@ -200,29 +200,59 @@ public enum Layers {
 }
 
 /// A layer that draws random numbers in training; a trainer reseeds it every step from the run's seed and position,
-/// so that a resumed run draws what the uninterrupted one would have.
+/// so that a resumed run draws what the uninterrupted one would have. Its draws for each sample follow those of the
+/// samples before it in the batch: a data-parallel rank whose part of the batch starts at `firstSample` skips theirs,
+/// and so draws what one process would draw for the same samples.
 public protocol Reseedable: Layer {
-    func reseed(_ seed: UInt64)
+    func reseed(_ seed: UInt64, firstSample: Int)
+}
+
+extension Reseedable {
+    public func reseed(_ seed: UInt64) { reseed(seed, firstSample: 0) }
+}
+
+/// A reseeded generator and the samples' draws still to skip on the next call.
+struct TrainingDraws {
+    var generator: SeededGenerator
+    var samplesToSkip = 0
+
+    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+
+    mutating func reseed(_ seed: UInt64, firstSample: Int) {
+        generator = SeededGenerator(seed: seed)
+        samplesToSkip = firstSample
+    }
+
+    /// The generator, past the skipped samples' draws (`perSample` numbers each).
+    mutating func forBatch(drawsPerSample perSample: Int) -> SeededGenerator {
+        generator.skip(samplesToSkip * perSample)
+        samplesToSkip = 0
+        return generator
+    }
 }
 
 /// Keras Dropout with its own seeded generator, so runs repeat exactly.
 public final class Dropout: Reseedable {
     public let name: String
     public let rate: Float
-    private var generator: SeededGenerator
+    private var draws: TrainingDraws
 
     public init(_ name: String, rate: Float, seed: UInt64 = 0) {
         self.name = name
         self.rate = rate
-        generator = SeededGenerator(seed: seed)
+        draws = TrainingDraws(seed: seed)
     }
 
     public var weights: [Weight] { [] }
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
-        try dropout(x, rate: rate, training: training, generator: &generator)
+        guard training, rate > 0 else { return try dropout(x, rate: rate, training: false, generator: &draws.generator) }
+        // One number per element.
+        var generator = draws.forBatch(drawsPerSample: x.value.count / max(1, x.shape.first ?? 1))
+        defer { draws.generator = generator }
+        return try dropout(x, rate: rate, training: training, generator: &generator)
     }
 
-    public func reseed(_ seed: UInt64) { generator = SeededGenerator(seed: seed) }
+    public func reseed(_ seed: UInt64, firstSample: Int) { draws.reseed(seed, firstSample: firstSample) }
 }
 
 /// Layers applied in order.

@@ -14,6 +14,11 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Moves past `draws` numbers at once, as if `next()` had been called that many times.
+    public mutating func skip(_ draws: Int) {
+        state &+= UInt64(draws) &* 0x9E37_79B9_7F4A_7C15
+    }
+
     /// A uniform Float in [low, high).
     public mutating func uniform(_ low: Float, _ high: Float) -> Float {
         low + (high - low) * Float(next() >> 40) * 0x1p-24

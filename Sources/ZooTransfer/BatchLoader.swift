@@ -10,6 +10,8 @@ public struct Batch: Sendable {
     public let indices: [Int]
     /// Its position in the epoch, counted from 0.
     public let number: Int
+    /// Where its first sample stands in the whole batch: a data-parallel rank's part starts past the lower ranks'.
+    public var firstSample = 0
 }
 
 /// Feeds a data set in batches, decoding and preparing them on background threads a few batches ahead of the
@@ -21,12 +23,13 @@ public struct Batch: Sendable {
 public final class BatchLoader {
     private let pipeline: BatchPipeline
 
-    /// `shuffle` false keeps the data set's order (feature extraction, evaluation).
+    /// `shuffle` false keeps the data set's order (feature extraction, evaluation). With a `shard`, each batch holds
+    /// only that shard's part of the whole batch (data-parallel ranks: the same batches, split between them).
     public init(_ dataset: Dataset, preparation: ImagePreparation, batchSize: Int, shuffle: Bool, seed: UInt64 = 0,
                 epoch: Int = 0, augmentation: Augmentation = .none, startingAt firstBatch: Int = 0, strict: Bool = false,
-                prefetch: Int = 3) {
+                prefetch: Int = 3, shard: Shard = .whole) {
         pipeline = BatchPipeline(dataset, preparation: preparation, batchSize: batchSize, shuffle: shuffle, seed: seed, epoch: epoch,
-                                 augmentation: augmentation, startingAt: firstBatch, strict: strict, prefetch: prefetch)
+                                 augmentation: augmentation, startingAt: firstBatch, strict: strict, prefetch: prefetch, shard: shard)
     }
 
     /// The background thread holds the pipeline, not the loader, so dropping the loader stops it.
@@ -54,6 +57,7 @@ final class BatchPipeline: @unchecked Sendable {
     private let batchSize: Int
     private let seed: UInt64
     private let strict: Bool
+    private let shard: Shard
 
     private let condition = NSCondition()
     private var ready: [Int: Result<Batch, Error>] = [:]
@@ -64,10 +68,10 @@ final class BatchPipeline: @unchecked Sendable {
     private let prefetch: Int
     private var producerDone = false
 
-    init(_ dataset: Dataset, preparation: ImagePreparation, batchSize: Int, shuffle: Bool, seed: UInt64 = 0,
-                epoch: Int = 0, augmentation: Augmentation = .none, startingAt firstBatch: Int = 0, strict: Bool = false,
-                prefetch: Int = 3) {
+    init(_ dataset: Dataset, preparation: ImagePreparation, batchSize: Int, shuffle: Bool, seed: UInt64, epoch: Int,
+         augmentation: Augmentation, startingAt firstBatch: Int, strict: Bool, prefetch: Int, shard: Shard) {
         precondition(batchSize > 0 && prefetch > 0)
+        self.shard = shard
         self.dataset = dataset
         self.preparation = preparation
         self.batchSize = batchSize
@@ -132,7 +136,9 @@ final class BatchPipeline: @unchecked Sendable {
     }
 
     private func prepareBatch(_ number: Int) throws -> Batch {
-        let members = Array(order[(number * batchSize)..<min(order.count, (number + 1) * batchSize)])
+        let whole = order[(number * batchSize)..<min(order.count, (number + 1) * batchSize)]
+        let part = shard.range(of: whole.count)
+        let members = Array(whole.dropFirst(part.lowerBound).prefix(part.count))
         let outcomes = UnsafeMutableBufferPointer<Result<Image, Error>?>.allocate(capacity: members.count)
         outcomes.initialize(repeating: nil)
         defer { outcomes.deinitialize(); outcomes.deallocate() }
@@ -155,7 +161,7 @@ final class BatchPipeline: @unchecked Sendable {
             }
         }
         let labels = Tensor(shape: [kept.count]) { out in for (i, index) in kept.enumerated() { out[i] = Float(dataset.samples[index].label) } }
-        return Batch(images: preparation.tensor(images), labels: labels, indices: kept, number: number)
+        return Batch(images: preparation.tensor(images), labels: labels, indices: kept, number: number, firstSample: part.lowerBound)
     }
 
     private func prepareSample(_ index: Int) throws -> Image {

@@ -20,11 +20,17 @@ public struct FeatureExtractor {
     }
 
     /// Features of every readable image (unreadable ones are skipped, or stop the run when `strict`), in data-set
-    /// order. `progress` gets (images done, images in all).
-    public func extract(_ dataset: Dataset, progress: ((Int, Int) -> Void)? = nil) throws -> (features: FeatureData, skipped: [(sample: String, reason: String)]) {
-        let loader = BatchLoader(dataset, preparation: preparation, batchSize: batchSize, shuffle: false, strict: strict)
+    /// order. `progress` gets (images done, images in all). In a group each rank runs a contiguous share of the
+    /// batches, the same batches one process runs, and every rank gets the whole result.
+    public func extract(_ dataset: Dataset, group: any ProcessGroup = SingleProcess(),
+                        progress: ((Int, Int) -> Void)? = nil) throws -> (features: FeatureData, skipped: [(sample: String, reason: String)]) {
+        let batchCount = (dataset.count + batchSize - 1) / batchSize
+        let mine = group.share(of: batchCount)
+        let loader = BatchLoader(dataset, preparation: preparation, batchSize: batchSize, shuffle: false,
+                                 startingAt: mine.lowerBound, strict: strict)
         var rows: [Tensor] = [], labels: [Int] = [], done = 0
-        while let batch = try loader.next() {
+        for _ in mine {
+            guard let batch = try loader.next() else { break }
             done += batch.indices.count
             if batch.indices.isEmpty { continue }
             let features = try Gradients.off {
@@ -32,9 +38,67 @@ public struct FeatureExtractor {
             }
             rows.append(features)
             labels += batch.indices.map { dataset.samples[$0].label }
-            progress?(done, dataset.count)
+            // A rank counts its own share; the group's progress is about that many times its size.
+            progress?(min(dataset.count, done * group.size), dataset.count)
         }
-        return (FeatureData(features: Tensor(stacking: rows, trailingShape: [rows.first?.shape[1] ?? 0]), labels: labels, classNames: dataset.classNames, name: dataset.name), loader.skipped)
+        var features = Tensor(stacking: rows, trailingShape: Array(rows.first?.shape.dropFirst() ?? [0]))
+        var skipped = loader.skipped
+        if group.size > 1 {
+            let parts = try group.allGather(try FeatureRows(features: features, labels: labels, skipped: skipped).encoded())
+                .map(FeatureRows.init(encoded:))
+            guard let width = parts.first(where: { !$0.labels.isEmpty })?.rowShape ?? parts.first?.rowShape else {
+                throw DatasetError(dataset.name, "no features came back from the other processes")
+            }
+            features = Tensor(stacking: parts.filter { !$0.labels.isEmpty }.map(\.features), trailingShape: width)
+            labels = parts.flatMap(\.labels)
+            skipped = parts.flatMap { $0.skipped.map { ($0.sample, $0.reason) } }
+        }
+        return (FeatureData(features: features, labels: labels, classNames: dataset.classNames, name: dataset.name), skipped)
+    }
+}
+
+/// One rank's share of extracted features, as sent to the others: a JSON header, then the rows as raw Float32.
+struct FeatureRows {
+    init(_ data: FeatureData) { self.init(features: data.features, labels: data.labels, skipped: []) }
+
+    struct Header: Codable {
+        let shape: [Int]
+        let labels: [Int]
+        let skipped: [Skip]
+    }
+    struct Skip: Codable { let sample, reason: String }
+
+    let features: Tensor
+    let labels: [Int]
+    let skipped: [Skip]
+
+    var rowShape: [Int] { Array(features.shape.dropFirst()) }
+
+    init(features: Tensor, labels: [Int], skipped: [(sample: String, reason: String)]) {
+        self.features = features; self.labels = labels; self.skipped = skipped.map { Skip(sample: $0.sample, reason: $0.reason) }
+    }
+
+    func encoded() throws -> Data {
+        let header = try JSONEncoder().encode(Header(shape: features.shape, labels: labels, skipped: skipped))
+        var data = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Data($0) }
+        data.append(header)
+        features.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: $0.baseAddress, count: $0.count)) }
+        return data
+    }
+
+    init(encoded data: Data) throws {
+        let length = Int(data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        let header = try JSONDecoder().decode(Header.self, from: data.dropFirst(8).prefix(length))
+        let payload = data.dropFirst(8 + length)
+        let count = header.shape.reduce(1, *)
+        guard payload.count == count * MemoryLayout<Float>.size else {
+            throw DatasetError("features", "a process sent \(payload.count) bytes for \(header.shape)")
+        }
+        features = Tensor(uninitializedShape: header.shape) { out in
+            payload.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+        }
+        labels = header.labels
+        skipped = header.skipped
     }
 }
 

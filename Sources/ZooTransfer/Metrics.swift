@@ -40,3 +40,18 @@ public struct ClassificationMetrics: Sendable, Codable, Equatable {
         count += n
     }
 }
+
+extension ClassificationMetrics {
+    /// The scores over every rank's samples (each rank scored its own part).
+    public func merged(over group: any ProcessGroup) throws -> ClassificationMetrics {
+        guard group.size > 1 else { return self }
+        var packed = [Double(count), lossSum, Double(top1Correct), Double(top5Correct)] + (confusion ?? []).joined().map(Double.init)
+        try packed.withUnsafeMutableBufferPointer { try group.allReduceSum($0) }
+        var total = self
+        total.count = Int(packed[0]); total.lossSum = packed[1]; total.top1Correct = Int(packed[2]); total.top5Correct = Int(packed[3])
+        if let classes = confusion?.count {
+            total.confusion = (0..<classes).map { row in (0..<classes).map { Int(packed[4 + row * classes + $0]) } }
+        }
+        return total
+    }
+}

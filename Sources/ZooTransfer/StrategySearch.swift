@@ -86,6 +86,8 @@ public struct StrategySearch {
     public var onTrial: ((Int, Int, TransferStrategy) -> Void)?
     /// Called with each trial's job before it runs, to follow its progress.
     public var onJob: ((TransferJob) -> Void)?
+    /// The processes running the search together (data-parallel).
+    public var group: any ProcessGroup = SingleProcess()
 
     public init(candidates: [TransferStrategy], plan: TrainingPlan) {
         self.candidates = candidates; self.plan = plan
@@ -127,6 +129,7 @@ public struct StrategySearch {
     /// Runs every candidate on `base` (its training and validation data, optimizer, weights) with this search's plan,
     /// writing nothing, and picks the highest validation top-1. Scores within one validation image of each other
     /// tie, and a tie goes to the cheaper strategy.
+    /// In a group every rank runs every trial on its part of the data; the scores are the group's, so all choose alike.
     public func run(_ base: TransferConfiguration, formats: WeightFormatRegistry) throws -> Result {
         guard let validation = base.validation, validation.count > 0 else {
             throw DatasetError("--mode auto", "needs validation images to compare the strategies on (--validation above 0)")
@@ -138,6 +141,7 @@ public struct StrategySearch {
             configuration.plan = plan
             configuration.saving = false
             let job = TransferJob(configuration, formats: formats)
+            job.group = group
             onJob?(job)
             let start = Date()
             let result = try job.run()

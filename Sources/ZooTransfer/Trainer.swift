@@ -49,43 +49,68 @@ public final class Trainer {
     public var shouldStop: () -> Bool = { false }
     /// Samples the last epoch left out (unreadable images).
     public private(set) var skipped: [(sample: String, reason: String)] = []
+    /// The processes training together (data-parallel): each takes its part of every batch and all apply the same
+    /// averaged gradients. Collective calls happen in `fit`, `evaluate` and `resume`, which every rank must make.
+    public var group: any ProcessGroup = SingleProcess()
+    private var averager: GradientAverager?
+    /// Seconds spent waiting for the gradients' sums after backward, and bytes summed per step (data-parallel).
+    public var communication: (waitSeconds: Double, bytesPerStep: Int) { (averager?.waitSeconds ?? 0, averager?.bytesPerStep ?? 0) }
 
     public init(model: Model, optimizer: Optimizer, plan: TrainingPlan, identity: String) {
         self.model = model; self.optimizer = optimizer; self.plan = plan
         state = TrainingState(identity: identity)
     }
 
-    /// Continues from a checkpoint written by a run of the same model.
+    /// Continues from a checkpoint written by a run of the same model. In a group, rank 0 reads it and sends it to
+    /// the others, so only rank 0's machine needs the file.
     public func resume(from url: URL) throws {
-        state = try Checkpoint.restore(url, model: model, optimizer: optimizer, identity: state.identity)
+        guard group.size > 1 else {
+            state = try Checkpoint.restore(url, model: model, optimizer: optimizer, identity: state.identity)
+            return
+        }
+        let bytes = try group.broadcast(group.isRoot ? Data(contentsOf: url) : Data())
+        let local = group.isRoot ? url : FileManager.default.temporaryDirectory
+            .appendingPathComponent("zoo-checkpoint-\(ProcessInfo.processInfo.processIdentifier).safetensors")
+        if !group.isRoot { try bytes.write(to: local) }
+        defer { if !group.isRoot { try? FileManager.default.removeItem(at: local) } }
+        state = try Checkpoint.restore(local, model: model, optimizer: optimizer, identity: state.identity)
     }
 
     public func fit(_ training: TrainingData, validation: TrainingData? = nil) throws -> TrainingOutcome {
+        let averager = group.size > 1 ? GradientAverager(group: group, weights: model.weights) : nil
+        self.averager = averager
+        if group.size > 1 { try broadcastWeights() }
         while state.epoch < plan.epochs {
             if let patience = plan.patience, state.epochsWithoutImprovement >= patience { return .stoppedEarly(afterEpoch: state.epoch) }
             let epoch = state.epoch
             let stream = training.batches(size: plan.batchSize, shuffle: true, seed: plan.seed, epoch: epoch,
-                                          startingAt: state.nextBatch, training: true)
-            var metrics = state.partial ?? ClassificationMetrics()
+                                          startingAt: state.nextBatch, training: true, shard: Shard(group))
+            // A resumed epoch's scores so far are the whole group's: one rank carries them on.
+            var metrics = (group.isRoot ? state.partial : nil) ?? ClassificationMetrics()
             let start = Date()
             var images = 0
             while let batch = try stream.next() {
-                if !batch.indices.isEmpty {
+                var stop = false
+                if !batch.indices.isEmpty || averager != nil {
                     optimizer.learningRate = plan.schedule.rate(epoch: epoch, progress: Double(batch.number) / Double(stream.batchCount))
-                    try step(batch, epoch: epoch, metrics: &metrics)
-                    images += batch.indices.count
+                    let done = try step(batch, epoch: epoch, metrics: &metrics, averager: averager)
+                    images += done.samples
+                    stop = done.stop
+                } else {
+                    stop = shouldStop()
                 }
                 state.nextBatch = batch.number + 1
                 state.partial = metrics
                 let elapsed = Date().timeIntervalSince(start)
                 onProgress?(TrainingProgress(epoch: epoch, epochs: plan.epochs, batch: batch.number + 1, batches: stream.batchCount,
                                              imagesPerSecond: elapsed > 0 ? Double(images) / elapsed : 0, loss: metrics.loss))
-                if shouldStop() {
+                if stop {
                     try saveCheckpoint()
                     return .interrupted
                 }
             }
             skipped = stream.skipped
+            metrics = try metrics.merged(over: group)
             let seconds = Date().timeIntervalSince(start)
             let scores = try validation.map { try evaluate($0) }
             let record = EpochRecord(epoch: epoch + 1, learningRate: plan.schedule.rate(epoch: epoch),
@@ -112,12 +137,14 @@ public final class Trainer {
 
     /// Loss, top-1, top-5 and the confusion matrix of the model (in inference mode) on `data`.
     public func evaluate(_ data: TrainingData) throws -> ClassificationMetrics {
-        try Self.evaluate(model, on: data, batchSize: plan.batchSize)
+        try Self.evaluate(model, on: data, batchSize: plan.batchSize, group: group)
     }
 
-    public static func evaluate(_ model: Model, on data: TrainingData, batchSize: Int) throws -> ClassificationMetrics {
+    /// In a group, each rank scores its part of every batch and the scores are merged.
+    public static func evaluate(_ model: Model, on data: TrainingData, batchSize: Int,
+                                group: any ProcessGroup = SingleProcess()) throws -> ClassificationMetrics {
         var metrics = ClassificationMetrics(classes: data.classNames.count)
-        let stream = data.batches(size: batchSize, shuffle: false, seed: 0, epoch: 0, startingAt: 0, training: false)
+        let stream = data.batches(size: batchSize, shuffle: false, seed: 0, epoch: 0, startingAt: 0, training: false, shard: Shard(group))
         while let batch = try stream.next() {
             if batch.indices.isEmpty { continue }
             try Gradients.off {
@@ -126,31 +153,67 @@ public final class Trainer {
                 metrics.add(logits: logits.value, labels: batch.labels, meanLoss: l.value.scalars[0])
             }
         }
-        return metrics
+        return try metrics.merged(over: group)
     }
 
-    private func step(_ batch: Batch, epoch: Int, metrics: inout ClassificationMetrics) throws {
-        // Dropout draws from the run's seed and position, so a resumed run draws the same masks.
-        for (i, layer) in model.layers.enumerated() {
-            (layer as? Reseedable)?.reseed(mixSeeds(plan.seed, UInt64(epoch), UInt64(batch.number), UInt64(i)))
+    /// One optimizer step on `batch`; in a group, on the average of every rank's gradients. Returns the samples the
+    /// step learnt from (the whole group's) and whether to stop (any rank asked to).
+    private func step(_ batch: Batch, epoch: Int, metrics: inout ClassificationMetrics,
+                      averager: GradientAverager?) throws -> (samples: Int, stop: Bool) {
+        averager?.begin(samples: batch.indices.count)
+        if !batch.indices.isEmpty {
+            // Dropout draws from the run's seed and position, so a resumed run draws the same masks, and a rank the
+            // masks of its own samples.
+            for (i, layer) in model.layers.enumerated() {
+                (layer as? Reseedable)?.reseed(mixSeeds(plan.seed, UInt64(epoch), UInt64(batch.number), UInt64(i)),
+                                               firstSample: batch.firstSample)
+            }
+            let outputs = try model(Variable(batch.images), training: true).outputs
+            let losses = try outputs.map { try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: $0, targets: batch.labels) }
+            var total = losses[0]
+            for auxiliary in losses.dropFirst() { total = try total + scaled(auxiliary, by: plan.auxiliaryLossWeight) }
+            for case let layer as any PenalizingLayer in model.layers {
+                if let penalty = layer.takePenalty() { total = try total + penalty }
+            }
+            for weight in model.weights where weight.variable.requiresGrad {
+                if let r = weight.regularizer { total = try total + penalty(weight.variable, l1: r.l1, l2: r.l2) }
+            }
+            try total.backward(leafDone: averager.map { averager in { try averager.completed($0) } })
+            metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])
         }
-        let outputs = try model(Variable(batch.images), training: true).outputs
-        let losses = try outputs.map { try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: $0, targets: batch.labels) }
-        var total = losses[0]
-        for auxiliary in losses.dropFirst() { total = try total + scaled(auxiliary, by: plan.auxiliaryLossWeight) }
-        for case let layer as any PenalizingLayer in model.layers {
-            if let penalty = layer.takePenalty() { total = try total + penalty }
+        guard let averager else {
+            optimizer.step(model.weights)
+            return (batch.indices.count, shouldStop())
         }
-        for weight in model.weights where weight.variable.requiresGrad {
-            if let r = weight.regularizer { total = try total + penalty(weight.variable, l1: r.l1, l2: r.l2) }
-        }
-        try total.backward()
-        optimizer.step(model.weights)
-        metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])
+        let (samples, stop) = try averager.finish(stop: shouldStop())
+        if samples > 0 { optimizer.step(model.weights) }
+        return (samples, stop)
     }
 
+    /// Rank 0's weights (and running statistics) on every rank, so that all start from the same point.
+    private func broadcastWeights() throws {
+        let weights = model.weights
+        var flat = [Float]()
+        flat.reserveCapacity(weights.reduce(0) { $0 + $1.value.count })
+        for weight in weights { weight.value.withUnsafeBufferPointer { flat.append(contentsOf: $0) } }
+        try flat.withUnsafeMutableBufferPointer { try group.broadcast($0) }
+        var offset = 0
+        for weight in weights {
+            let count = weight.value.count
+            weight.value = Tensor(shape: weight.shape) { out in
+                for i in out.indices { out[i] = flat[offset + i] }
+            }
+            offset += count
+        }
+    }
+
+    /// Collective in a group: every rank merges its epoch's scores so far, rank 0 writes.
     private func saveCheckpoint() throws {
-        guard let checkpoint else { return }
+        guard checkpoint != nil else { return }
+        var merged = state
+        merged.partial = try state.partial?.merged(over: group)
+        guard group.isRoot, let checkpoint else { return }
+        let state = merged
         do { try Checkpoint.save(checkpoint, model: model, optimizer: optimizer, state: state) } catch {
             throw CheckpointError("cannot save the checkpoint after epoch \(state.epoch), batch \(state.nextBatch): \(error); "
                 + "the previous checkpoint is unchanged")

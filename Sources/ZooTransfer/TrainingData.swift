@@ -13,13 +13,19 @@ public protocol BatchStream: AnyObject {
 extension BatchLoader: BatchStream {}
 
 /// What a trainer learns from or scores: it hands out the batches of an epoch, reproducibly from (seed, epoch), from
-/// any batch on.
+/// any batch on; with a shard, only that shard's part of each batch.
 public protocol TrainingData: Sendable {
     var count: Int { get }
     var classNames: [String] { get }
     /// Describes the data for logs and cache keys.
     var name: String { get }
-    func batches(size: Int, shuffle: Bool, seed: UInt64, epoch: Int, startingAt: Int, training: Bool) -> any BatchStream
+    func batches(size: Int, shuffle: Bool, seed: UInt64, epoch: Int, startingAt: Int, training: Bool, shard: Shard) -> any BatchStream
+}
+
+extension TrainingData {
+    public func batches(size: Int, shuffle: Bool, seed: UInt64, epoch: Int, startingAt: Int, training: Bool) -> any BatchStream {
+        batches(size: size, shuffle: shuffle, seed: seed, epoch: epoch, startingAt: startingAt, training: training, shard: .whole)
+    }
 }
 
 /// Images from a data set, prepared for a backbone; augmented when training.
@@ -37,9 +43,9 @@ public struct ImageData: TrainingData {
     public var classNames: [String] { dataset.classNames }
     public var name: String { dataset.name }
 
-    public func batches(size: Int, shuffle: Bool, seed: UInt64, epoch: Int, startingAt: Int, training: Bool) -> any BatchStream {
+    public func batches(size: Int, shuffle: Bool, seed: UInt64, epoch: Int, startingAt: Int, training: Bool, shard: Shard) -> any BatchStream {
         BatchLoader(dataset, preparation: preparation, batchSize: size, shuffle: shuffle, seed: seed, epoch: epoch,
-                    augmentation: training ? augmentation : .none, startingAt: startingAt, strict: strict)
+                    augmentation: training ? augmentation : .none, startingAt: startingAt, strict: strict, shard: shard)
     }
 }
 
@@ -57,10 +63,10 @@ public struct FeatureData: TrainingData {
 
     public var count: Int { labels.count }
 
-    public func batches(size: Int, shuffle: Bool, seed: UInt64, epoch: Int, startingAt: Int, training: Bool) -> any BatchStream {
+    public func batches(size: Int, shuffle: Bool, seed: UInt64, epoch: Int, startingAt: Int, training: Bool, shard: Shard) -> any BatchStream {
         var generator = SeededGenerator(seed: mixSeeds(seed, UInt64(epoch), 0x5EED))
         let order = shuffle ? Array(0..<count).shuffled(using: &generator) : Array(0..<count)
-        return FeatureBatches(self, order: order, size: size, first: startingAt)
+        return FeatureBatches(self, order: order, size: size, first: startingAt, shard: shard)
     }
 }
 
@@ -70,17 +76,20 @@ final class FeatureBatches: BatchStream {
     let size: Int
     var number: Int
     let batchCount: Int
+    let shard: Shard
     var skipped: [(sample: String, reason: String)] { [] }
 
-    init(_ data: FeatureData, order: [Int], size: Int, first: Int) {
-        self.data = data; self.order = order; self.size = size
+    init(_ data: FeatureData, order: [Int], size: Int, first: Int, shard: Shard) {
+        self.data = data; self.order = order; self.size = size; self.shard = shard
         batchCount = (order.count + size - 1) / size
         number = min(first, batchCount)
     }
 
     func next() throws -> Batch? {
         guard number < batchCount else { return nil }
-        let members = Array(order[(number * size)..<min(order.count, (number + 1) * size)])
+        let whole = order[(number * size)..<min(order.count, (number + 1) * size)]
+        let part = shard.range(of: whole.count)
+        let members = Array(whole.dropFirst(part.lowerBound).prefix(part.count))
         let width = data.features.count / max(1, data.count)
         let rowShape = Array(data.features.shape.dropFirst())
         let images = data.features.withUnsafeBufferPointer { source in
@@ -93,6 +102,6 @@ final class FeatureBatches: BatchStream {
         }
         let labels = Tensor(shape: [members.count]) { out in for (i, row) in members.enumerated() { out[i] = Float(data.labels[row]) } }
         defer { number += 1 }
-        return Batch(images: images, labels: labels, indices: members, number: number)
+        return Batch(images: images, labels: labels, indices: members, number: number, firstSample: part.lowerBound)
     }
 }

@@ -100,6 +100,9 @@ public final class TransferJob {
     public var onExtraction: ((Int, Int) -> Void)?
     public var onMessage: ((String) -> Void)?
     public var shouldStop: () -> Bool = { false }
+    /// The processes running this job together (data-parallel): every rank runs `run` with the same configuration,
+    /// takes its part of the images, and rank 0 alone writes files.
+    public var group: any ProcessGroup = SingleProcess()
 
     public static let metadataKey = "zoo.transfer"
 
@@ -124,7 +127,8 @@ public final class TransferJob {
         }
         if c.mode != .scratch && pretrained == nil { throw DatasetError("--weights", "\(c.mode.rawValue) needs pre-trained weights") }
         // The output folder appears only once the inputs are known to be good.
-        if c.saving { try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true) }
+        let writes = c.saving && group.isRoot
+        if writes { try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true) }
 
         let trainable: Model, final: () throws -> (Model, [String: String])
         let training: TrainingData, validation: TrainingData?
@@ -138,7 +142,7 @@ public final class TransferJob {
             func features(_ dataset: Dataset) throws -> FeatureData {
                 let key = FeatureCache.key(backbone: c.backbone.name, weightsSHA256: weightsHash, tap: c.tap, pooling: c.pooling,
                                            preparation: preparation, dataset: dataset)
-                if let cached = try c.featureCache?.load(key) {
+                if let cached = try cachedFeatures(key, of: dataset) {
                     featuresCached = true
                     return cached
                 }
@@ -146,9 +150,9 @@ public final class TransferJob {
                 extractor.pooling = c.pooling
                 extractor.strict = c.strict
                 extractor.batchSize = c.plan.batchSize
-                let (data, left) = try extractor.extract(dataset, progress: onExtraction)
+                let (data, left) = try extractor.extract(dataset, group: group, progress: onExtraction)
                 skipped += left
-                try c.featureCache?.store(data, key)
+                if group.isRoot { try c.featureCache?.store(data, key) }
                 return data
             }
             training = try features(c.training)
@@ -179,8 +183,9 @@ public final class TransferJob {
         trainer.onEpoch = onEpoch
         trainer.onProgress = onProgress
         trainer.shouldStop = shouldStop
+        trainer.group = group
         if resume {
-            guard FileManager.default.fileExists(atPath: checkpointURL.path) else {
+            guard !group.isRoot || FileManager.default.fileExists(atPath: checkpointURL.path) else {
                 throw CheckpointError("--resume: there is no checkpoint at \(checkpointURL.path)")
             }
             try trainer.resume(from: checkpointURL)
@@ -189,13 +194,26 @@ public final class TransferJob {
         skipped += trainer.skipped
         let scores = try validation.map { try trainer.evaluate($0) }
         let (model, metadata) = try final()
-        var files = c.saving ? [checkpointURL] : []
-        if outcome != .interrupted && c.saving {
+        var files = writes ? [checkpointURL] : []
+        if outcome != .interrupted && writes {
             files += try write(model.weightBundle(metadata: metadata), history: trainer.state.history, validation: scores,
                                classNames: c.training.classNames)
         }
         return TransferResult(outcome: outcome, history: trainer.state.history, validation: scores, model: model, files: files,
                               skipped: skipped, featuresCached: featuresCached)
+    }
+
+    /// The cached features under `key`, if any. In a group rank 0's cache decides, so that all ranks extract or none
+    /// does, and the others get its features.
+    private func cachedFeatures(_ key: String, of dataset: Dataset) throws -> FeatureData? {
+        guard let cache = configuration.featureCache else { return nil }
+        guard group.size > 1 else { return try cache.load(key) }
+        let found = group.isRoot ? try cache.load(key) : nil
+        let bytes = try group.broadcast(try found.map { try FeatureRows($0).encoded() } ?? Data())
+        if let found { return found }
+        if bytes.isEmpty { return nil }
+        let rows = try FeatureRows(encoded: bytes)
+        return FeatureData(features: rows.features, labels: rows.labels, classNames: dataset.classNames, name: dataset.name)
     }
 
     /// The metadata that lets `zoo evaluate` and `predict` rebuild the trained network.

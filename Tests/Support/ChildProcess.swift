@@ -44,18 +44,18 @@ public func runProcess(_ executable: URL, _ arguments: [String], environment: [S
 }
 
 /// A read to the end of a pipe on a thread of its own.
-final class ConcurrentRead: @unchecked Sendable {
+public final class ConcurrentRead: @unchecked Sendable {
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ handle: FileHandle) {
+    public init(_ handle: FileHandle) {
         Thread { [self] in
             data = readToEnd(handle)
             done.signal()
         }.start()
     }
 
-    func wait() -> Data {
+    public func wait() -> Data {
         done.wait()
         return data
     }

@@ -49,14 +49,15 @@ public final class Variable {
     }
 
     /// Back-propagates from this node (a scalar loss by default: its gradient seed is 1) and adds the gradients of
-    /// every leaf that requires one to its `grad`.
-    public func backward(seed: Tensor? = nil) throws {
+    /// every leaf that requires one to its `grad`. `leafDone` is called for each such leaf as soon as its gradient
+    /// of this pass is complete, while the pass goes on (data-parallel training starts sending it then).
+    public func backward(seed: Tensor? = nil, leafDone: ((Variable) throws -> Void)? = nil) throws {
         guard requiresGrad else { return }
         let start = seed ?? Tensor(shape: shape, repeating: 1)
         guard start.shape == shape else {
             throw ShapeError("backward", "seed \(describe(shape: start.shape)) does not match the output \(describe(shape: shape))")
         }
-        try node.backPropagate(start)
+        try node.backPropagate(start, leafDone: leafDone)
     }
 
     /// Drops the accumulated gradient.
@@ -92,7 +93,7 @@ final class TapeNode {
 
     /// Sends `seed`, the gradient of this node's value, back through every node it depends on, in reverse
     /// topological order, each node's incoming gradients summed before its pullback runs.
-    func backPropagate(_ seed: Tensor) throws {
+    func backPropagate(_ seed: Tensor, leafDone: ((Variable) throws -> Void)?) throws {
         var order: [TapeNode] = []
         var visited = Set<ObjectIdentifier>()
         var stack: [(TapeNode, Bool)] = [(self, false)]
@@ -106,7 +107,11 @@ final class TapeNode {
         for node in order.reversed() {
             guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(node)) else { continue }
             if node.isLeaf {
-                node.leaf?.accumulate(gradient)
+                // Every node that reads a leaf comes before it in this order, so its gradient is complete here.
+                if let leaf = node.leaf {
+                    leaf.accumulate(gradient)
+                    try leafDone?(leaf)
+                }
                 continue
             }
             guard let pullback = node.pullback else {
