@@ -41,7 +41,8 @@ struct FinetuneCommand: ParsableCommand {
               zoo finetune [the options of the stopped run] --resume   (continues after Ctrl-C or a crash)
             Under mpirun (a build with MPI: swift build --traits MPI) the same command trains data-parallel: each \
             process takes its part of every --batch (the global batch), gradients are averaged over all, rank 0 \
-            writes every file, and --resume works with any number of processes:
+            writes every file, and --resume works with any number of processes. BatchNorm layers that train use each \
+            process's own batch statistics unless --sync-bn:
               mpirun -np 2 zoo finetune --arch resnet50 --weights resnet50.h5 --data photos/ --freeze none --out runs/r50
             """)
 
@@ -72,6 +73,8 @@ struct FinetuneCommand: ParsableCommand {
     @OptionGroup var config: ModelConfigOption
     @Option(help: "Output folder.") var out: String = "zoo-run"
     @Flag(help: "Continue from the output folder's checkpoint.") var resume = false
+    @Flag(name: .customLong("sync-bn"), help: "Under mpirun: BatchNorm layers that train normalize with the whole batch's statistics, not each process's part.")
+    var syncBatchNorm = false
     @Flag(help: "Print the summary as JSON.") var json = false
 
     func validate() throws {
@@ -146,6 +149,7 @@ struct FinetuneCommand: ParsableCommand {
         configuration.pooling = pooling
         configuration.augmentation = try augmentation()
         configuration.strict = data.strict
+        configuration.synchronizeBatchNorm = syncBatchNorm
 
         if mode == "auto" {
             configuration = try searched(configuration, searchPlan: try plan(epochs: searchEpochs, patience: nil), group: group)
@@ -195,7 +199,7 @@ struct FinetuneCommand: ParsableCommand {
             Output.message("stopped; the checkpoint is \(job.checkpointURL.path); continue with the same command and --resume")
             throw ExitCode(130)
         }
-        try report(result, mode: configuration.mode.rawValue, classNames: training.classNames)
+        try report(result, mode: configuration.mode.rawValue, architecture: backbone.name, classNames: training.classNames, processes: group.size)
     }
 
     /// --mode auto: the configuration with the strategy a search on the held-out images chose (or, with --resume,
@@ -250,9 +254,13 @@ struct FinetuneCommand: ParsableCommand {
         return text + String(format: "  │ %.1f s, %.0f img/s", r.seconds, r.imagesPerSecond)
     }
 
-    func report(_ result: TransferResult, mode: String, classNames: [String]) throws {
-        var summary: [String: Any] = ["mode": mode, "architecture": arch, "epochs": result.history.count,
-                                      "files": result.files.map(\.path), "features_cached": result.featuresCached]
+    func report(_ result: TransferResult, mode: String, architecture: String, classNames: [String], processes: Int) throws {
+        var summary: [String: Any] = ["mode": mode, "architecture": architecture, "epochs": result.history.count,
+                                      "files": result.files.map(\.path), "features_cached": result.featuresCached, "processes": processes]
+        if processes > 1 {
+            summary["communication"] = ["wait_seconds": result.communication.waitSeconds, "bytes_per_step": result.communication.bytesPerStep]
+        }
+        if let last = result.history.last { summary["images_per_second"] = last.imagesPerSecond }
         if case .stoppedEarly(let epoch) = result.outcome { summary["stopped_early_after_epoch"] = epoch }
         if let v = result.validation {
             summary["validation"] = ["loss": v.loss, "top1": v.top1, "top5": v.top5, "images": v.count, "confusion": v.confusion ?? []]

@@ -8,7 +8,7 @@ import ZooTransfer
 public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     public let rank: Int
     public let size: Int
-    private let world = zoo_mpi_comm_world()
+    private let world: MPI_Comm
 
     /// The process's world group; the first call initialises MPI.
     public static func world() throws -> MPIProcessGroup {
@@ -21,7 +21,7 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
                 throw DistributedError("this MPI library offers thread level \(provided), Zoo needs MPI_THREAD_SERIALIZED")
             }
             atexit { MPIProcessGroup.finalize() }
-            let made = try MPIProcessGroup()
+            let made = try MPIProcessGroup(zoo_mpi_comm_world())
             shared = made
             return made
         }
@@ -30,11 +30,19 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
     nonisolated(unsafe) private static var shared: MPIProcessGroup?
     private static let lock = NSLock()
 
-    private init() throws {
+    private init(_ communicator: MPI_Comm) throws {
         var rank: Int32 = 0, size: Int32 = 0
-        try Self.check(MPI_Comm_rank(zoo_mpi_comm_world(), &rank), "MPI_Comm_rank")
-        try Self.check(MPI_Comm_size(zoo_mpi_comm_world(), &size), "MPI_Comm_size")
+        try Self.check(MPI_Comm_rank(communicator, &rank), "MPI_Comm_rank")
+        try Self.check(MPI_Comm_size(communicator, &size), "MPI_Comm_size")
         self.rank = Int(rank); self.size = Int(size)
+        world = communicator
+    }
+
+    /// A communicator of its own over the same processes (`MPI_Comm_dup`), kept until the process ends.
+    public func duplicate() throws -> any ProcessGroup {
+        var copy: MPI_Comm? = nil
+        try Self.check(MPI_Comm_dup(world, &copy), "MPI_Comm_dup")
+        return try MPIProcessGroup(copy!)
     }
 
     /// The MPI library's own description ("Open MPI v4.1.4, …"), first line; callable before MPI starts.

@@ -116,6 +116,9 @@ public final class BatchNormalization: Layer {
     public let gamma, beta, movingMean, movingVariance: Weight
     public var epsilon: Float
     public let momentum: Float
+    /// Set for data-parallel training with synchronized BatchNorm: a training pass then normalizes with the
+    /// statistics of every process's batch (`syncBatchNorm`).
+    public var statisticsSync: (any BatchStatisticsSync)?
 
     public init(_ name: String, channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99) {
         self.name = name
@@ -130,15 +133,21 @@ public final class BatchNormalization: Layer {
     public var weights: [Weight] { [gamma, beta, movingMean, movingVariance] }
 
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
-        try batchNorm(x, gamma: gamma.variable, beta: beta.variable, movingMean: movingMean.variable,
-                      movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum,
-                      training: training && trainable)
+        if training && trainable, let statisticsSync {
+            return try syncBatchNorm(x, gamma: gamma.variable, beta: beta.variable, movingMean: movingMean.variable,
+                                     movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum, sync: statisticsSync)
+        }
+        return try batchNorm(x, gamma: gamma.variable, beta: beta.variable, movingMean: movingMean.variable,
+                             movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum,
+                             training: training && trainable)
     }
 
-    /// A training pass with the ReLU after the layer fused in (see `ReLUFusions`).
+    /// A training pass with the ReLU after the layer fused in (see `ReLUFusions`); synchronized statistics leave
+    /// them apart.
     func trainingWithReLU(_ x: Variable) throws -> Variable {
-        try batchNormReLU(x, gamma: gamma.variable, beta: beta.variable, movingMean: movingMean.variable,
-                          movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum)
+        if statisticsSync != nil { return try relu(self(x, training: true)) }
+        return try batchNormReLU(x, gamma: gamma.variable, beta: beta.variable, movingMean: movingMean.variable,
+                                 movingVariance: movingVariance.variable, epsilon: epsilon, momentum: momentum)
     }
 }
 

@@ -17,6 +17,8 @@ public protocol ProcessGroup: AnyObject {
     func broadcast(_ data: Data) throws -> Data
     /// Every process's bytes, in rank order, on every process.
     func allGather(_ data: Data) throws -> [Data]
+    /// The same processes with a channel of their own: collectives on it are ordered apart from this group's.
+    func duplicate() throws -> any ProcessGroup
 }
 
 /// A reduction under way: `poll` lets it progress while the caller computes, `wait` returns once it is done.
@@ -70,6 +72,7 @@ public final class SingleProcess: ProcessGroup {
     public func broadcast(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     public func broadcast(_ data: Data) throws -> Data { data }
     public func allGather(_ data: Data) throws -> [Data] { [data] }
+    public func duplicate() throws -> any ProcessGroup { self }
 
     struct Completed: PendingReduction {
         func poll() {}

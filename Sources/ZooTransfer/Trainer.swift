@@ -52,7 +52,11 @@ public final class Trainer {
     /// The processes training together (data-parallel): each takes its part of every batch and all apply the same
     /// averaged gradients. Collective calls happen in `fit`, `evaluate` and `resume`, which every rank must make.
     public var group: any ProcessGroup = SingleProcess()
+    /// In a group, trainable BatchNorm layers normalize with the statistics of the whole batch rather than each
+    /// rank's part (synchronized BatchNorm; what one process computes, at two more sums per layer each way).
+    public var synchronizeBatchNorm = false
     private var averager: GradientAverager?
+    private var statistics: SynchronizedStatistics?
     /// Seconds spent waiting for the gradients' sums after backward, and bytes summed per step (data-parallel).
     public var communication: (waitSeconds: Double, bytesPerStep: Int) { (averager?.waitSeconds ?? 0, averager?.bytesPerStep ?? 0) }
 
@@ -80,6 +84,10 @@ public final class Trainer {
         let averager = group.size > 1 ? GradientAverager(group: group, weights: model.weights) : nil
         self.averager = averager
         if group.size > 1 { try broadcastWeights() }
+        if group.size > 1 && synchronizeBatchNorm && statistics == nil {
+            statistics = try SynchronizedStatistics(group)
+            statistics!.attach(to: model)
+        }
         while state.epoch < plan.epochs {
             if let patience = plan.patience, state.epochsWithoutImprovement >= patience { return .stoppedEarly(afterEpoch: state.epoch) }
             let epoch = state.epoch
@@ -161,7 +169,10 @@ public final class Trainer {
     private func step(_ batch: Batch, epoch: Int, metrics: inout ClassificationMetrics,
                       averager: GradientAverager?) throws -> (samples: Int, stop: Bool) {
         averager?.begin(samples: batch.indices.count)
-        if !batch.indices.isEmpty {
+        statistics?.beginStep()
+        if batch.indices.isEmpty {
+            try statistics?.standIn()
+        } else {
             // Dropout draws from the run's seed and position, so a resumed run draws the same masks, and a rank the
             // masks of its own samples.
             for (i, layer) in model.layers.enumerated() {
@@ -181,6 +192,7 @@ public final class Trainer {
             try total.backward(leafDone: averager.map { averager in { try averager.completed($0) } })
             metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])
         }
+        statistics?.endStep()
         guard let averager else {
             optimizer.step(model.weights)
             return (batch.indices.count, shouldStop())

@@ -66,6 +66,8 @@ public struct TransferConfiguration: @unchecked Sendable {
     /// More metadata for the written weights (what chose this configuration, for one).
     public var notes: [String: String] = [:]
     public var featureCache: FeatureCache? = .standard
+    /// Data-parallel runs: BatchNorm layers that train use the whole batch's statistics (see `Trainer`).
+    public var synchronizeBatchNorm = false
 
     public init(mode: Mode, backbone: any Backbone, weights: URL?, training: Dataset, validation: Dataset? = nil,
                 plan: TrainingPlan, optimizer: OptimizerChoice, output: URL) {
@@ -86,6 +88,8 @@ public struct TransferResult {
     public let skipped: [(sample: String, reason: String)]
     /// Whether the features came from the cache.
     public let featuresCached: Bool
+    /// Data-parallel runs: seconds rank 0 waited for gradient sums after backward, and bytes summed per step.
+    public var communication: (waitSeconds: Double, bytesPerStep: Int) = (0, 0)
 }
 
 /// A transfer-learning run from configuration to files: builds the model, extracts or trains, checkpoints every
@@ -184,6 +188,7 @@ public final class TransferJob {
         trainer.onProgress = onProgress
         trainer.shouldStop = shouldStop
         trainer.group = group
+        trainer.synchronizeBatchNorm = c.synchronizeBatchNorm
         if resume {
             guard !group.isRoot || FileManager.default.fileExists(atPath: checkpointURL.path) else {
                 throw CheckpointError("--resume: there is no checkpoint at \(checkpointURL.path)")
@@ -199,8 +204,10 @@ public final class TransferJob {
             files += try write(model.weightBundle(metadata: metadata), history: trainer.state.history, validation: scores,
                                classNames: c.training.classNames)
         }
-        return TransferResult(outcome: outcome, history: trainer.state.history, validation: scores, model: model, files: files,
-                              skipped: skipped, featuresCached: featuresCached)
+        var result = TransferResult(outcome: outcome, history: trainer.state.history, validation: scores, model: model, files: files,
+                                    skipped: skipped, featuresCached: featuresCached)
+        result.communication = trainer.communication
+        return result
     }
 
     /// The cached features under `key`, if any. In a group rank 0's cache decides, so that all ranks extract or none

@@ -39,6 +39,34 @@ private func arrays(_ url: URL) throws -> [String: [Float]] {
     return result
 }
 
+/// How far two runs of one network ended apart: the trained weights by ‖a − b‖ / ‖a − start‖ (relative to how far
+/// training moved them), the BatchNorm moving statistics by ‖a − b‖ / ‖a‖.
+private struct BatchNormRunDifference: CustomStringConvertible {
+    var trained = 0.0, moving = 0.0
+
+    init(_ a: [String: [Float]], _ b: [String: [Float]], start: [String: [Float]]) {
+        #expect(Set(a.keys) == Set(b.keys))
+        var sums = (difference: 0.0, change: 0.0, movingDifference: 0.0, movingNorm: 0.0)
+        for (name, x) in a {
+            let y = b[name] ?? [], x0 = start[name] ?? []
+            guard x.count == y.count, x.count == x0.count else { trained = .infinity; return }
+            let isMoving = name.hasSuffix("moving_mean") || name.hasSuffix("moving_variance")
+            for i in x.indices {
+                let d = Double(x[i] - y[i]) * Double(x[i] - y[i])
+                if isMoving {
+                    sums.movingDifference += d; sums.movingNorm += Double(x[i]) * Double(x[i])
+                } else {
+                    sums.difference += d; sums.change += Double(x[i] - x0[i]) * Double(x[i] - x0[i])
+                }
+            }
+        }
+        trained = (sums.difference / max(sums.change, 1e-30)).squareRoot()
+        moving = (sums.movingDifference / max(sums.movingNorm, 1e-30)).squareRoot()
+    }
+
+    var description: String { String(format: "trained weights %.2e of their change, moving statistics %.2e", trained, moving) }
+}
+
 /// The largest relative difference of any weight, ‖a − b‖ / ‖a‖ per array, over every array of two files.
 private func largestRelativeDifference(_ a: URL, _ b: URL) throws -> Double {
     let first = try arrays(a), second = try arrays(b)
@@ -89,6 +117,43 @@ private let lenetRun = ["finetune", "--arch", "lenet5-relu", "--data", "fashion-
                 }
             }
         }
+    }
+
+    /// A ResNet-18 from scratch: its BatchNorm layers train. With --sync-bn they normalize with the whole batch's
+    /// statistics and the run is one process's; without, each rank's own statistics make it another run.
+    ///
+    /// This network amplifies rounding (BatchNorm over 1×1 maps, betas whose gradients nearly cancel): one process
+    /// on 1 thread instead of 2 already ends its training ~1% of the weights' change apart. That spread, a pure
+    /// change of summation order, is the yardstick: synchronized ranks stay within a few times it, per-rank
+    /// statistics land far beyond. Trained weights are compared by their change from the start, moving statistics
+    /// by their values.
+    @Test func synchronizedBatchNormMatchesOneProcess() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let arguments = ["finetune", "--arch", "resnet18", "--mode", "scratch", "--input", "32x32", "--data", "fashion-mnist", "--classes", "0-4",
+                         "--per-class", "12", "--validation", "0", "--batch", "20", "--epochs", "2", "--optimizer", "sgd"]
+        func single(threads: String, rate: String = "1e-5") throws -> [String: [Float]] {
+            let out = folder.appendingPathComponent("single-\(threads)-\(rate)")
+            let run = try runZoo(arguments + ["--lr", rate, "--out", out.path], environment: ["ZOO_CACHE": folder.path, "ZOO_NUM_THREADS": threads])
+            #expect(run.status == 0, "\(run.stderr)")
+            return try arrays(out.appendingPathComponent("weights.safetensors"))
+        }
+        func ranks(_ count: Int, _ options: [String]) throws -> [String: [Float]] {
+            let out = folder.appendingPathComponent("ranks-\(count)\(options.joined())")
+            let run = try mpirun(count, arguments + ["--lr", "1e-5", "--out", out.path] + options, cache: folder)
+            #expect(run.status == 0, "\(run.stderr)")
+            return try arrays(out.appendingPathComponent("weights.safetensors"))
+        }
+        let start = try single(threads: "2", rate: "0"), reference = try single(threads: "2")
+        let spread = BatchNormRunDifference(reference, try single(threads: "1"), start: start)
+        for count in [2, 3] {
+            let synchronized = BatchNormRunDifference(reference, try ranks(count, ["--sync-bn"]), start: start)
+            #expect(synchronized.trained <= 5 * max(spread.trained, 1e-5) && synchronized.moving <= 5 * max(spread.moving, 1e-5),
+                    "--sync-bn on \(count) ranks: \(synchronized) from one process; 1 vs 2 threads: \(spread)")
+        }
+        let apart = BatchNormRunDifference(reference, try ranks(2, []), start: start)
+        #expect(apart.trained >= 20 * spread.trained && apart.moving >= 20 * spread.moving,
+                "per-rank statistics should make another run: \(apart); 1 vs 2 threads: \(spread)")
     }
 
     @Test func resumesWithAnotherNumberOfRanks() throws {

@@ -54,7 +54,7 @@ public func batchNormReLU(_ x: Variable, gamma: Variable, beta: Variable, moving
 }
 
 /// Every per-channel vector must match `x`'s channels, and training needs a non-empty batch.
-private func checkBatchNorm(_ op: String, _ x: Variable, gamma: Variable, beta: Variable, movingMean: Variable, movingVariance: Variable,
+func checkBatchNorm(_ op: String, _ x: Variable, gamma: Variable, beta: Variable, movingMean: Variable, movingVariance: Variable,
                             training: Bool) throws {
     let channels = x.shape.last ?? 0
     for (name, v) in [("gamma", gamma), ("beta", beta), ("moving_mean", movingMean), ("moving_variance", movingVariance)]
@@ -65,7 +65,7 @@ private func checkBatchNorm(_ op: String, _ x: Variable, gamma: Variable, beta: 
 }
 
 /// moving = moving · momentum + batch · (1 − momentum).
-private func updateMovingStatistics(_ movingMean: Variable, _ movingVariance: Variable, mean: Tensor, variance: Tensor, momentum: Float) {
+func updateMovingStatistics(_ movingMean: Variable, _ movingVariance: Variable, mean: Tensor, variance: Tensor, momentum: Float) {
     movingMean.value = movingMean.value.combined(momentum, mean, 1 - momentum)
     movingVariance.value = movingVariance.value.combined(momentum, variance, 1 - momentum)
 }
