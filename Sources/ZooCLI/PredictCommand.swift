@@ -152,7 +152,7 @@ struct PredictCommand: ParsableCommand {
     /// beside it, named by the output (`outputs.npy` → `outputs.classes.npy`, `outputs.score.npy`).
     func write(_ batches: [[Tensor]], to path: String, names: [String]) throws {
         guard let count = batches.first?.count else { return }
-        let outputs = try (0..<count).map { index in try Tensor(stacking: batches.map { $0[index] }) }
+        let outputs = (0..<count).map { index in Tensor(stacking: batches.map { $0[index] }) }
         guard count > 1 else { return try NumPyArray.write(outputs[0], to: URL(fileURLWithPath: path)) }
         let stem = path.hasSuffix(".npy") ? String(path.dropLast(4)) : path
         let files = (0..<count).map { "\(stem).\(names.count == count ? names[$0] : "output\($0)").npy" }
