@@ -156,6 +156,27 @@ private let lenetRun = ["finetune", "--arch", "lenet5-relu", "--data", "fashion-
                 "per-rank statistics should make another run: \(apart); 1 vs 2 threads: \(spread)")
     }
 
+    /// 65 training images in batches of 21: the last batch's 2 images leave the third rank without samples, and it
+    /// sends zeros for the sums the other two make. The run ends, and the epoch's training loss (every batch's
+    /// forward pass, the last included) is one process's; per-rank statistics would give another (~3e-3 apart).
+    @Test func aRankWithoutSamplesStandsInForSynchronizedStatistics() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let arguments = ["finetune", "--arch", "resnet18", "--mode", "scratch", "--input", "64x64", "--data", "fashion-mnist", "--classes", "0-4",
+                         "--per-class", "16", "--validation", "0.2", "--batch", "21", "--epochs", "1", "--optimizer", "sgd", "--lr", "1e-5"]
+        let single = folder.appendingPathComponent("single"), ranks = folder.appendingPathComponent("ranks")
+        let one = try runZoo(arguments + ["--out", single.path], environment: ["ZOO_CACHE": folder.path])
+        #expect(one.status == 0, "\(one.stderr)")
+        let three = try mpirun(3, arguments + ["--out", ranks.path, "--sync-bn"], cache: folder)
+        #expect(three.status == 0, "\(three.stderr)")
+        let trainingLoss = { (out: URL) throws -> Double in
+            let rows = try String(contentsOf: out.appendingPathComponent("log.csv"), encoding: .utf8).split(separator: "\n")
+            return Double(rows[1].split(separator: ",")[2])!
+        }
+        let (expected, got) = (try trainingLoss(single), try trainingLoss(ranks))
+        #expect(abs(got - expected) <= 1e-4 * expected, "training loss \(got) on 3 ranks, \(expected) in one process")
+    }
+
     @Test func resumesWithAnotherNumberOfRanks() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
