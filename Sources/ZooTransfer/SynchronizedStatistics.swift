@@ -8,13 +8,16 @@ import ZooTensor
 /// stands in with zeros for the calls the last step with samples made (the same model makes the same calls).
 final class SynchronizedStatistics: BatchStatisticsSync {
     private let group: any ProcessGroup
-    private var lastStep: [Int] = []
+    /// The sizes of the sums the last step with samples made, in order; nil before the first.
+    private var lastStep: [Int]?
     private var thisStep: [Int] = []
 
-    init(_ group: any ProcessGroup) throws { self.group = try group.duplicate() }
-
-    /// Makes every trainable BatchNormalization of `model` normalize with the whole batch's statistics.
-    func attach(to model: Model) {
+    /// Makes every BatchNormalization of `model` normalize with the whole batch's statistics while it trains.
+    init(_ group: any ProcessGroup, model: Model, batchSize: Int) throws {
+        guard batchSize >= group.size else {
+            throw TrainingError("--sync-bn needs at least one image per process in every batch: --batch \(batchSize) is below the \(group.size) processes")
+        }
+        self.group = try group.duplicate()
         for case let norm as BatchNormalization in model.layers { norm.statisticsSync = self }
     }
 
@@ -25,12 +28,15 @@ final class SynchronizedStatistics: BatchStatisticsSync {
 
     func beginStep() { thisStep = [] }
 
-    func endStep() { if !thisStep.isEmpty { lastStep = thisStep } }
+    func endStep() { lastStep = thisStep }
 
     /// This rank has no samples in this step: it sends zeros for every sum the others make.
     func standIn() throws {
-        guard !lastStep.isEmpty else {
-            throw TrainingError("with --sync-bn every process needs samples in the first step: give a batch of at least \(group.size) images")
+        // A run's first step leaves a rank without samples only when it is an epoch's last, partial batch: a data
+        // set smaller than the processes, or a resume just before such a batch.
+        guard let lastStep else {
+            throw TrainingError("--sync-bn: process \(group.rank) has no images in this run's first step (\(group.size) processes "
+                                + "share fewer images), so it cannot take part in the BatchNorm sums; run this step with fewer processes")
         }
         for count in lastStep {
             var zeros = [Double](repeating: 0, count: count)

@@ -85,8 +85,7 @@ public final class Trainer {
         self.averager = averager
         if group.size > 1 { try broadcastWeights() }
         if group.size > 1 && synchronizeBatchNorm && statistics == nil {
-            statistics = try SynchronizedStatistics(group)
-            statistics!.attach(to: model)
+            statistics = try SynchronizedStatistics(group, model: model, batchSize: plan.batchSize)
         }
         while state.epoch < plan.epochs {
             if let patience = plan.patience, state.epochsWithoutImprovement >= patience { return .stoppedEarly(afterEpoch: state.epoch) }
@@ -169,10 +168,10 @@ public final class Trainer {
     private func step(_ batch: Batch, epoch: Int, metrics: inout ClassificationMetrics,
                       averager: GradientAverager?) throws -> (samples: Int, stop: Bool) {
         averager?.begin(samples: batch.indices.count)
-        statistics?.beginStep()
         if batch.indices.isEmpty {
             try statistics?.standIn()
         } else {
+            statistics?.beginStep()
             // Dropout draws from the run's seed and position, so a resumed run draws the same masks, and a rank the
             // masks of its own samples.
             for (i, layer) in model.layers.enumerated() {
@@ -191,8 +190,8 @@ public final class Trainer {
             }
             try total.backward(leafDone: averager.map { averager in { try averager.completed($0) } })
             metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])
+            statistics?.endStep()
         }
-        statistics?.endStep()
         guard let averager else {
             optimizer.step(model.weights)
             return (batch.indices.count, shouldStop())

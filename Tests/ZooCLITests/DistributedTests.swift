@@ -177,6 +177,28 @@ private let lenetRun = ["finetune", "--arch", "lenet5-relu", "--data", "fashion-
         #expect(abs(got - expected) <= 1e-4 * expected, "training loss \(got) on 3 ranks, \(expected) in one process")
     }
 
+    /// --sync-bn on a network without BatchNorm changes nothing, even where a rank has no samples (160 images in
+    /// batches of 79: the last 2 leave the third rank out); a batch smaller than the processes is refused.
+    @Test func synchronizedBatchNormWithoutBatchNormAndTooSmallABatch() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let weights = try exampleLeNet(in: folder)
+        let arguments = lenetRun + ["--weights", weights.path, "--epochs", "1", "--optimizer", "sgd", "--batch", "79"]
+        let single = folder.appendingPathComponent("single"), ranks = folder.appendingPathComponent("ranks")
+        #expect(try runZoo(arguments + ["--out", single.path], environment: ["ZOO_CACHE": folder.path]).status == 0)
+        let run = try mpirun(3, arguments + ["--out", ranks.path, "--sync-bn"], cache: folder)
+        #expect(run.status == 0, "\(run.stderr)")
+        let difference = try largestRelativeDifference(single.appendingPathComponent("weights.safetensors"), ranks.appendingPathComponent("weights.safetensors"))
+        #expect(difference <= 1e-5, "LeNet-5 with --sync-bn on 3 ranks: \(difference) from one process")
+
+        let small = ["finetune", "--arch", "resnet18", "--mode", "scratch", "--input", "32x32", "--data", "fashion-mnist", "--classes", "0-1",
+                     "--per-class", "4", "--batch", "2", "--epochs", "1", "--sync-bn", "--out", folder.appendingPathComponent("small").path]
+        let refused = try mpirun(3, small, cache: folder)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--sync-bn needs at least one image per process in every batch: --batch 2 is below the 3 processes"),
+                "\(refused.stderr)")
+    }
+
     @Test func resumesWithAnotherNumberOfRanks() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
