@@ -143,8 +143,11 @@ public final class Trainer {
     }
 
     /// Loss, top-1, top-5 and the confusion matrix of the model (in inference mode) on `data`.
+    /// In a group, every rank first takes rank 0's running statistics: ranks that normalized with their own part of
+    /// each batch, or sat out a step, hold others, and the scores must be those of the model rank 0 writes.
     public func evaluate(_ data: TrainingData) throws -> ClassificationMetrics {
-        try Self.evaluate(model, on: data, batchSize: plan.batchSize, group: group)
+        if group.size > 1 { try broadcastWeights(model.weights.filter { !$0.variable.requiresGrad }) }
+        return try Self.evaluate(model, on: data, batchSize: plan.batchSize, group: group)
     }
 
     /// In a group, each rank scores its part of every batch and the scores are merged.
@@ -201,9 +204,9 @@ public final class Trainer {
         return (samples, stop)
     }
 
-    /// Rank 0's weights (and running statistics) on every rank, so that all start from the same point.
-    private func broadcastWeights() throws {
-        let weights = model.weights
+    /// Rank 0's values of `weights` (by default all, running statistics included) on every rank.
+    private func broadcastWeights(_ weights: [Weight]? = nil) throws {
+        let weights = weights ?? model.weights
         var flat = [Float]()
         flat.reserveCapacity(weights.reduce(0) { $0 + $1.value.count })
         for weight in weights { weight.value.withUnsafeBufferPointer { flat.append(contentsOf: $0) } }

@@ -199,6 +199,25 @@ private let lenetRun = ["finetune", "--arch", "lenet5-relu", "--data", "fashion-
                 "\(refused.stderr)")
     }
 
+    /// Without --sync-bn each rank's BatchNorm keeps running statistics of its own part of the batches; the reported
+    /// validation must still be the written model's: one process resuming the finished run scores it again.
+    @Test func validationScoresTheModelRankZeroWrites() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("run")
+        let arguments = ["finetune", "--arch", "resnet18", "--mode", "scratch", "--input", "32x32", "--data", "fashion-mnist", "--classes", "0-4",
+                         "--per-class", "12", "--validation", "0.2", "--batch", "16", "--epochs", "1", "--optimizer", "sgd", "--lr", "1e-3",
+                         "--json", "--out", out.path]
+        let validationLoss = { (run: (status: Int32, stdout: String, stderr: String)) throws -> Double in
+            #expect(run.status == 0, "\(run.stderr)")
+            let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            return try #require((summary?["validation"] as? [String: Any])?["loss"] as? Double, "\(run.stdout)")
+        }
+        let reported = try validationLoss(mpirun(2, arguments, cache: folder))
+        let alone = try validationLoss(runZoo(arguments + ["--resume"], environment: ["ZOO_CACHE": folder.path]))
+        #expect(abs(reported - alone) <= 1e-5 * alone, "2 ranks reported validation loss \(reported); the written model scores \(alone)")
+    }
+
     @Test func resumesWithAnotherNumberOfRanks() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
