@@ -85,7 +85,7 @@ public final class Trainer {
         self.averager = averager
         if group.size > 1 { try broadcastWeights() }
         if group.size > 1 && synchronizeBatchNorm && statistics == nil {
-            statistics = try SynchronizedStatistics(group, model: model, batchSize: plan.batchSize)
+            statistics = try SynchronizedStatistics(group, model: model)
         }
         while state.epoch < plan.epochs {
             if let patience = plan.patience, state.epochsWithoutImprovement >= patience { return .stoppedEarly(afterEpoch: state.epoch) }
@@ -172,28 +172,22 @@ public final class Trainer {
                       averager: GradientAverager?) throws -> (samples: Int, stop: Bool) {
         averager?.begin(samples: batch.indices.count)
         if batch.indices.isEmpty {
-            try statistics?.standIn()
+            // With synchronized BatchNorm the others wait for this rank's sums: it runs a blank image through the
+            // model, adding nothing to them, and keeps none of its gradients (the averager has none from it).
+            if let statistics {
+                let blank = Tensor(zeros: [1] + batch.images.shape.dropFirst())
+                try statistics.standingIn { _ = try forwardBackward(blank, labels: Tensor(zeros: [1]), leafDone: nil) }
+            }
         } else {
-            statistics?.beginStep()
             // Dropout draws from the run's seed and position, so a resumed run draws the same masks, and a rank the
             // masks of its own samples.
             for (i, layer) in model.layers.enumerated() {
                 (layer as? Reseedable)?.reseed(mixSeeds(plan.seed, UInt64(epoch), UInt64(batch.number), UInt64(i)),
                                                firstSample: batch.firstSample)
             }
-            let outputs = try model(Variable(batch.images), training: true).outputs
-            let losses = try outputs.map { try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: $0, targets: batch.labels) }
-            var total = losses[0]
-            for auxiliary in losses.dropFirst() { total = try total + scaled(auxiliary, by: plan.auxiliaryLossWeight) }
-            for case let layer as any PenalizingLayer in model.layers {
-                if let penalty = layer.takePenalty() { total = try total + penalty }
-            }
-            for weight in model.weights where weight.variable.requiresGrad {
-                if let r = weight.regularizer { total = try total + penalty(weight.variable, l1: r.l1, l2: r.l2) }
-            }
-            try total.backward(leafDone: averager.map { averager in { try averager.completed($0) } })
-            metrics.add(logits: outputs[0].value, labels: batch.labels, meanLoss: losses[0].value.scalars[0])
-            statistics?.endStep()
+            let (logits, meanLoss) = try forwardBackward(batch.images, labels: batch.labels,
+                                                         leafDone: averager.map { averager in { try averager.completed($0) } })
+            metrics.add(logits: logits, labels: batch.labels, meanLoss: meanLoss)
         }
         guard let averager else {
             optimizer.step(model.weights)
@@ -202,6 +196,24 @@ public final class Trainer {
         let (samples, stop) = try averager.finish(stop: shouldStop())
         if samples > 0 { optimizer.step(model.weights) }
         return (samples, stop)
+    }
+
+    /// The training loss of `images` (main output, weighted auxiliary outputs, penalties) and its gradients;
+    /// `leafDone` hears of each weight whose gradient is complete. Returns the main logits and their mean loss.
+    private func forwardBackward(_ images: Tensor, labels: Tensor,
+                                 leafDone: ((Variable) throws -> Void)?) throws -> (logits: Tensor, meanLoss: Float) {
+        let outputs = try model(Variable(images), training: true).outputs
+        let losses = try outputs.map { try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: $0, targets: labels) }
+        var total = losses[0]
+        for auxiliary in losses.dropFirst() { total = try total + scaled(auxiliary, by: plan.auxiliaryLossWeight) }
+        for case let layer as any PenalizingLayer in model.layers {
+            if let penalty = layer.takePenalty() { total = try total + penalty }
+        }
+        for weight in model.weights where weight.variable.requiresGrad {
+            if let r = weight.regularizer { total = try total + penalty(weight.variable, l1: r.l1, l2: r.l2) }
+        }
+        try total.backward(leafDone: leafDone)
+        return (outputs[0].value, losses[0].value.scalars[0])
     }
 
     /// Rank 0's values of `weights` (by default all, running statistics included) on every rank.

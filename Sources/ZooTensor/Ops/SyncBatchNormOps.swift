@@ -33,6 +33,12 @@ public func syncBatchNorm(_ x: Variable, gamma: Variable, beta: Variable, moving
     }
     try sums.withUnsafeMutableBufferPointer { try sync.sum($0) }
     let total = sums[0]
+    // No positions anywhere: every process stood in (all of a batch's images unreadable). All take this path alike,
+    // so no process expects backward's sums, and the moving statistics keep their values.
+    guard total > 0 else {
+        return try batchNorm(x, gamma: gamma, beta: beta, movingMean: movingMean, movingVariance: movingVariance,
+                             epsilon: epsilon, momentum: momentum, training: false)
+    }
     let mean = Tensor(shape: [channels]) { for c in $0.indices { $0[c] = Float(sums[1 + c] / total) } }
     let variance = Tensor(shape: [channels]) { out in
         for c in out.indices {
