@@ -23,12 +23,16 @@ public func syncBatchNorm(_ x: Variable, gamma: Variable, beta: Variable, moving
     var sums = [Double](repeating: 0, count: 1 + 2 * channels)
     sums[0] = Double(positions)
     let source = ptr(input)
-    for p in 0..<positions {
-        let row = source + p * channels
-        for c in 0..<channels {
-            let v = Double(row[c])
-            sums[1 + c] += v
-            sums[1 + channels + c] += v * v
+    sums.withUnsafeMutableBufferPointer { all in
+        // Through pointers, so that the per-channel loop vectorizes (array indexing would check every access).
+        let sum = all.baseAddress! + 1, squares = sum + channels
+        for p in 0..<positions {
+            let row = source + p * channels
+            for c in 0..<channels {
+                let v = Double(row[c])
+                sum[c] += v
+                squares[c] += v * v
+            }
         }
     }
     try sums.withUnsafeMutableBufferPointer { try sync.sum($0) }
