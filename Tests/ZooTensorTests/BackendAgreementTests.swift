@@ -69,6 +69,43 @@ import ZooTensor
         }
     }
 
+    /// 1×1 convolutions, every pass, as matrix products and on oneDNN's convolution kernels; strided ones subsample
+    /// for the weight gradient, and padded ones stay on the kernels.
+    @Test(arguments: [
+        ConvolutionCase(input: [3, 5, 5, 16], kernel: [1, 1, 16, 7], strides: (1, 1), padding: .valid, dilation: (1, 1), groups: 1, bias: true),
+        ConvolutionCase(input: [2, 9, 7, 6], kernel: [1, 1, 6, 4], strides: (2, 2), padding: .valid, dilation: (1, 1), groups: 1, bias: true),
+        ConvolutionCase(input: [2, 10, 10, 5], kernel: [1, 1, 5, 3], strides: (3, 2), padding: .valid, dilation: (1, 1), groups: 1, bias: false),
+        ConvolutionCase(input: [1, 4, 4, 32], kernel: [1, 1, 32, 48], strides: (1, 1), padding: .valid, dilation: (1, 1), groups: 1, bias: false),
+        ConvolutionCase(input: [2, 6, 6, 4], kernel: [1, 1, 4, 5], strides: (1, 1), padding: .explicit(top: 1, bottom: 0, left: 0, right: 1),
+                        dilation: (1, 1), groups: 1, bias: true),
+    ], [true, false])
+    func pointwiseConvolution(_ c: ConvolutionCase, asMatrixProduct: Bool) throws {
+        var inputs = [random(c.input, seed: 1), random(c.kernel, seed: 2)]
+        if c.bias { inputs.append(random([c.kernel[3]], seed: 3)) }
+        try expectBackendsAgree(c.testDescription, inputs, on: asMatrixProduct ? matrixProductDNNL : convolutionKernelDNNL) { v in
+            try conv2d(v[0], v[1], bias: c.bias ? v[2] : nil, strides: c.strides, padding: c.padding, dilation: c.dilation, groups: c.groups)
+        }
+    }
+
+    /// Where the default rule puts ResNet-50's 1×1 convolutions at batch 32: the 56×56 ones and the weight gradients
+    /// at 28×28 as matrix products on AVX2, none at 14×14, and none at all on AVX-512.
+    @Test func pointwiseConvolutionsAsMatrixProductsWhereMeasured() throws {
+        let avx2 = !DNNLBackend.instructionSet.hasPrefix("avx512")
+        let shapes: [(input: [Int], kernel: [Int], stride: Int, passes: Bool, weightGradient: Bool)] = [
+            ([32, 56, 56, 64], [1, 1, 64, 256], 1, true, true),
+            ([32, 56, 56, 256], [1, 1, 256, 128], 2, false, true),
+            ([32, 28, 28, 512], [1, 1, 512, 128], 1, false, true),
+            ([32, 28, 28, 256], [1, 1, 256, 512], 2, false, false),
+            ([32, 14, 14, 1024], [1, 1, 1024, 256], 1, false, false),
+            ([32, 56, 56, 64], [3, 3, 64, 64], 1, false, false),
+        ]
+        for s in shapes {
+            let g = try ConvolutionGeometry(input: s.input, kernel: s.kernel, strides: (s.stride, s.stride))
+            #expect(dnnl.runsAsMatrixProduct(g) == (avx2 && s.passes), "\(s.input) \(s.kernel) stride \(s.stride)")
+            #expect(dnnl.computesWeightGradientAsMatrixProduct(g) == (avx2 && s.weightGradient), "\(s.input) \(s.kernel) stride \(s.stride)")
+        }
+    }
+
     /// The shapes Winograd does not take stay on the direct kernels, whatever the CPU.
     @Test func winogradOnlyWhereItApplies() throws {
         for (input, kernel, strides, groups) in [([2, 8, 8, 16], [3, 3, 16, 16], (2, 2), 1), ([2, 8, 8, 16], [1, 1, 16, 16], (1, 1), 1),
@@ -85,6 +122,8 @@ import ZooTensor
 
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func matrixProduct(_ transposes: (Bool, Bool)) throws {
+        let empty = try on(dnnl) { try matmul(Variable(Tensor(zeros: [2, 0])), Variable(Tensor(zeros: [0, 3]))).value }
+        #expect(empty == Tensor(zeros: [2, 3]), "an empty sum is zero")
         let a = random(transposes.0 ? [7, 5] : [5, 7], seed: 4), b = random(transposes.1 ? [3, 7] : [7, 3], seed: 5)
         try expectBackendsAgree("matmul \(transposes)", [a, b]) { v in
             try matmul(v[0], v[1], transposeA: transposes.0, transposeB: transposes.1)

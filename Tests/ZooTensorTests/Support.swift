@@ -5,9 +5,13 @@ import ZooTensor
 /// The backends every op test runs on. oneDNN must start on the test machines: tools/setup installs it.
 let dnnl: DNNLBackend = try! Runtime.dnnl.get()
 /// oneDNN with every convolution large enough to run on blocked activations (where its shape allows).
-let blockedDNNL: DNNLBackend = try! DNNLBackend(blockedConvolutionMinimumFLOPs: 0, winogradMinimumFLOPs: .infinity)
+let blockedDNNL: DNNLBackend = try! DNNLBackend(blockedConvolutionMinimumFLOPs: 0, winogradMinimumFLOPs: .infinity,
+                                                matrixProductMinimumRatio: .infinity)
 /// oneDNN with every convolution Winograd takes on its Winograd kernels, where the CPU has them.
-let winogradDNNL: DNNLBackend = try! DNNLBackend(winogradMinimumFLOPs: 0)
+let winogradDNNL: DNNLBackend = try! DNNLBackend(winogradMinimumFLOPs: 0, matrixProductMinimumRatio: .infinity)
+/// oneDNN with every 1×1 convolution (every pass it can) as a matrix product, and with none.
+let matrixProductDNNL: DNNLBackend = try! DNNLBackend(matrixProductMinimumRatio: 0)
+let convolutionKernelDNNL: DNNLBackend = try! DNNLBackend(matrixProductMinimumRatio: .infinity)
 let reference = Runtime.reference
 
 /// max|a − b| / max(1, max|b|): the relative deviation used throughout (b is the oracle).

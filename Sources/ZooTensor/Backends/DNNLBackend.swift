@@ -54,6 +54,12 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// faster. Like the blocked rule it is fixed by shape and CPU, not timed.
     public let winogradMinimumFLOPs: Double
     static let winogradMinimumChannels = 16
+
+    /// 1×1 convolutions run as matrix products (see `DNNLMatrixProductConvolution.swift`) from this many output
+    /// pixels of the batch per weight, their weight gradients from a quarter of it: 1 on AVX2, where it was measured;
+    /// never on AVX-512, whose brgemm kernels lose less there (145–240 GFLOPS at those shapes against sgemm's 181–214).
+    public let matrixProductMinimumRatio: Double
+    public static var defaultMatrixProductMinimumRatio: Double { hasAVX512 ? .infinity : 1 }
     private var winogradOffered: [ConvolutionGeometry: Bool] = [:]
 
     /// Whether `g` runs on oneDNN's Winograd kernels: its shape qualifies and oneDNN builds the primitive on this CPU.
@@ -81,10 +87,11 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public init(blockedConvolutionMinimumFLOPs: Double = DNNLBackend.defaultBlockedConvolutionMinimumFLOPs,
-                winogradMinimumFLOPs: Double = 5e8) throws {
+                winogradMinimumFLOPs: Double = 5e8, matrixProductMinimumRatio: Double = DNNLBackend.defaultMatrixProductMinimumRatio) throws {
         engine = try DNNLEngine()
         self.blockedConvolutionMinimumFLOPs = blockedConvolutionMinimumFLOPs
         self.winogradMinimumFLOPs = winogradMinimumFLOPs
+        self.matrixProductMinimumRatio = matrixProductMinimumRatio
     }
 
     /// The widest instruction set oneDNN's kernels use on this CPU, e.g. "avx2" or "avx512_core".
@@ -316,6 +323,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     private func convolve(_ x: Tensor, _ kernel: Tensor, bias: Tensor?, _ g: ConvolutionGeometry) throws -> Tensor {
+        if runsAsMatrixProduct(g) { return try pointwiseConvolutionAsMatrixProduct(x, kernel, bias: bias, g) }
         let d = try ConvolutionDescriptors(g)
         let form = convolutionForms(g).forwardAndBackwardData
         let key = PrimitiveKey.convolution(g, bias: bias != nil, form: form)
@@ -336,6 +344,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public func conv2dBackwardData(_ dy: Tensor, _ kernel: Tensor, _ g: ConvolutionGeometry) throws -> Tensor {
+        if runsAsMatrixProduct(g) { return try pointwiseBackwardDataAsMatrixProduct(dy, kernel, g) }
         let d = try ConvolutionDescriptors(g)
         let form = convolutionForms(g).forwardAndBackwardData
         let key = PrimitiveKey.convolutionBackwardData(g, form: form)
@@ -363,6 +372,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public func conv2dBackwardWeights(_ dy: Tensor, _ x: Tensor, _ g: ConvolutionGeometry, withBias: Bool) throws -> (kernel: Tensor, bias: Tensor?) {
+        if computesWeightGradientAsMatrixProduct(g) { return try pointwiseWeightGradientAsMatrixProduct(dy, x, g, withBias: withBias) }
         let d = try ConvolutionDescriptors(g)
         let form = convolutionForms(g).backwardWeights
         let key = PrimitiveKey.convolutionBackwardWeights(g, bias: withBias, form: form)
@@ -394,7 +404,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     /// The input pixels a strided 1×1 convolution reads: rows and columns 0, s, 2s, …
-    private func subsample(_ x: Tensor, _ g: ConvolutionGeometry) -> Tensor {
+    func subsample(_ x: Tensor, _ g: ConvolutionGeometry) -> Tensor {
         let w = g.window, c = g.inputChannels
         return produce([g.batch, w.outputHeight, w.outputWidth, c]) { out in
             let source = ptr(x)
@@ -416,11 +426,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
         let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
         let n = transposeB ? b.shape[0] : b.shape[1]
         return try produce([m, n]) { c in
-            guard m > 0, n > 0 else { return }
-            if k == 0 { return }
-            DNNLEngine.sizeThreadPool()
-            try check(dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, Int64(m), Int64(n), Int64(k), 1,
-                                 ptr(a), Int64(transposeA ? m : k), ptr(b), Int64(transposeB ? k : n), 0, c, Int64(n)), "sgemm")
+            try sgemm(transposeA: transposeA, transposeB: transposeB, m, n, k, ptr(a), ptr(b), beta: 0, c)
         }
     }
 
