@@ -57,6 +57,11 @@ public struct WindowGeometry: Hashable, Sendable {
         dilationHeight = dilation.0; dilationWidth = dilation.1
         padTop = rows.lo; padBottom = rows.hi; padLeft = columns.lo; padRight = columns.hi
     }
+
+    /// A 1×1 window without padding or dilation: each output pixel reads one input pixel (at any stride).
+    public var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && padTop + padBottom + padLeft + padRight == 0 && dilationHeight == 1 && dilationWidth == 1
+    }
 }
 
 /// A 2-D convolution: input NHWC, kernel HWIO with I = input channels / groups, output NHWC.

@@ -291,11 +291,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     private var measuredSubsampleWins: [ConvolutionGeometry: Bool] = [:]
 
     public func conv2d(_ x: Tensor, _ kernel: Tensor, bias: Tensor?, _ g: ConvolutionGeometry) throws -> Tensor {
-        let w = g.window
-        guard w.kernelHeight == 1, w.kernelWidth == 1, w.strideHeight * w.strideWidth > 1,
-              w.padTop + w.padBottom + w.padLeft + w.padRight == 0, w.dilationHeight == 1, w.dilationWidth == 1 else {
-            return try convolve(x, kernel, bias: bias, g)
-        }
+        guard g.window.isPointwise, g.window.strideHeight * g.window.strideWidth > 1 else { return try convolve(x, kernel, bias: bias, g) }
         let native = { try self.convolve(x, kernel, bias: bias, g) }
         let subsampled = {
             let sampled = self.subsample(x, g)

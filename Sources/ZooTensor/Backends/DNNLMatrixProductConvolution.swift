@@ -15,10 +15,8 @@ import CDNNL
 extension DNNLBackend {
     /// The batch's output pixels against the kernel's size (cin × cout): how long the products' shared dimension is.
     private func pixelsPerWeight(_ g: ConvolutionGeometry) -> Double? {
-        let w = g.window
-        guard w.kernelHeight == 1, w.kernelWidth == 1, g.groups == 1, w.dilationHeight == 1, w.dilationWidth == 1,
-              w.padTop + w.padBottom + w.padLeft + w.padRight == 0 else { return nil }
-        return Double(g.batch * w.outputHeight * w.outputWidth) / Double(g.inputChannels * g.outputChannels)
+        guard g.window.isPointwise, g.groups == 1 else { return nil }
+        return Double(g.batch * g.window.outputHeight * g.window.outputWidth) / Double(g.inputChannels * g.outputChannels)
     }
 
     /// Whether the weight gradient of `g` is a matrix product: from a quarter of `matrixProductMinimumRatio`
