@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "zoo-reader", targets: ["ZooReader"]),
         .executable(name: "transfer-example", targets: ["TransferExample"]),
         .executable(name: "keras-model-example", targets: ["KerasModelExample"]),
+        .executable(name: "getting-started-example", targets: ["GettingStartedExample"]),
     ],
     traits: [
         // Data-parallel training over MPI: `swift build --traits MPI` (needs Open MPI's libopenmpi-dev). Without it
@@ -35,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         // Keras 1 and 2 model configs saved as YAML (`to_yaml()`).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // API documentation: tools/docs runs `swift package generate-documentation`.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
@@ -71,19 +74,21 @@ let package = Package(
         .executableTarget(name: "ZooReader", dependencies: ["CSeccomp", "ZooConverters", "ZooHDF5"]),
         .executableTarget(name: "TransferExample", dependencies: ["Zoo"], path: "docs/examples/transfer"),
         .executableTarget(name: "KerasModelExample", dependencies: ["Zoo"], path: "docs/examples/keras-model"),
+        .executableTarget(name: "GettingStartedExample", dependencies: ["Zoo"], path: "docs/examples/getting-started"),
         .target(name: "ZooTestSupport", path: "Tests/Support"),
         .testTarget(name: "ZooTensorTests", dependencies: ["ZooTensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ZooNNTests", dependencies: ["ZooNN"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ZooCLITests",
-            dependencies: ["ZooCLI", "ZooReader", "TransferExample", "KerasModelExample", "Zoo", "ZooTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["ZooCLI", "ZooReader", "TransferExample", "KerasModelExample", "GettingStartedExample", "Zoo", "ZooTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             exclude: ["weights_server.py"]),
         .testTarget(name: "ZooImagingTests", dependencies: ["ZooImaging", "ZooModels"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "ZooConvertersTests",
             dependencies: ["ZooConverters", "ZooHDF5", "ZooReader", "ZooTestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters", "ZooONNX", "ZooTestSupport"]),
+        // Its fixtures are read from the repository (tests read several targets' fixtures), not as bundle resources.
+        .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters", "ZooONNX", "ZooTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooImaging"]),
     ]
 )

@@ -131,7 +131,8 @@ enum IsolatedReader {
         SIGSYS: "SIGSYS", SIGXFSZ: "SIGXFSZ", SIGKILL: "SIGKILL",
     ]
 
-    /// `ZOO_READER`, or `zoo-reader` beside the running executable (SwiftPM builds both into one folder).
+    /// `ZOO_READER`, else `zoo-reader` beside the running executable (SwiftPM builds both into one folder), else the
+    /// first on `PATH` (a `zoo` copied or linked elsewhere alone).
     private static func helperPath(for url: URL) throws -> String {
         if let path = ProcessInfo.processInfo.environment["ZOO_READER"], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {
@@ -141,12 +142,15 @@ enum IsolatedReader {
         }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let beside = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(helperName).path
-        guard FileManager.default.isExecutableFile(atPath: beside) else {
-            throw WeightFileError(url, "cannot read it in isolation: there is no \(helperName) beside \(executable) and ZOO_READER is not set "
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let onPath = searchPath.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent(helperName).path }
+        guard let found = onPath.first(where: FileManager.default.isExecutableFile(atPath:)) else {
+            throw WeightFileError(url, "cannot read it in isolation: there is no \(helperName) beside \(executable) or on PATH, and ZOO_READER is not set "
                 + "(build it with `swift build --product \(helperName)`; files you trust can be read in process: ZOO_READ_IN_PROCESS=1 for zoo, "
                 + "ReadIsolation.inProcess in the library)")
         }
-        return beside
+        return found
     }
 
     private static func timeoutSeconds(for url: URL) throws -> Double {

@@ -50,7 +50,7 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         var text = [CChar](repeating: 0, count: Int(MPI_MAX_LIBRARY_VERSION_STRING) + 1)
         var length: Int32 = 0
         MPI_Get_library_version(&text, &length)
-        return String(cString: text).split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        return cString(text, length: length).split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "unknown"
     }
 
     private static func finalize() {
@@ -132,7 +132,13 @@ public final class MPIProcessGroup: ProcessGroup, @unchecked Sendable {
         var text = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
         var length: Int32 = 0
         MPI_Error_string(code, &text, &length)
-        throw DistributedError("\(call) failed: \(String(cString: text))")
+        throw DistributedError("\(call) failed: \(cString(text, length: length))")
+    }
+
+    /// The text MPI wrote into `buffer`: `length` characters, or up to the first NUL if that comes sooner.
+    private static func cString(_ buffer: [CChar], length: Int32) -> String {
+        let bytes = buffer.prefix(max(0, min(Int(length), buffer.count))).prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Outstanding nonblocking calls.

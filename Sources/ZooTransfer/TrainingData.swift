@@ -95,7 +95,7 @@ final class FeatureBatches: BatchStream {
         let images = data.features.withUnsafeBufferPointer { source in
             Tensor(uninitializedShape: [members.count] + rowShape) { out in
                 for (i, row) in members.enumerated() {
-                    UnsafeMutableBufferPointer(rebasing: out[(i * width)..<((i + 1) * width)])
+                    _ = UnsafeMutableBufferPointer(rebasing: out[(i * width)..<((i + 1) * width)])
                         .update(fromContentsOf: source[(row * width)..<((row + 1) * width)])
                 }
             }

@@ -118,8 +118,16 @@ private func installScript(_ text: String, at destination: URL) throws -> URL {
 
         let alone = folder.appendingPathComponent("zoo")
         try installProgram(from: zooExecutable(), at: alone)
-        let missing = try runProcess(alone, ["inspect", file.path], environment: ProcessInfo.processInfo.environment.merging(["ZOO_READER": ""]) { $1 })
-        #expect(missing.status == 1 && missing.stderr.contains("there is no zoo-reader beside \(alone.path)"), "\(missing.stderr)")
+        let bare = ProcessInfo.processInfo.environment.merging(["ZOO_READER": "", "PATH": "/usr/bin:/bin"]) { $1 }
+        let missing = try runProcess(alone, ["inspect", file.path], environment: bare)
+        #expect(missing.status == 1 && missing.stderr.contains("there is no zoo-reader beside \(alone.path) or on PATH"), "\(missing.stderr)")
+        // A zoo copied away from its reader finds the reader on PATH.
+        let tools = folder.appendingPathComponent("tools")
+        try FileManager.default.createDirectory(at: tools, withIntermediateDirectories: true)
+        try installProgram(from: zooExecutable().deletingLastPathComponent().appendingPathComponent("zoo-reader"),
+                           at: tools.appendingPathComponent("zoo-reader"))
+        let onPath = try runProcess(alone, ["inspect", file.path], environment: bare.merging(["PATH": "/usr/bin:/bin:\(tools.path)"]) { $1 })
+        #expect(onPath.status == 0 && onPath.stdout.contains("dense"), "\(onPath.stderr)")
 
         // Stand-ins for zoo-reader that write a reply to descriptor 3, as it does, and exit normally.
         func reply(_ header: String, data: Int = 0, headerOffset: UInt64? = nil) -> Data {

@@ -92,7 +92,8 @@ public enum KerasModel {
         while let current = name, let layer = config.layers.first(where: { $0.name == current }) {
             switch layer.className {
             case "Dense": return (current, after)
-            case "Activation", "Softmax", "Dropout" where layer.calls.count == 1 && layer.calls[0].count == 1:
+            case "Activation", "Softmax", "Dropout":
+                guard layer.calls.count == 1 && layer.calls[0].count == 1 else { return nil }
                 if layer.className == "Softmax" || KerasLayerFactory.activationName(layer.options) == "softmax" { after.append(current) }
                 name = layer.calls[0][0].layer
             default: return nil
