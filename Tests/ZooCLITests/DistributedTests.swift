@@ -47,7 +47,8 @@ private struct BatchNormRunDifference: CustomStringConvertible {
     init(_ a: [String: [Float]], _ b: [String: [Float]], start: [String: [Float]]) {
         #expect(Set(a.keys) == Set(b.keys))
         var sums = (difference: 0.0, change: 0.0, movingDifference: 0.0, movingNorm: 0.0)
-        for (name, x) in a {
+        // A convolution's bias ahead of BatchNorm has a zero gradient: its change is rounding alone.
+        for (name, x) in a where !name.hasSuffix("_conv/bias") {
             let y = b[name] ?? [], x0 = start[name] ?? []
             guard x.count == y.count, x.count == x0.count else { trained = .infinity; return }
             let isMoving = name.hasSuffix("moving_mean") || name.hasSuffix("moving_variance")
@@ -126,19 +127,20 @@ private let lenetRun = ["finetune", "--arch", "lenet5-relu", "--data", "fashion-
     }
 
     /// A ResNet-18 from scratch: its BatchNorm layers train. With --sync-bn they normalize with the whole batch's
-    /// statistics and the run is one process's; without, each rank's own statistics make it another run.
+    /// statistics and the step is one process's; without, each rank's own statistics make it another step.
     ///
-    /// This network amplifies rounding (BatchNorm over 1×1 maps, betas whose gradients nearly cancel): one process
-    /// on 1 thread instead of 2 already ends its training ~1% of the weights' change apart. That spread, a pure
-    /// change of summation order, is the yardstick: synchronized ranks stay within a few times it, per-rank
-    /// statistics land far beyond. Trained weights are compared by their change from the start, moving statistics
-    /// by their values.
+    /// One step of one batch, compared by the change it makes: over several steps this network amplifies rounding
+    /// (BatchNorm over 1×1 maps, betas whose gradients nearly cancel), so that runs differing only in summation order
+    /// (1 or 2 threads, the reference backend, the kernels oneDNN picks for half a batch) end 1–10% of the weights'
+    /// change apart depending on the CPU, which no bound tells from a mistake. After one step they are ~1e-5 apart
+    /// and per-rank statistics ~1. Convolution biases are left out: they precede BatchNorm, so their true gradient
+    /// is zero and what they get is rounding alone.
     @Test func synchronizedBatchNormMatchesOneProcess() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let arguments = ["finetune", "--arch", "resnet18", "--mode", "scratch", "--input", "32x32", "--data", "fashion-mnist", "--classes", "0-4",
-                         "--per-class", "12", "--validation", "0", "--batch", "20", "--epochs", "2", "--optimizer", "sgd"]
-        func single(threads: String, rate: String = "1e-5") throws -> [String: [Float]] {
+                         "--per-class", "4", "--validation", "0", "--batch", "20", "--epochs", "1", "--optimizer", "sgd"]
+        func single(threads: String, rate: String = "1e-3") throws -> [String: [Float]] {
             let out = folder.appendingPathComponent("single-\(threads)-\(rate)")
             let run = try runZoo(arguments + ["--lr", rate, "--out", out.path], environment: ["ZOO_CACHE": folder.path, "ZOO_NUM_THREADS": threads])
             #expect(run.status == 0, "\(run.stderr)")
@@ -146,7 +148,7 @@ private let lenetRun = ["finetune", "--arch", "lenet5-relu", "--data", "fashion-
         }
         func ranks(_ count: Int, _ options: [String]) throws -> [String: [Float]] {
             let out = folder.appendingPathComponent("ranks-\(count)\(options.joined())")
-            let run = try mpirun(count, arguments + ["--lr", "1e-5", "--out", out.path] + options, cache: folder)
+            let run = try mpirun(count, arguments + ["--lr", "1e-3", "--out", out.path] + options, cache: folder)
             #expect(run.status == 0, "\(run.stderr)")
             return try arrays(out.appendingPathComponent("weights.safetensors"))
         }
@@ -154,12 +156,12 @@ private let lenetRun = ["finetune", "--arch", "lenet5-relu", "--data", "fashion-
         let spread = BatchNormRunDifference(reference, try single(threads: "1"), start: start)
         for count in [2, 3] {
             let synchronized = BatchNormRunDifference(reference, try ranks(count, ["--sync-bn"]), start: start)
-            #expect(synchronized.trained <= 5 * max(spread.trained, 1e-5) && synchronized.moving <= 5 * max(spread.moving, 1e-5),
+            #expect(synchronized.trained <= max(10 * spread.trained, 1e-3) && synchronized.moving <= max(10 * spread.moving, 1e-5),
                     "--sync-bn on \(count) ranks: \(synchronized) from one process; 1 vs 2 threads: \(spread)")
         }
         let apart = BatchNormRunDifference(reference, try ranks(2, []), start: start)
-        #expect(apart.trained >= 20 * spread.trained && apart.moving >= 20 * spread.moving,
-                "per-rank statistics should make another run: \(apart); 1 vs 2 threads: \(spread)")
+        #expect(apart.trained >= 0.1 && apart.moving >= 100 * max(spread.moving, 1e-7),
+                "per-rank statistics should make another step: \(apart); 1 vs 2 threads: \(spread)")
     }
 
     /// Ranks without samples in a step stand in for the sums the others make; the runs end, and the epoch's
