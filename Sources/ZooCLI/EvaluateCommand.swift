@@ -28,9 +28,10 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let url = URL(fileURLWithPath: weights)
-        var trained = try TrainedClassifier.open(weights, arch: arch, config: config)
+        var trained = try Network.open(weights, arch: arch, config: config)
         if let fraction = crop.value { trained.cropFraction = fraction }
-        try trained.model.requireOneImageInput(for: "zoo evaluate")
+        try trained.requireImages(for: "zoo evaluate")
+        _ = try trained.requireClassifier(for: "zoo evaluate")
         let dataset = try data.dataset()
         if trained.classes != dataset.classNames.count {
             throw CLIError("\(url.path) classifies \(trained.classes) classes, \(dataset.name) has \(dataset.classNames.count) after --classes; select the classes it was trained on")

@@ -34,13 +34,17 @@ struct InfoCommand: ParsableCommand {
             backbone = try Plugins.backbones.backbone(named: name)
         }
         let facts = try BackboneFacts(backbone, options: options)
-        let classes = options.classes
+        let configured = backbone as? any ConfiguredBackbone
+        // A network built from its config has a classifier only when its output comes from a Dense layer.
+        let classes: Int? = configured != nil && backbone.classifierLayers.isEmpty ? nil : options.classes
+        let freeSize = configured?.freeInputSize == true && input == nil
         let model = facts.model
         let trainable = model.weights.filter(\.isTrainableKind).reduce(0) { $0 + $1.value.count }
         let weightFiles = backbone.publishedWeights.map { ["file": $0.fileName, "url": $0.url, "md5": $0.hash, "top": $0.includesTop] as [String: Any] }
         if json {
             var object = facts.json
-            object["classes"] = classes
+            object["classes"] = classes.map { $0 as Any } ?? NSNull()
+            if freeSize { object["free_input_size"] = true }
             object["trainable_parameters"] = trainable
             object["taps"] = model.tapNames
             if model.inputShapes.count > 1 || model.outputNames.count > 1 {
@@ -65,17 +69,22 @@ struct InfoCommand: ParsableCommand {
             Total params:         \(Output.count(facts.parameters)) (\(Output.bytes(facts.parameters * 4)))
             Trainable params:     \(Output.count(trainable))
             Non-trainable params: \(Output.count(facts.parameters - trainable))
-            GFLOPs:               \(String(format: "%.3f", facts.gflops)) per image at \(facts.input.dimensions)
+            GFLOPs:               \(String(format: "%.3f", facts.gflops)) per sample at \(facts.input.dimensions)\(freeSize ? " (the network takes any height and width; shown at this size)" : "")
 
             feature taps:   \(model.tapNames.joined(separator: ", "))
             """)
-        if model.inputShapes.count > 1 {
+        if model.inputShapes.count > 1 || model.inputShape.count != 3 {
             print("inputs:         \(model.inputDescription); zoo predict takes one prepared .npy per input, in this order")
         } else {
             print("preprocessing:  \(describe(backbone.preprocessing)); " + (backbone.cropFraction == 1 ? "resize to \(facts.input[0])×\(facts.input[1])"
                 : "resize the shorter side to \(String(format: "%.0f", Double(facts.input[0]) / backbone.cropFraction)), centre crop \(facts.input[0])×\(facts.input[1])"))
         }
-        if model.outputNames.count > 1 { print("outputs:        \(model.outputNames.joined(separator: ", ")); zoo predict ranks the first's classes and --output writes each") }
+        if configured != nil {
+            print("outputs:        " + model.outputNames.joined(separator: ", ") + (classes.map { "; a classifier of \($0) classes (\(backbone.classifierLayers[0]))" }
+                ?? "; no classifier: zoo predict prints each output, --output writes them"))
+        } else if model.outputNames.count > 1 {
+            print("outputs:        \(model.outputNames.joined(separator: ", ")); zoo predict ranks the first's classes and --output writes each")
+        }
         if backbone.auxiliaryClassifiers > 0 {
             print("auxiliary:      \(backbone.auxiliaryClassifiers) classifiers in training (\(model.classifierLayers.dropFirst().joined(separator: ", ")))")
         }

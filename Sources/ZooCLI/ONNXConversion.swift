@@ -10,6 +10,9 @@ extension ConvertCommand {
             throw CLIError("--to onnx writes a network, but --arch none keeps only the file's arrays; name the backbone with --arch or let it be detected")
         }
         let network = try exportedNetwork(bundle, source: source)
+        guard network.model.inputShapes.count == 1, network.model.inputShape.count == 3 else {
+            throw CLIError("\(source.path): the network takes \(network.model.inputDescription); ONNX export writes networks with one image input so far")
+        }
         let size = (network.model.inputShape[0], network.model.inputShape[1])
         var metadata = [
             "zoo.architecture": network.backbone.name,
@@ -55,9 +58,9 @@ extension ConvertCommand {
     private func exportedNetwork(_ bundle: WeightBundle, source: URL)
         throws -> (model: Model, backbone: any Backbone, classes: Int?, classNames: [String]?, cropFraction: Double) {
         if bundle.metadata[MetadataKey.classNames] != nil {
-            let trained: TrainedClassifier
+            let trained: Network
             do {
-                trained = try TrainedClassifier(bundle, file: source.path, backbones: Plugins.backbones,
+                trained = try Network(bundle, file: source.path, backbones: Plugins.backbones,
                                                 arch: arch.lowercased() == "auto" ? nil : arch)
             } catch let error as LoadError { throw CLIError("\(source.path): " + error.description) }
             if let classes, classes != trained.classes {

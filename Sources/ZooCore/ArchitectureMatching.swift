@@ -67,7 +67,7 @@ extension Registry where Plugin == any Backbone {
         guard let config = bundle.metadata[MetadataKey.modelConfig] else {
             throw LoadError(model: backbone.name, problems: ["\(file) has no model config to build the network from"])
         }
-        return try builder.configured(config)
+        return try builder.configured(config, weightElements: bundle.parameterCount)
     }
 
     /// Checks the bundle against one backbone, with the options its classifier layers imply.
@@ -76,7 +76,7 @@ extension Registry where Plugin == any Backbone {
             guard let config = bundle.metadata[MetadataKey.modelConfig] else {
                 throw LoadError(model: backbone.name, problems: ["the file has no model config to build the network from"])
             }
-            return try fit(builder.configured(config), bundle, classes: classes)
+            return try fit(builder.configured(config, weightElements: bundle.parameterCount), bundle, classes: classes)
         }
         let options = try impliedOptions(backbone, bundle, classes: classes)
         let model = try backbone.skeleton(options)
@@ -93,9 +93,11 @@ extension Registry where Plugin == any Backbone {
             bundle.layer(named: layer) ?? reference.legacyNames[layer].flatMap { bundle.layer(named: $0) }
         }
         var options = BackboneOptions(includeTop: false)
-        if let main = backbone.classifierLayers.first, let classifier = inFile(main), let bias = classifier.arrays.last, bias.shape.count == 1 {
+        // The classes are the last axis of the classifier's last array: its bias, or its kernel [in, out] without one.
+        if let main = backbone.classifierLayers.first, let classifier = inFile(main), let last = classifier.arrays.last,
+           (1...2).contains(last.shape.count) {
             options.includeTop = true
-            options.classes = bias.shape[0]
+            options.classes = last.shape[last.shape.count - 1]
             if let expected = classes, expected != options.classes {
                 throw LoadError(model: backbone.name, problems: ["the classifier '\(classifier.name)' has \(options.classes) classes, not \(expected)"])
             }

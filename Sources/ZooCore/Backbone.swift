@@ -114,6 +114,13 @@ extension Backbone {
 public protocol ConfigurableBackbone: Backbone {
     /// The backbone `modelConfig` (JSON) describes, ready to build; throws naming what cannot be built.
     func configured(_ modelConfig: String) throws -> any Backbone
+    /// The same, for a network that will load a file holding `weightElements` weight elements in all: a config
+    /// asking for more weights than that is refused before anything is allocated.
+    func configured(_ modelConfig: String, weightElements: Int?) throws -> any Backbone
+}
+
+extension ConfigurableBackbone {
+    public func configured(_ modelConfig: String, weightElements: Int?) throws -> any Backbone { try configured(modelConfig) }
 }
 
 /// A backbone built from a model config (what a `ConfigurableBackbone` returns): files written for it keep the
@@ -126,6 +133,8 @@ public protocol ConfiguredBackbone: Backbone {
     func modelConfig(classes: Int) throws -> String
     /// Whether the config's network takes channels-first (NCHW) arrays; its model runs channels-last all the same.
     var channelsFirst: Bool { get }
+    /// Whether the config leaves the first input's height and width free (a fully convolutional network).
+    var freeInputSize: Bool { get }
 }
 
 /// The backbones Zoo knows; other packages add theirs with `register`, the same call the built-ins use.

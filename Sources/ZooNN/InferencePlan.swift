@@ -343,7 +343,8 @@ private struct PlanCompiler {
                         output = absorb(next)
                     }
                     if let next = soleReader(of: output), case .add = graph.nodes[next].layer.computation, graph.nodes[next].inputs.count == 2,
-                       let other = graph.nodes[next].inputs.first(where: { $0 != output }), (producer[other] ?? -1) < index {
+                       let other = graph.nodes[next].inputs.first(where: { $0 != output }), (producer[other] ?? -1) < index,
+                       graph.shapes[other] == graph.shapes[output] {
                         postOps.append(.sum)
                         addend = other
                         output = absorb(next)

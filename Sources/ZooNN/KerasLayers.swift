@@ -187,3 +187,24 @@ public final class ActivityRegularization: PenalizingLayer {
         return penalty
     }
 }
+
+/// Keras applications' LayerScale (ConvNeXt): each channel multiplied by a learned factor, `x · γ`.
+public final class LayerScale: Layer {
+    public let name: String
+    public let gamma: Weight
+
+    public init(_ name: String, channels: Int, initialValue: Float = 1e-6) {
+        self.name = name
+        gamma = Weight("gamma", Tensor(shape: [channels], repeating: initialValue))
+    }
+
+    public var kind: String { "LayerScale" }
+    public var weights: [Weight] { [gamma] }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        guard x.shape.last == gamma.value.count else {
+            throw ShapeError(name, "scales \(gamma.value.count) channels, got \(describe(shape: x.shape))")
+        }
+        return try combine(.multiply, [x, try broadcast(gamma.variable, to: x.shape)])
+    }
+}

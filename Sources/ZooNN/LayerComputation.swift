@@ -29,7 +29,7 @@ extension Merge {
         switch operation {
         case .add: .add
         case .concatenate: .concatenate
-        case .combination: .opaque
+        case .combination, .scaledSum: .opaque
         }
     }
 }

@@ -103,9 +103,16 @@ public final class Dense: Layer {
         bias?.value = Tensor(zeros: [units])
     }
 
+    /// On a vector per sample; on more axes (ConvNeXt's pointwise layers), on the last axis of every position, as
+    /// Keras applies Dense.
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
-        let y = try dense(x, kernel: kernel.variable, bias: bias?.variable)
-        return try activation.map { try $0.apply(y) } ?? y
+        guard x.shape.count > 2 else {
+            let y = try dense(x, kernel: kernel.variable, bias: bias?.variable)
+            return try activation.map { try $0.apply(y) } ?? y
+        }
+        let positions = x.shape.dropLast().reduce(1, *)
+        let y = try self(try reshape(x, [positions, x.shape.last!]), training: training)
+        return try reshape(y, Array(x.shape.dropLast()) + [y.shape[1]])
     }
 }
 
@@ -120,17 +127,23 @@ public final class BatchNormalization: Layer {
     /// statistics of every process's batch (`syncBatchNorm`).
     public var statisticsSync: (any BatchStatisticsSync)?
 
-    public init(_ name: String, channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99) {
+    /// Whether the layer learns a shift (β) and a scale (γ); Keras's `center` and `scale`. Without one, it is a
+    /// constant (0 or 1) that is neither stored nor trained, as in Keras (InceptionV3 leaves out γ).
+    public let center: Bool, scale: Bool
+
+    public init(_ name: String, channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99, center: Bool = true, scale: Bool = true) {
         self.name = name
-        gamma = Weight("gamma", Tensor(shape: [channels], repeating: 1))
-        beta = Weight("beta", Tensor(zeros: [channels]))
+        gamma = Weight("gamma", Tensor(shape: [channels], repeating: 1), trainable: scale)
+        beta = Weight("beta", Tensor(zeros: [channels]), trainable: center)
         movingMean = Weight("moving_mean", Tensor(zeros: [channels]), trainable: false)
         movingVariance = Weight("moving_variance", Tensor(shape: [channels], repeating: 1), trainable: false)
         self.epsilon = epsilon
         self.momentum = momentum
+        self.center = center
+        self.scale = scale
     }
 
-    public var weights: [Weight] { [gamma, beta, movingMean, movingVariance] }
+    public var weights: [Weight] { (scale ? [gamma] : []) + (center ? [beta] : []) + [movingMean, movingVariance] }
 
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
         if training && trainable, let statisticsSync {
@@ -285,7 +298,9 @@ public final class Sequential: Layer {
 
 /// Keras's merge layers: Add, Concatenate, and the elementwise Subtract, Multiply, Average, Maximum and Minimum.
 public final class Merge: Layer {
-    public enum Operation: Sendable, Equatable { case add, concatenate, combination(ElementwiseCombination) }
+    /// `scaledSum(s)`: the first input plus `s` times the second (Keras applications' CustomScaleLayer, the residual
+    /// scaling of Inception-ResNet).
+    public enum Operation: Sendable, Equatable { case add, concatenate, combination(ElementwiseCombination), scaledSum(Float) }
     public let name: String
     public let operation: Operation
 
@@ -299,6 +314,7 @@ public final class Merge: Layer {
         case .add: "Add"
         case .concatenate: "Concatenate"
         case .combination(let kind): kind.rawValue.prefix(1).uppercased() + kind.rawValue.dropFirst()
+        case .scaledSum: "CustomScaleLayer"
         }
     }
     public var weights: [Weight] { [] }
@@ -306,11 +322,22 @@ public final class Merge: Layer {
     /// A single input passes through (the protocol's one-input form).
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable { x }
 
+    /// Inputs of different shapes broadcast as NumPy and Keras broadcast them (a squeeze-and-excitation scale
+    /// [N, 1, 1, C] times a map [N, H, W, C]).
     public func callAsFunction(_ inputs: [Variable]) throws -> Variable {
+        if operation != .concatenate, let first = inputs.first, inputs.contains(where: { $0.shape != first.shape }) {
+            guard let shape = broadcastShape(inputs.map(\.shape)) else {
+                throw ShapeError(name, "\(kind) cannot broadcast " + inputs.map { describe(shape: $0.shape) }.joined(separator: ", ") + " together")
+            }
+            return try self(try inputs.map { try broadcast($0, to: shape) })
+        }
         switch operation {
-        case .add: try inputs.dropFirst().reduce(inputs[0]) { try ZooTensor.add($0, $1) }
-        case .concatenate: try ZooTensor.concatenate(inputs)
-        case .combination(let kind): try combine(kind, inputs)
+        case .add: return try inputs.dropFirst().reduce(inputs[0]) { try ZooTensor.add($0, $1) }
+        case .concatenate: return try ZooTensor.concatenate(inputs)
+        case .combination(let kind): return try combine(kind, inputs)
+        case .scaledSum(let scale):
+            guard inputs.count == 2 else { throw ShapeError(name, "\(kind) takes two inputs, got \(inputs.count)") }
+            return try ZooTensor.add(inputs[0], scaled(inputs[1], by: scale))
         }
     }
 }

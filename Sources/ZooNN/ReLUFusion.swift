@@ -19,7 +19,9 @@ struct ReLUFusions {
         var pairs: [ObjectIdentifier: ObjectIdentifier] = [:]
         for node in graph.nodes {
             switch node.layer.computation {
-            case .batchNormalization, .add: break
+            case .batchNormalization: break
+            // A broadcasting add has no fused kernel.
+            case .add where Set(node.inputs.map { graph.shapes[$0] }).count == 1: break
             default: continue
             }
             guard !seen.contains(node.output), readers[node.output].count == 1 else { continue }

@@ -176,6 +176,7 @@ struct ONNXGraphWriter {
             return node("Gelu", [x], output: name, [.string("approximate", approximate ? "tanh" : "none")])
         case .swish: return node("Mul", [x, node("Sigmoid", [x], output: "\(name)/sigmoid")], output: name)
         case .hardSigmoid(let slope): return node("HardSigmoid", [x], output: name, [.float("alpha", slope), .float("beta", 0.5)])
+        case .hardSwish: return node("HardSwish", [x], output: name)
         case .softplus: return node("Softplus", [x], output: name)
         case .softsign: return node("Softsign", [x], output: name)
         case .gelu:

@@ -22,7 +22,7 @@ import Zoo
 
         // The images as zoo predict prepares them, through ONNX Runtime; the probabilities must be predict's.
         let images = ["4-coat-1.png", "7-sneaker-1.png", "9-ankle-boot-1.png"].map { repository.appendingPathComponent("examples/images/\($0)") }
-        let preparation = try TrainedClassifier(try Plugins.weightFormats.read(weights), file: weights.path, backbones: Plugins.backbones).preparation
+        let preparation = try Network(try Plugins.weightFormats.read(weights), file: weights.path, backbones: Plugins.backbones).preparation
         let input = preparation.batch(try images.map { try ImageCodec.decode(contentsOf: $0) })
         let inputFile = folder.appendingPathComponent("input.f32")
         try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: inputFile) }

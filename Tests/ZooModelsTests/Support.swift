@@ -53,3 +53,4 @@ enum BackboneFixtures {
 }
 
 func deviation(_ a: Tensor, _ b: Tensor) -> Float { a.maxAbsoluteDifference(b) / max(1, b.maxMagnitude) }
+

@@ -25,6 +25,10 @@ public struct KerasBackbone: ConfigurableBackbone {
     public func configured(_ modelConfig: String) throws -> any Backbone {
         try KerasConfigBackbone(json: modelConfig)
     }
+
+    public func configured(_ modelConfig: String, weightElements: Int?) throws -> any Backbone {
+        try KerasConfigBackbone(json: modelConfig, limits: weightElements.map(KerasBuildLimits.init(loading:)) ?? KerasBuildLimits())
+    }
 }
 
 /// The network one Keras model config describes, as a backbone: its input size and channels from the config, pixels
@@ -46,14 +50,24 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
     public let classifierLayers: [String]
     public let outputsProbabilities: Bool
     public let channelsFirst: Bool
+    public let freeInputSize: Bool
+    /// What the config may ask for (see `KerasBuildLimits`); bounded by the file's arrays when it came with one.
+    public let limits: KerasBuildLimits
 
-    public init(json: String) throws {
+    /// The side a free height or width is built at when no size is given: `zoo info` shows shapes there, and
+    /// `Network.resized(to:)` builds the network for what it runs on.
+    public static let nominalSide = 224
+
+    public init(json: String, limits: KerasBuildLimits = KerasBuildLimits()) throws {
         let config = try KerasModelConfig(json: json)
         modelConfig = json
+        self.limits = limits
         paper = "\(config.className) '\(config.name)', built from the file's Keras config"
         let input = config.inputShape ?? []
         channelsFirst = config.channelsFirst
-        defaultInputSize = input.count == 3 ? (input[0] ?? 0, input[1] ?? 0) : (0, 0)
+        freeInputSize = input.count == 3 && (input[0] == nil || input[1] == nil)
+        // A free height or width is described at a nominal size (the weights do not depend on it).
+        defaultInputSize = input.count == 3 ? (input[0] ?? Self.nominalSide, input[1] ?? Self.nominalSide) : (0, 0)
         inputChannels = input.count == 3 ? input[2] ?? 0 : 0
         let inputName = config.inputs.first?.layer
         let readers = config.layers.filter { $0.calls.contains { $0.contains { $0.layer == inputName } } }
@@ -66,12 +80,15 @@ public struct KerasConfigBackbone: ConfiguredBackbone {
     }
 
     /// The config's network; `classes` resizes its classifier, a nil `classifierActivation` leaves logits, and
-    /// without the top it ends with the classifier's input. `pooling` is for the fixed architectures: the features
+    /// without the top it ends with the classifier's input. A network without a Dense classifier is built as its
+    /// config describes it, whatever `classes` says: only what needs a classifier (fine-tuning) asks for one. `pooling` is for the fixed architectures: the features
     /// here are what the config's own layers make of the feature maps.
     public func build(_ options: BackboneOptions) throws -> Model {
-        try KerasModel.build(config: try KerasModelConfig(json: modelConfig), inputSize: options.inputSize, seed: options.seed,
-                             classes: options.includeTop ? options.classes : nil, logits: options.classifierActivation == nil,
-                             includeTop: options.includeTop)
+        try KerasModel.build(config: try KerasModelConfig(json: modelConfig), inputSize: options.inputSize ?? (freeInputSize ? defaultInputSize : nil),
+                             seed: options.seed,
+                             classes: options.includeTop && !classifierLayers.isEmpty ? options.classes : nil,
+                             logits: options.classifierActivation == nil,
+                             includeTop: options.includeTop, limits: limits)
     }
 
     public func modelConfig(classes: Int) throws -> String {

@@ -23,7 +23,8 @@ enum KerasLayerFactory {
         "GlobalMaxPooling2D", "Flatten", "Dropout", "Add", "Concatenate", "ZeroPadding2D", "Subtract", "Multiply", "Average",
         "Maximum", "Minimum", "Reshape", "Permute", "Cropping2D", "UpSampling2D", "Resizing", "Rescaling", "Normalization",
         "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Merge", "PReLU", "LayerNormalization", "Conv2DTranspose",
-        "Deconvolution2D", "ActivityRegularization",
+        "Deconvolution2D", "ActivityRegularization", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+        "RandomContrast", "RandomBrightness", "RandomCrop", "LayerScale", "CustomScaleLayer", "TrueDivide",
     ]
 
     /// Keras 1 Merge modes and the merge each is.
@@ -37,12 +38,10 @@ enum KerasLayerFactory {
             return layer.className == "Lambda" ? "its code is Python, which Zoo never runs" : ""
         }
         let o = layer.options
-        if let name = activationName(o), activation(name, dialect: .keras3) == nil {
-            return "activation \(name)"
+        if o["activation"] != nil, !(o["activation"] is NSNull), activationOption(o, dialect: .keras3) == nil {
+            return "activation \(activationName(o) ?? "\(o["activation"]!)")"
         }
         switch layer.className {
-        case "BatchNormalization":
-            if o["center"] as? Bool == false || o["scale"] as? Bool == false { return "without center or scale" }
         case "Normalization":
             if o["invert"] as? Bool == true { return "invert" }
         case "LayerNormalization":
@@ -52,6 +51,8 @@ enum KerasLayerFactory {
         case "Conv2DTranspose", "Deconvolution2D":
             if let padding = o["output_padding"] as? [Any], padding.contains(where: { !($0 is NSNull) }) { return "output_padding" }
             if let dilation = pair(o["dilation_rate"]), dilation != [1, 1] { return "dilation \(dilation)" }
+        case "TrueDivide":
+            if o[KerasLayerConfig.constantsKey] == nil { return "a division of tensors" }
         case "Merge":
             if let mode = o["mode"] as? String, mergeModes[mode] == nil { return "mode \(mode)" }
             if o["mode"] is [String: Any] { return "its mode is Python code" }
@@ -124,10 +125,13 @@ enum KerasLayerFactory {
                     + "is not its channel axis; Zoo applies it to channels only")
             }
         }
-        if channelsFirst && shape.count == 3 && ["Reshape", "Permute", "PReLU"].contains(config.className) {
+        if channelsFirst && shape.count == 3 && ["Reshape", "Permute", "PReLU", "Dense", "LayerScale"].contains(config.className) {
             throw KerasConfigError("\(name) (\(config.className)): Zoo reshapes channels-first feature maps only through Flatten")
         }
-        let layerActivation = activationName(o).flatMap { activation($0, dialect: dialect) } ?? nil
+        let layerActivation = activationOption(o, dialect: dialect) ?? nil
+        if let constants = o[KerasLayerConfig.constantsKey] as? [[Double]] {
+            return .single(try constantArithmetic(config, constants, inputs: inputShapes.count))
+        }
         switch config.className {
         case "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D":
             guard shape.count == 3 else { throw KerasConfigError("\(name) needs a feature map, gets \(shape)") }
@@ -151,13 +155,14 @@ enum KerasLayerFactory {
                                       groups: o["groups"] as? Int ?? 1, useBias: useBias, activation: layerActivation, generator: &generator))
             }
         case "Dense":
-            guard shape.count == 1 else { throw KerasConfigError("\(name) (Dense) on a \(shape) input: Zoo applies Dense to vectors; flatten first") }
-            return .single(Dense(name, inputs: shape[0], units: o["units"] as? Int ?? o["output_dim"] as? Int ?? 0,
+            guard !shape.isEmpty else { throw KerasConfigError("\(name) (Dense) on a scalar input") }
+            return .single(Dense(name, inputs: shape[shape.count - 1], units: o["units"] as? Int ?? o["output_dim"] as? Int ?? 0,
                                  useBias: o["use_bias"] as? Bool ?? o["bias"] as? Bool ?? true,
                                  activation: layerActivation, generator: &generator))
         case "BatchNormalization":
             return .single(BatchNormalization(name, channels: shape.last ?? 0, epsilon: Float(number(o["epsilon"]) ?? 1e-3),
-                                              momentum: Float(number(o["momentum"]) ?? 0.99)))
+                                              momentum: Float(number(o["momentum"]) ?? 0.99),
+                                              center: o["center"] as? Bool ?? true, scale: o["scale"] as? Bool ?? true))
         case "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax":
             switch config.className == "Activation" ? layerActivation : try layerForm(config) {
             case .softmax: return .single(Layers.softmax(name))
@@ -232,12 +237,92 @@ enum KerasLayerFactory {
         case "SpatialDropout2D": return .single(TrainingNoise(name, .spatialDropout(rate: Float(number(o["rate"]) ?? 0.5))))
         case "GaussianNoise": return .single(TrainingNoise(name, .gaussianNoise(standardDeviation: Float(number(o["stddev"]) ?? 0))))
         case "GaussianDropout": return .single(TrainingNoise(name, .gaussianDropout(rate: Float(number(o["rate"]) ?? 0))))
+        case "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast", "RandomBrightness", "RandomCrop":
+            return .single(try randomImageLayer(config))
+        case "LayerScale":
+            return .single(LayerScale(name, channels: shape.last ?? 0, initialValue: Float(number(o["init_values"]) ?? 1e-6)))
+        case "CustomScaleLayer":
+            return .merge(Merge(name, .scaledSum(Float(number(o["scale"]) ?? 1))))
         case "ZeroPadding2D":
             let (top, bottom, left, right) = try paddings(o["padding"], layer: name)
             return .single(Layers.zeroPadding(name, top: top, bottom: bottom, left: left, right: right))
         default:
             throw KerasConfigError("\(name): Zoo cannot build a \(config.className)")
         }
+    }
+
+    /// A Keras 3 arithmetic op with a number beside its one tensor (`x + 3.0`, `x * (1 / 6)`, `1 - x`, `x / 255`),
+    /// as a channel affine map.
+    static func constantArithmetic(_ config: KerasLayerConfig, _ constants: [[Double]], inputs: Int) throws -> Layer {
+        func fail(_ message: String) -> KerasConfigError { KerasConfigError("\(config.name) (\(config.className)): \(message)") }
+        guard constants.count == 1, constants[0].count == 2, inputs == 1, constants[0][1].isFinite else {
+            throw fail("Zoo builds arithmetic of one tensor and one number")
+        }
+        let (first, c) = (constants[0][0] == 0, Float(constants[0][1]))
+        let (scale, offset): (Float, Float)
+        switch config.className {
+        case "Add": (scale, offset) = (1, c)
+        case "Subtract": (scale, offset) = first ? (-1, c) : (1, -c)
+        case "Multiply": (scale, offset) = (c, 0)
+        case "TrueDivide" where !first && c != 0: (scale, offset) = (1 / c, 0)
+        default: throw fail("Zoo builds +, −, × and division by a number")
+        }
+        return ChannelAffine(rescaling: config.name, scale: [scale], offset: [offset])
+    }
+
+    /// Keras's augmentation layers with their options (factors as a number or a [lower, upper] pair, fill mode,
+    /// interpolation, value range).
+    static func randomImageLayer(_ config: KerasLayerConfig) throws -> RandomImageLayer {
+        let o = config.options
+        func fail(_ message: String) -> KerasConfigError { KerasConfigError("\(config.name) (\(config.className)): \(message)") }
+        /// A factor: one number f for -f…f (or 1-f…1+f with `around`), or a [lower, upper] pair.
+        func range(_ key: String, around: Bool = false) throws -> ClosedRange<Float>? {
+            guard let value = o[key], !(value is NSNull) else { return nil }
+            let bounds: (Float, Float)
+            if let single = number(value) {
+                bounds = around ? (Float(1 - single), Float(1 + single)) : (Float(-single), Float(single))
+            } else if let pair = numbers(value), pair.count == 2 {
+                bounds = around ? (1 - pair[0], 1 + pair[1]) : (pair[0], pair[1])
+            } else {
+                throw fail("cannot read its \(key) \(value)")
+            }
+            guard bounds.0.isFinite, bounds.1.isFinite, bounds.0 <= bounds.1, abs(bounds.0) <= 1e3, abs(bounds.1) <= 1e3 else {
+                throw fail("its \(key) \(value) is not a range of moderate numbers")
+            }
+            return bounds.0...bounds.1
+        }
+        let values = numbers(o["value_range"]) ?? [0, 255]
+        guard values.count == 2, values[0] < values[1] else { throw fail("its value_range must be two increasing numbers") }
+        let valueRange = values[0]...values[1]
+        let fill: TransformFill
+        switch o["fill_mode"] as? String ?? "reflect" {
+        case "reflect": fill = .reflect
+        case "wrap": fill = .wrap
+        case "nearest": fill = .nearest
+        case "constant": fill = .constant(Float(number(o["fill_value"]) ?? 0))
+        case let mode: throw fail("fill_mode \(mode)")
+        }
+        guard let interpolation = ResizeMethod(rawValue: o["interpolation"] as? String ?? "bilinear") else {
+            throw fail("interpolation \(o["interpolation"]!)")
+        }
+        let transform: RandomImageLayer.Transform
+        switch config.className {
+        case "RandomFlip":
+            let mode = o["mode"] as? String ?? "horizontal_and_vertical"
+            guard ["horizontal", "vertical", "horizontal_and_vertical"].contains(mode) else { throw fail("mode \(mode)") }
+            transform = .flip(horizontal: mode != "vertical", vertical: mode != "horizontal")
+        case "RandomRotation": transform = try range("factor").map { .rotation(lower: $0.lowerBound, upper: $0.upperBound) } ?? .rotation(lower: 0, upper: 0)
+        case "RandomZoom": transform = .zoom(height: try range("height_factor") ?? 0...0, width: try range("width_factor"))
+        case "RandomTranslation": transform = .translation(height: try range("height_factor") ?? 0...0, width: try range("width_factor") ?? 0...0)
+        case "RandomContrast": transform = .contrast(try range("factor", around: true) ?? 1...1, valueRange: valueRange)
+        case "RandomBrightness": transform = .brightness(try range("factor") ?? 0...0, valueRange: valueRange)
+        default:
+            guard let height = o["height"] as? Int, let width = o["width"] as? Int, height >= 1, width >= 1, height <= 1 << 16, width <= 1 << 16 else {
+                throw fail("its height and width must be positive whole numbers")
+            }
+            transform = .crop(height: height, width: width)
+        }
+        return RandomImageLayer(config.name, transform, interpolation: interpolation, fill: fill)
     }
 
     /// The activation of Keras's activation layers (ReLU, LeakyReLU, ELU, Softmax) from their options.
@@ -272,10 +357,25 @@ enum KerasLayerFactory {
         case "gelu": .function(.gelu(approximate: false))
         case "swish", "silu": .function(.swish)
         case "hard_sigmoid": .function(.hardSigmoid(slope: dialect == .keras3 ? 1 / 6 : 0.2))
+        case "hard_silu", "hard_swish": .function(.hardSwish)
         case "softplus": .function(.softplus)
         case "softsign": .function(.softsign)
         default: nil
         }
+    }
+
+    /// A layer's `activation` option: a name, a serialized function (Keras 3), or an activation layer given as the
+    /// activation (`activation=LeakyReLU(0.2)`, serialized as the layer's config). nil for one Zoo lacks, .some(nil)
+    /// for linear or none.
+    static func activationOption(_ options: [String: Any], dialect: KerasModelConfig.Dialect) -> LayerActivation?? {
+        if let object = options["activation"] as? [String: Any], let className = object["class_name"] as? String,
+           ["ReLU", "LeakyReLU", "ELU", "Softmax"].contains(className) {
+            let layer = KerasLayerConfig(className: className, name: className, options: object["config"] as? [String: Any] ?? [:], calls: [])
+            guard let form = try? layerForm(layer) else { return nil }
+            return .some(form)
+        }
+        guard let name = activationName(options) else { return .some(nil) }
+        return activation(name, dialect: dialect)
     }
 
     /// A layer's activation option: a name, or (Keras 3) a serialized function object.

@@ -10,12 +10,24 @@ public enum KerasModel {
     /// Zoo cannot build is named in one error; the weights start random (seeded) until loaded. `classes` resizes the
     /// classifier (the Dense layer the output comes from); `logits` leaves out its softmax; without the top, the
     /// model ends with what the classifier reads (its features).
+    ///
+    /// The config is untrusted: every number is checked against `limits` and against what reaches each layer before
+    /// the layer is made, and the sizing pass runs on the shape-only backend, so no config allocates or computes
+    /// without bound.
     public static func build(config: KerasModelConfig, inputSize: (Int, Int)? = nil, seed: UInt64 = 0,
-                             classes: Int? = nil, logits: Bool = false, includeTop: Bool = true) throws -> Model {
+                             classes: Int? = nil, logits: Bool = false, includeTop: Bool = true,
+                             limits: KerasBuildLimits = KerasBuildLimits()) throws -> Model {
         let classifier = classifier(of: config)
         if classes != nil && classifier == nil {
             throw KerasConfigError("\(config.name): its output does not come from a Dense classifier, so it cannot be given new classes; "
                 + "train a head on one of its layers instead (--mode features --tap LAYER)")
+        }
+        // A classifier given new classes may hold more weights than the file it came from.
+        var limits = limits
+        if let classes, let classifier, let dense = try? layer(named: classifier.name, in: config),
+           classes != (dense.options["units"] ?? dense.options["output_dim"]) as? Int {
+            limits.parameters = max(limits.parameters, KerasBuildLimits().parameters)
+            limits.parametersFromFile = false
         }
         var config = adjusted(config, classifier: classifier, classes: classes, logits: logits)
         if !includeTop, let classifier {
@@ -34,12 +46,21 @@ public enum KerasModel {
                 + "Zoo builds models in one layout")
         }
         let inputShapes = try resolvedInputShapes(config, inputSize: inputSize)
+        for (input, shape) in zip(config.inputs, inputShapes) {
+            guard shape.allSatisfy({ $0 >= 1 && $0 <= limits.dimension }) else {
+                throw KerasConfigError("\(config.name): its input \(input.layer) has the shape \(shape); each size must lie in 1…\(limits.dimension)")
+            }
+            let layer = KerasLayerConfig(className: "InputLayer", name: input.layer, options: [:], calls: [])
+            _ = try KerasLayerCheck.product(shape, layer, limits.activationElements, "the input")
+        }
 
         // Each call runs once on a zero image while building: weighted layers take their sizes from what reaches
         // them, and the calls are put in an order where every input is ready.
         var generator = SeededGenerator(seed: seed)
         var built: [String: KerasLayerFactory.Built] = [:], order: [String] = []
-        var values = Dictionary(zip(config.inputs, inputShapes.map { Variable(Tensor(zeros: [1] + $0)) })) { first, _ in first }
+        var parameters = 0
+        let shapesOnly = ShapeOnlyBackend()
+        var values = Dictionary(zip(config.inputs, inputShapes.map { Variable(Tensor(reservedZeros: [1] + $0)) })) { first, _ in first }
         var steps: [Step] = []
         let callCounts = Dictionary(config.layers.map { ($0.name, $0.calls.count) }) { $1 }
         func key(_ reference: KerasTensorReference) -> KerasTensorReference? { resolved(reference, in: values, callCounts: callCounts) }
@@ -51,12 +72,24 @@ public enum KerasModel {
                 guard references.count == layer.calls[call].count else { continue }
                 let inputs = references.map { values[$0]! }
                 if built[layer.name] == nil {
+                    let shapes = inputs.map { Array($0.shape.dropFirst()) }
+                    parameters += try KerasLayerCheck.check(layer, inputShapes: shapes, limits: limits)
+                    guard parameters <= limits.parameters else {
+                        throw KerasConfigError("\(config.name): with \(layer.name) (\(layer.className)) the network needs more than "
+                            + "\(limits.parameterLimit); the config may be damaged or crafted")
+                    }
                     built[layer.name] = try KerasLayerFactory.make(layer, dialect: config.dialect, channelsFirst: config.channelsFirst, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
                     order.append(layer.name)
                 }
                 let output = KerasTensorReference(layer: layer.name, node: call, tensor: 0)
                 let step = Step(operation: built[layer.name]!, inputs: references, output: output)
-                do { values[output] = try step.run(inputs, context: nil) } catch {
+                do {
+                    let value = try Runtime.using(shapesOnly) { try Gradients.off { try step.run(inputs, context: nil) } }
+                    guard value.value.count <= limits.activationElements else {
+                        throw KerasConfigError("its output \(Array(value.shape.dropFirst())) holds more than \(limits.activationElements) values per sample")
+                    }
+                    values[output] = value
+                } catch {
                     throw KerasConfigError("\(config.name): layer \(layer.name) (\(layer.className)) on input "
                         + inputs.map { "\(Array($0.shape.dropFirst()))" }.joined(separator: ", ") + ": \(error)")
                 }
@@ -91,7 +124,8 @@ public enum KerasModel {
         var name = config.outputs.first?.layer, after: [String] = []
         while let current = name, let layer = config.layers.first(where: { $0.name == current }) {
             switch layer.className {
-            case "Dense": return (current, after)
+            // One unit is a score or a regression, not classes to rank.
+            case "Dense": return (layer.options["units"] ?? layer.options["output_dim"]) as? Int == 1 ? nil : (current, after)
             case "Activation", "Softmax", "Dropout":
                 guard layer.calls.count == 1 && layer.calls[0].count == 1 else { return nil }
                 if layer.className == "Softmax" || KerasLayerFactory.activationName(layer.options) == "softmax" { after.append(current) }
@@ -154,24 +188,20 @@ public enum KerasModel {
         return layer
     }
 
-    /// Each input's shape: the first an image (height, width, channels) whose free or given height and width come
-    /// from `inputSize`; the others, of any rank, as the config fixes them.
+    /// Each input's shape: a first input that is a feature map (height, width, channels) takes its height and width
+    /// from `inputSize` when given (needed when the config leaves them free); every other size is the config's, of
+    /// any rank.
     static func resolvedInputShapes(_ config: KerasModelConfig, inputSize: (Int, Int)?) throws -> [[Int]] {
         let model = config.name
         return try zip(config.inputs, config.inputShapes).enumerated().map { index, item in
             let (input, declared) = item
             guard let declared, !declared.isEmpty else { throw KerasConfigError("\(model): its input \(input.layer) declares no shape") }
             var shape = declared
-            if index == 0 {
-                guard shape.count == 3 else {
-                    throw KerasConfigError("\(model): its first input \(input.layer) is not an image (height, width, channels): \(describe(shape))")
-                }
-                if let inputSize { shape[0] = inputSize.0; shape[1] = inputSize.1 }
-            }
+            if index == 0, shape.count == 3, let inputSize { shape[0] = inputSize.0; shape[1] = inputSize.1 }
             guard let fixed = shape.map({ $0 }) as? [Int] else {
-                throw KerasConfigError(index == 0 && shape[2] != nil
-                    ? "\(model): its input's height and width are free; give the input size (--input HxW)"
-                    : "\(model): its input \(input.layer) has free dimensions \(describe(shape)); Zoo builds inputs after the first at a fixed shape")
+                throw KerasConfigError(index == 0 && shape.count == 3 && shape[2] != nil
+                    ? "\(model): its input's height and width are free \(describe(shape)); give the input size (--input HxW), or arrays of the size to run"
+                    : "\(model): its input \(input.layer) has free dimensions \(describe(shape)); Zoo builds such inputs at a fixed shape")
             }
             return fixed
         }

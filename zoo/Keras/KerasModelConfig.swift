@@ -113,11 +113,16 @@ public struct KerasModelConfig {
             name = config["name"] as? String ?? "model"
             layers = try list.enumerated().map { index, item in
                 guard let className = item["class_name"] as? String else { throw KerasConfigError("layer \(index) has no class_name") }
-                let options = item["config"] as? [String: Any] ?? [:]
+                var options = item["config"] as? [String: Any] ?? [:]
                 guard let layerName = item["name"] as? String ?? options["name"] as? String else {
                     throw KerasConfigError("layer \(index) (\(className)) has no name")
                 }
-                let calls = try (item["inbound_nodes"] as? [Any] ?? []).map { try Self.references(inNode: $0, of: layerName) }
+                let nodes = item["inbound_nodes"] as? [Any] ?? []
+                let calls = try nodes.map { try Self.references(inNode: $0, of: layerName) }
+                // Keras 3 records `x + 3.0` as an Add op whose call holds the number beside the tensor.
+                if let first = nodes.first, case let constants = Self.constants(inNode: first), !constants.isEmpty {
+                    options[KerasLayerConfig.constantsKey] = constants
+                }
                 return KerasLayerConfig(className: className, name: layerName, options: options, calls: calls)
             }
             inputs = try Self.endpoints(config["input_layers"], "input_layers")
@@ -204,6 +209,15 @@ public struct KerasModelConfig {
                                 outputs: outputs, dialect: dialect)
     }
 
+    /// The numbers a Keras 3 call passes beside its tensors, as [position among the arguments, value] pairs.
+    static func constants(inNode node: Any) -> [[Double]] {
+        guard let call = node as? [String: Any], let args = call["args"] as? [Any] else { return [] }
+        return args.enumerated().compactMap { index, value in
+            guard let number = value as? NSNumber else { return nil }
+            return [Double(index), number.doubleValue]
+        }
+    }
+
     /// `input_layers` / `output_layers`: a list of [name, node, tensor], or one of them alone.
     static func endpoints(_ value: Any?, _ key: String) throws -> [KerasTensorReference] {
         guard let list = value as? [Any], !list.isEmpty else { throw KerasConfigError("the config has no \(key)") }
@@ -237,6 +251,9 @@ public struct KerasModelConfig {
 }
 
 extension KerasLayerConfig {
+    /// The options key under which a layer's constant call arguments are kept (see `KerasModelConfig.constants`).
+    static let constantsKey = "__zoo_constant_arguments"
+
     public enum DataFormat { case channelsFirst, channelsLast }
 
     /// The layer's own `data_format` (or Keras 1 `dim_ordering`), when it states one.

@@ -121,6 +121,7 @@ extension Activation {
         case .gelu(let approximate): (approximate ? dnnl_eltwise_gelu_tanh : dnnl_eltwise_gelu_erf, 0, 0)
         case .swish: (dnnl_eltwise_swish, 1, 0)
         case .softplus: (dnnl_eltwise_soft_relu, 0, 0)
+        case .hardSwish: (dnnl_eltwise_hardswish, 0, 0)
         case .rectifier, .selu, .hardSigmoid, .softsign: nil
         }
     }

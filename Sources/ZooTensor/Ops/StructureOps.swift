@@ -115,3 +115,57 @@ public func dropout(_ x: Variable, rate: Float, training: Bool, generator: inout
     let mask = Tensor(shape: x.shape) { m in for i in m.indices { m[i] = generator.uniform(0, 1) < rate ? 0 : keep } }
     return try multiplied(x, byConstant: mask)
 }
+
+/// The shape `shapes` broadcast to together, as NumPy broadcasts (axes aligned from the last; each size equal or 1),
+/// or nil when they do not.
+public func broadcastShape(_ shapes: [[Int]]) -> [Int]? {
+    let rank = shapes.map(\.count).max() ?? 0
+    var result = [Int](repeating: 1, count: rank)
+    for shape in shapes {
+        for (offset, size) in shape.reversed().enumerated() {
+            let axis = rank - 1 - offset
+            if size == result[axis] || size == 1 { continue }
+            guard result[axis] == 1 else { return nil }
+            result[axis] = size
+        }
+    }
+    return result
+}
+
+/// `x` repeated along the axes where it has size 1 (or lacks leading axes) to `shape`; its gradient is the sum
+/// over what was repeated.
+public func broadcast(_ x: Variable, to shape: [Int]) throws -> Variable {
+    guard broadcastShape([x.shape, shape]) == shape else {
+        throw ShapeError("broadcast", "cannot broadcast \(describe(shape: x.shape)) to \(describe(shape: shape))")
+    }
+    if x.shape == shape { return x }
+    let source = [Int](repeating: 1, count: shape.count - x.shape.count) + x.shape
+    // Row-major strides of the source, zero along the repeated axes.
+    var strides = [Int](repeating: 0, count: shape.count), step = 1
+    for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+        strides[axis] = source[axis] == 1 ? 0 : step
+        step *= source[axis]
+    }
+    let count = shape.reduce(1, *)
+    /// For each output element, the source element it repeats.
+    func sourceIndex(_ index: Int) -> Int {
+        var rest = index, offset = 0
+        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+            offset += (rest % shape[axis]) * strides[axis]
+            rest /= shape[axis]
+        }
+        return offset
+    }
+    let y = produce(shape) { out in
+        let values = ptr(x.value)
+        for i in 0..<count { out[i] = values[sourceIndex(i)] }
+    }
+    let inputShape = x.shape
+    return Variable.result(y, [x]) { dy in
+        [produce(inputShape) { out in
+            out.update(repeating: 0, count: step)
+            let gradient = ptr(dy)
+            for i in 0..<count { out[sourceIndex(i)] += gradient[i] }
+        }]
+    }
+}

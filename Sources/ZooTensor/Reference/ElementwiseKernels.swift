@@ -14,6 +14,8 @@ public enum Activation: Hashable, Sendable {
     case swish
     /// `clip(slope · x + 0.5, 0, 1)`: slope 1/6 in Keras 3, 0.2 in Keras 1 and 2.
     case hardSigmoid(slope: Float)
+    /// `x · clip(x / 6 + 0.5, 0, 1)`: Keras 3's hard_silu / hard_swish (MobileNetV3).
+    case hardSwish
     /// `log(1 + eˣ)`.
     case softplus
     /// `x / (1 + |x|)`.
@@ -26,7 +28,7 @@ public enum Activation: Hashable, Sendable {
     public static let representatives: [Activation] = [
         .relu, .tanh, .sigmoid, .relu6, .rectifier(negativeSlope: 0.3, maxValue: nil, threshold: 0),
         .rectifier(negativeSlope: 0.2, maxValue: 1.25, threshold: -0.5), .elu(alpha: 0.7), .selu, .gelu(approximate: false),
-        .gelu(approximate: true), .swish, .hardSigmoid(slope: 0.2), .hardSigmoid(slope: 1 / 6), .softplus, .softsign,
+        .gelu(approximate: true), .swish, .hardSigmoid(slope: 0.2), .hardSigmoid(slope: 1 / 6), .hardSwish, .softplus, .softsign,
     ]
 }
 
@@ -67,6 +69,7 @@ extension ReferenceKernels {
             return x / 2 * (1 + T.erf(x / T.sqrt(2)))
         case .swish: return x / (1 + T.exp(-x))
         case .hardSigmoid(let slope): return Swift.min(1, Swift.max(0, T(slope) * x + 0.5))
+        case .hardSwish: return x * Swift.min(1, Swift.max(0, x / 6 + 0.5))
         case .softplus: return x > 20 ? x : T.log(onePlus: T.exp(x))
         case .softsign: return x / (1 + Swift.abs(x))
         }
@@ -94,6 +97,7 @@ extension ReferenceKernels {
         case .hardSigmoid(let slope):
             let y = T(slope) * x + 0.5
             return y > 0 && y < 1 ? T(slope) : 0
+        case .hardSwish: return x <= -3 ? 0 : x >= 3 ? 1 : x / 3 + 0.5
         case .softplus: return 1 / (1 + T.exp(-x))
         case .softsign: let d = 1 + Swift.abs(x); return 1 / (d * d)
         }

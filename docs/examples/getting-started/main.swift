@@ -11,17 +11,17 @@ let output = URL(fileURLWithPath: CommandLine.arguments.dropFirst().first ?? "ru
 // Load: any Keras flavour or a native file; the registry finds which backbone the weights are for.
 let file = URL(fileURLWithPath: "examples/lenet5-relu_fashion_0-1-3-5-8.h5")
 let weights = try Plugins.weightFormats.read(file)
-let classifier = try TrainedClassifier(weights, file: file.path, backbones: Plugins.backbones)
-print("\(classifier.backbone.name): \(classifier.classes) classes, input \(classifier.model.inputShapes[0])")
+let network = try Network(weights, file: file.path, backbones: Plugins.backbones)
+print("\(network.backbone.name): \(network.classes) classes, input \(network.model.inputShapes[0])")
 
 // Predict: images decoded, then resized, cropped and normalized as the backbone's plugin says.
 let names = try ClassNames.read(contentsOf: URL(fileURLWithPath: "examples/fashion_0-1-3-5-8.txt"))
 let paths = ["examples/images/1-trouser-1.png", "examples/images/3-dress-2.png"]
 let images = try paths.map { try ImageCodec.decode(contentsOf: URL(fileURLWithPath: $0)) }
-let logits = try classifier.model.predict(classifier.preparation.batch(images))
+let logits = try network.model.predict(network.preparation.batch(images))
 let probabilities = try softmax(Variable(logits)).value
 for (row, path) in paths.enumerated() {
-    let scores = (0..<classifier.classes).map { probabilities[flat: row * classifier.classes + $0] }
+    let scores = (0..<network.classes).map { probabilities[flat: row * network.classes + $0] }
     let best = scores.indices.max { scores[$0] < scores[$1] }!
     print(String(format: "%@: %@ (%.1f%%)", path, names[best], 100 * scores[best]))
 }
@@ -30,7 +30,7 @@ for (row, path) in paths.enumerated() {
 let classes = try ClassSelection.parse("2,4,6,7,9", classCount: 10)
 let training = try IDXFiles.dataset(folder: IDXFiles.fashionMNISTFolder, split: .train, classNames: IDXFiles.fashionMNISTClassNames)
     .selecting(classes: classes).capped(perClass: 10, seed: 0)
-var configuration = TransferConfiguration(mode: .finetune, backbone: classifier.backbone, weights: file, training: training,
+var configuration = TransferConfiguration(mode: .finetune, backbone: network.backbone, weights: file, training: training,
                                           plan: TrainingPlan(epochs: 30, batchSize: 32, schedule: .constant(1e-2), seed: 0),
                                           optimizer: OptimizerChoice(.adam), output: output)
 configuration.freeze = .through("s4")

@@ -1,0 +1,25 @@
+import Foundation
+import Testing
+import ZooTestSupport
+import Zoo
+
+/// `zoo predict FILE x.npy --output` on every keras.applications family as a user saved it (see
+/// KerasApplicationsTests): the file's own numbers, logits where its config ends without a softmax, also for the
+/// families Zoo registers as backbones (ResNet50, VGG16, DenseNet121) and at the size the file's config declares.
+@Suite struct KerasApplicationsCommandTests {
+    @Test(arguments: ApplicationFixtures.cases.map(\.name))
+    func predictGivesKerassLogits(_ name: String) throws {
+        let fixture = try #require(ApplicationFixtures.cases.first { $0.name == name })
+        let folder = ApplicationFixtures.folder
+        let scratch = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("out.npy")
+        let run = try runZoo(["predict", "--weights", folder.appendingPathComponent(fixture.file).path,
+                              folder.appendingPathComponent("\(name).input.npy").path, "--output", output.path])
+        #expect(run.status == 0, "\(name): \(run.stderr)")
+        let zoo = try NumPyArray.read(output), keras = try NumPyArray.read(folder.appendingPathComponent("\(name).output.npy"))
+        #expect(zoo.shape == keras.shape, "\(name): \(zoo.shape) against \(keras.shape)")
+        let deviation = zoo.maxAbsoluteDifference(keras) / max(1, keras.maxMagnitude)
+        #expect(deviation <= 1e-4, "\(name): \(deviation)")
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Testing
+import ZooTestSupport
+import Zoo
+
+/// `zoo info` and `zoo predict FILE inputs.npy --output` on every user-model fixture (Tests/ZooModelsTests/Fixtures/
+/// user-models: U-Nets, autoencoders, a generator, a detector with free size and two outputs, models on (28, 28) and
+/// flat inputs, augmentation layers, a Teachable-Machine nesting, a channels-first net with two heads), with no
+/// --labels, the outputs read back against Keras's.
+@Suite struct UserModelCommandTests {
+    static let folder = repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/user-models")
+    struct Case: Decodable, Sendable { let name: String, files: [String], inputs: [[Int]], output_names: [String], channels_first: Bool }
+    struct Manifest: Decodable { let cases: [Case] }
+    static let cases = try! JSONDecoder().decode(Manifest.self, from: Data(contentsOf: folder.appendingPathComponent("manifest.json"))).cases
+    static let files = cases.flatMap { fixture in fixture.files.map { "\(fixture.name)/\($0)" } }
+
+    @Test(arguments: files)
+    func predictWritesKerassOutputs(_ entry: String) throws {
+        let parts = entry.split(separator: "/").map(String.init)
+        let fixture = try #require(Self.cases.first { $0.name == parts[0] })
+        let file = Self.folder.appendingPathComponent(parts[1]).path
+        let outputNames = fixture.output_names, inputCount = fixture.inputs.count
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        let info = try runZoo(["info", file, "--json"])
+        #expect(info.status == 0, "\(entry): \(info.stderr)")
+
+        let inputs = (0..<inputCount).map { Self.folder.appendingPathComponent("\(parts[0]).input\($0).npy").path }
+        let output = folder.appendingPathComponent("out.npy")
+        let predicted = try runZoo(["predict", "--weights", file] + inputs + ["--output", output.path])
+        #expect(predicted.status == 0, "\(entry): \(predicted.stderr)")
+        for (index, name) in outputNames.enumerated() {
+            let written = outputNames.count == 1 ? output : folder.appendingPathComponent("out.\(name).npy")
+            let zoo = try NumPyArray.read(written)
+            let keras = try NumPyArray.read(Self.folder.appendingPathComponent("\(parts[0]).output\(index).npy"))
+            // A channels-first network's 4-D outputs come back channels-last.
+            let comparable = fixture.channels_first && zoo.shape.count == 4 ? try permute(Variable(zoo), [3, 1, 2]).value : zoo
+            #expect(comparable.shape == keras.shape, "\(entry) \(name): \(comparable.shape) against Keras's \(keras.shape)")
+            let deviation = comparable.maxAbsoluteDifference(keras) / max(1, keras.maxMagnitude)
+            #expect(deviation <= 1e-4, "\(entry) \(name): \(deviation)")
+        }
+    }
+
+    /// A network without a classifier prints what each output is; one whose output ranks classes it has no names
+    /// for prints class indices; --labels is only refused where there is nothing to name.
+    @Test func printsWhatEachNetworkGives() throws {
+        let unet = Self.folder.appendingPathComponent("unet_transpose_keras3.h5").path
+        let input = Self.folder.appendingPathComponent("unet_transpose_keras3.input0.npy").path
+        let printed = try runZoo(["predict", "--weights", unet, input])
+        #expect(printed.status == 0 && printed.stdout.contains("[0]\n  mask  (32, 32, 1)  min "), "\(printed.stdout) \(printed.stderr)")
+        let labelled = try runZoo(["predict", "--weights", unet, "--labels", unet, input])
+        #expect(labelled.status == 1 && labelled.stderr.contains("has no classifier to name the classes of (its outputs: mask)"), "\(labelled.stderr)")
+
+        let mlp = Self.folder.appendingPathComponent("mnist_mlp_tf_keras.h5").path
+        let ranked = try runZoo(["predict", "--weights", mlp, "--top", "2", "--json", Self.folder.appendingPathComponent("mnist_mlp_tf_keras.input0.npy").path])
+        #expect(ranked.status == 0, "\(ranked.stderr)")
+        let results = try #require(try json(ranked.stdout) as? [[String: Any]])
+        #expect(results.count == 2 && (results[0]["top"] as? [[String: Any]])?.count == 2 && (results[0]["top"] as? [[String: Any]])?.first?["label"] == nil,
+                "\(ranked.stdout)")
+
+        // A free-size network runs at each array's size; images need a size to run at.
+        let detector = Self.folder.appendingPathComponent("face_proposals_keras3.h5").path
+        let image = repository.appendingPathComponent("examples/images/0-t-shirt-top-1.png").path
+        let unsized = try runZoo(["predict", "--weights", detector, image])
+        #expect(unsized.status == 1 && unsized.stderr.contains("give the size to run at with --input HxW"), "\(unsized.stderr)")
+        let sized = try runZoo(["predict", "--weights", detector, "--input", "24x36", image])
+        #expect(sized.status == 0 && sized.stdout.contains("  face  (7, 13, 2)  min "), "\(sized.stdout) \(sized.stderr)")
+    }
+}
