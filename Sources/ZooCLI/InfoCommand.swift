@@ -76,7 +76,8 @@ struct InfoCommand: ParsableCommand {
         if model.inputShapes.count > 1 || model.inputShape.count != 3 {
             print("inputs:         \(model.inputDescription); zoo predict takes one prepared .npy per input, in this order")
         } else {
-            print("preprocessing:  \(describe(backbone.preprocessing)); " + (backbone.cropFraction == 1 ? "resize to \(facts.input[0])×\(facts.input[1])"
+            print("preprocessing:  \(describe(backbone.preprocessing)); " + (freeSize ? "images at the size --input HxW gives (arrays at their own)"
+                : backbone.cropFraction == 1 ? "resize to \(facts.input[0])×\(facts.input[1])"
                 : "resize the shorter side to \(String(format: "%.0f", Double(facts.input[0]) / backbone.cropFraction)), centre crop \(facts.input[0])×\(facts.input[1])"))
         }
         if configured != nil {

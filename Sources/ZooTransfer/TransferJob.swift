@@ -130,9 +130,9 @@ public final class TransferJob {
             pretrained?.metadata[MetadataKey.modelConfig] = configured.modelConfig
         }
         if c.mode != .scratch && pretrained == nil { throw DatasetError("--weights", "\(c.mode.rawValue) needs pre-trained weights") }
-        // The output folder appears only once the inputs are known to be good.
+        // The output folder appears only once the inputs are known to be good and the network is built.
         let writes = c.saving && group.isRoot
-        if writes { try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true) }
+        func createOutput() throws { if writes { try FileManager.default.createDirectory(at: c.output, withIntermediateDirectories: true) } }
 
         let trainable: Model, final: () throws -> (Model, [String: String])
         let training: TrainingData, validation: TrainingData?
@@ -142,6 +142,7 @@ public final class TransferJob {
             let backbone = try TransferModels.features(c.backbone, weights: pretrained!, tap: c.tap, inputSize: c.inputSize)
             let width = try TransferHead.featureCount(of: backbone, tap: c.tap, pooling: c.pooling)
             let spec = TransferHead(kind: c.head, tap: c.tap, pooling: c.pooling, features: width, classes: classes, hidden: c.hidden)
+            try createOutput()
             let weightsHash = try Digest.hexDigest(.sha256, ofFile: c.weights!)
             func features(_ dataset: Dataset) throws -> FeatureData {
                 let key = FeatureCache.key(backbone: c.backbone.name, weightsSHA256: weightsHash, tap: c.tap, pooling: c.pooling,
@@ -167,6 +168,7 @@ public final class TransferJob {
         case .finetune, .scratch:
             let (model, fresh) = try TransferModels.fineTuning(c.backbone, weights: pretrained, classes: classes,
                                                                inputSize: c.inputSize, seed: c.plan.seed)
+            try createOutput()
             if c.mode == .finetune {
                 let frozen = try c.freeze.apply(to: model, fresh: Set(fresh))
                 let head = Set(fresh)

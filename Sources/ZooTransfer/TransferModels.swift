@@ -16,6 +16,10 @@ public enum TransferModels {
                                       auxiliaryClassifiers: backbone.auxiliaryClassifiers > 0, classifierActivation: nil, seed: seed)
         let model = try backbone.build(options)
         try model.requireOneImageInput(for: "fine-tuning")
+        guard !model.classifierLayers.isEmpty else {
+            throw ShapeError(model.name, "its output \(model.outputNames.first ?? "") does not come from a Dense classifier, which fine-tuning "
+                + "replaces with one for the new classes; train a head on one of its layers instead (--mode features --tap LAYER)")
+        }
         guard let weights else { return (model, model.layers.filter { !$0.weights.isEmpty }.map(\.name)) }
         let top = try topLayers(backbone, options)
         let inFile = Set(weights.openingNestedModels().layers.map(\.name))
@@ -29,7 +33,12 @@ public enum TransferModels {
     /// left out. When `tap` names a layer of the top (LeNet's f6, VGG's fc1), the top is built and loaded too.
     public static func features(_ backbone: any Backbone, weights: WeightBundle, tap: String? = nil, inputSize: (Int, Int)? = nil) throws -> Model {
         let full = BackboneOptions(includeTop: true, inputSize: inputSize, auxiliaryClassifiers: backbone.auxiliaryClassifiers > 0)
-        try backbone.skeleton(full).requireOneImageInput(for: "feature extraction")
+        let skeleton = try backbone.skeleton(full)
+        try skeleton.requireOneImageInput(for: "feature extraction")
+        if tap == nil && skeleton.classifierLayers.isEmpty && backbone is any ConfiguredBackbone {
+            throw ShapeError(skeleton.name, "has no Dense classifier whose input would be the features; name the layer to read them from with --tap LAYER "
+                + "(feature taps: \(skeleton.tapNames.suffix(8).joined(separator: ", ")))")
+        }
         let top = try topLayers(backbone, full)
         let inFile = Set(weights.openingNestedModels().layers.map(\.name))
         if let tap, top.contains(tap) {

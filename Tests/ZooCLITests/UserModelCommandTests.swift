@@ -67,4 +67,30 @@ import Zoo
         let sized = try runZoo(["predict", "--weights", detector, "--input", "24x36", image])
         #expect(sized.status == 0 && sized.stdout.contains("  face  (7, 13, 2)  min "), "\(sized.stdout) \(sized.stderr)")
     }
+
+    /// Fine-tuning replaces a Dense classifier, and feature extraction reads what it read: a U-Net has neither, and
+    /// is told so there (nothing written), while a head on one of its layers (--tap) trains.
+    @Test func fineTuningAsksForAClassifierThereAndOnlyThere() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("data")
+        for (index, name) in ["sneaker", "coat"].enumerated() {
+            try FileManager.default.createDirectory(at: data.appendingPathComponent(name), withIntermediateDirectories: true)
+            for copy in 0..<2 {
+                let image = repository.appendingPathComponent("examples/images/\(index == 0 ? "7-sneaker" : "4-coat")-\(copy + 1).png")
+                try FileManager.default.copyItem(at: image, to: data.appendingPathComponent("\(name)/\(copy).png"))
+            }
+        }
+        let unet = Self.folder.appendingPathComponent("unet_transpose_keras3.h5").path
+        let common = ["finetune", "--weights", unet, "--data", data.path, "--validation", "0", "--epochs", "1", "--batch", "2"]
+        let finetune = try runZoo(common + ["--out", folder.appendingPathComponent("finetune").path], environment: ["ZOO_CACHE": folder.path])
+        #expect(finetune.status == 1 && finetune.stderr.contains("does not come from a Dense classifier") && finetune.stderr.contains("--tap LAYER"),
+                "\(finetune.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("finetune").path))
+        let untapped = try runZoo(common + ["--mode", "features", "--out", folder.appendingPathComponent("features").path], environment: ["ZOO_CACHE": folder.path])
+        #expect(untapped.status == 1 && untapped.stderr.contains("name the layer to read them from with --tap LAYER"), "\(untapped.stderr)")
+        let tapped = try runZoo(common + ["--mode", "features", "--tap", "bottleneck", "--out", folder.appendingPathComponent("tapped").path],
+                                environment: ["ZOO_CACHE": folder.path])
+        #expect(tapped.status == 0, "\(tapped.stderr)")
+    }
 }

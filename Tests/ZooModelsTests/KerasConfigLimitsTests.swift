@@ -103,4 +103,16 @@ import ZooTensor
             #expect(error?.description.contains(message) == true, "\(layer): \(error?.description ?? "no error")")
         }
     }
+
+    /// Configs the keras_config fuzz target (tools/fuzz/run keras_config) found crashing the build path, kept as
+    /// they were found: each must now be one error (or a network), as `zoo info` would report it.
+    @Test(arguments: try! FileManager.default.contentsOfDirectory(atPath: repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/crafted-configs").path).sorted())
+    func aFuzzFindingIsAnError(_ name: String) throws {
+        let text = try String(contentsOf: repository.appendingPathComponent("Tests/ZooModelsTests/Fixtures/crafted-configs/\(name)"), encoding: .utf8)
+        do {
+            _ = try KerasModel.build(config: try KerasModelConfig(json: text), inputSize: (32, 32), limits: KerasBuildLimits(loading: 1 << 24))
+        } catch {
+            #expect(!"\(error)".isEmpty)
+        }
+    }
 }

@@ -163,8 +163,10 @@ public enum KerasModel {
         func run(_ inputs: [Variable], context: ForwardContext?) throws -> Variable {
             switch operation {
             case .single(let layer):
+                guard inputs.count == 1 else { throw KerasConfigError("\(layer.name) (\(layer.kind)) takes one input, its call gives \(inputs.count)") }
                 return try context.map { try $0.call(layer, inputs[0]) } ?? layer(inputs[0], training: false)
             case .merge(let merge):
+                guard !inputs.isEmpty else { throw KerasConfigError("\(merge.name) (\(merge.kind)): its call gives no input") }
                 return try context.map { try $0.call(merge, inputs) } ?? merge(inputs)
             }
         }
