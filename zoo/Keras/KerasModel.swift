@@ -54,8 +54,8 @@ public enum KerasModel {
             _ = try KerasLayerCheck.product(shape, layer, limits.activationElements, "the input")
         }
 
-        // Each call runs once on a zero image while building: weighted layers take their sizes from what reaches
-        // them, and the calls are put in an order where every input is ready.
+        // Each call runs once while building, on the shape-only backend at batch 1: weighted layers take their sizes
+        // from what reaches them, and the calls are put in an order where every input is ready.
         var generator = SeededGenerator(seed: seed)
         var built: [String: KerasLayerFactory.Built] = [:], order: [String] = []
         var parameters = 0
@@ -78,7 +78,7 @@ public enum KerasModel {
                         throw KerasConfigError("\(config.name): with \(layer.name) (\(layer.className)) the network needs more than "
                             + "\(limits.parameterLimit); the config may be damaged or crafted")
                     }
-                    built[layer.name] = try KerasLayerFactory.make(layer, dialect: config.dialect, channelsFirst: config.channelsFirst, inputShapes: inputs.map { Array($0.shape.dropFirst()) }, generator: &generator)
+                    built[layer.name] = try KerasLayerFactory.make(layer, dialect: config.dialect, channelsFirst: config.channelsFirst, inputShapes: shapes, generator: &generator)
                     order.append(layer.name)
                 }
                 let output = KerasTensorReference(layer: layer.name, node: call, tensor: 0)
