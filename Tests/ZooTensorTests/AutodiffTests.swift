@@ -58,6 +58,14 @@ import ZooTensor
             try expectGradientsMatch("\(kind)", inputs, tolerance: kind == .multiply ? 5e-3 : 1e-4) { v in try combine(kind, v) }
         }
         try expectGradientsMatch("channelAffine", [a]) { v in try channelAffine(v[0], scale: [0.5, -2, 3], offset: [1, 0, -1]) }
+        // Broadcasting as NumPy does: a squeeze-and-excitation scale, a missing leading axis, repeats in the middle.
+        for (shape, target) in [([2, 1, 1, 3], [2, 4, 5, 3]), ([5, 3], [2, 4, 5, 3]), ([2, 4, 1, 1], [2, 4, 5, 3]), ([1, 4, 1, 3], [2, 4, 5, 3])] {
+            try expectGradientsMatch("broadcast \(shape)", [random(shape, seed: 24)], tolerance: 1e-4) { v in try broadcast(v[0], to: target) }
+        }
+        #expect(broadcastShape([[2, 1, 1, 3], [2, 4, 5, 1]]) == [2, 4, 5, 3] && broadcastShape([[2, 3], [3, 2]]) == nil)
+        let scale = random([2, 1, 1, 3], seed: 25)
+        let repeated = try broadcast(Variable(scale), to: [2, 4, 5, 3]).value
+        for n in 0..<2 { for p in 0..<20 { for k in 0..<3 { #expect(repeated[flat: (n * 20 + p) * 3 + k] == scale[flat: n * 3 + k]) } } }
         try expectGradientsMatch("multiplied", [a]) { v in try multiplied(v[0], byConstant: b) }
         try expectGradientsMatch("crop2d", [a], tolerance: 1e-4) { v in try crop2d(v[0], top: 1, bottom: 0, left: 2, right: 1) }
         try expectGradientsMatch("permute", [a], tolerance: 1e-4) { v in try permute(v[0], [2, 3, 1]) }

@@ -133,39 +133,49 @@ public func broadcastShape(_ shapes: [[Int]]) -> [Int]? {
 }
 
 /// `x` repeated along the axes where it has size 1 (or lacks leading axes) to `shape`; its gradient is the sum
-/// over what was repeated.
+/// over what was repeated. Runs in blocks: the trailing axes that repeat nothing are copied whole (a
+/// squeeze-and-excitation scale [N, 1, 1, C] to [N, H, W, C] copies C values per position).
 public func broadcast(_ x: Variable, to shape: [Int]) throws -> Variable {
     guard broadcastShape([x.shape, shape]) == shape else {
         throw ShapeError("broadcast", "cannot broadcast \(describe(shape: x.shape)) to \(describe(shape: shape))")
     }
     if x.shape == shape { return x }
     let source = [Int](repeating: 1, count: shape.count - x.shape.count) + x.shape
-    // Row-major strides of the source, zero along the repeated axes.
-    var strides = [Int](repeating: 0, count: shape.count), step = 1
-    for axis in stride(from: shape.count - 1, through: 0, by: -1) {
+    // The trailing axes the source has in full make one contiguous block; the axes before it are walked.
+    var split = shape.count
+    while split > 0 && source[split - 1] == shape[split - 1] { split -= 1 }
+    let block = shape[split...].reduce(1, *)
+    // Row-major strides of the source over the walked axes, in blocks, zero along the repeated ones.
+    var strides = [Int](repeating: 0, count: split), step = 1
+    for axis in stride(from: split - 1, through: 0, by: -1) {
         strides[axis] = source[axis] == 1 ? 0 : step
         step *= source[axis]
     }
-    let count = shape.reduce(1, *)
-    /// For each output element, the source element it repeats.
-    func sourceIndex(_ index: Int) -> Int {
+    let blocks = shape[..<split].reduce(1, *), walked = Array(shape[..<split])
+    /// For each output block, the source block it repeats.
+    func sourceBlock(_ index: Int) -> Int {
         var rest = index, offset = 0
-        for axis in stride(from: shape.count - 1, through: 0, by: -1) {
-            offset += (rest % shape[axis]) * strides[axis]
-            rest /= shape[axis]
+        for axis in stride(from: split - 1, through: 0, by: -1) {
+            offset += (rest % walked[axis]) * strides[axis]
+            rest /= walked[axis]
         }
         return offset
     }
     let y = produce(shape) { out in
         let values = ptr(x.value)
-        for i in 0..<count { out[i] = values[sourceIndex(i)] }
+        parallelFor(blocks, minimumPerChunk: max(1, (1 << 14) / max(1, block))) { range in
+            for b in range { (out + b * block).update(from: values + sourceBlock(b) * block, count: block) }
+        }
     }
-    let inputShape = x.shape
+    let inputShape = x.shape, inputCount = x.value.count
     return Variable.result(y, [x]) { dy in
         [produce(inputShape) { out in
-            out.update(repeating: 0, count: step)
+            out.update(repeating: 0, count: inputCount)
             let gradient = ptr(dy)
-            for i in 0..<count { out[sourceIndex(i)] += gradient[i] }
+            for b in 0..<blocks {
+                let target = out + sourceBlock(b) * block, from = gradient + b * block
+                for i in 0..<block { target[i] += from[i] }
+            }
         }]
     }
 }
