@@ -89,7 +89,9 @@ struct ConvertCommand: ParsableCommand {
                 if let configured = match.backbone as? any ConfiguredBackbone { metadata[MetadataKey.modelConfig] = configured.modelConfig }
                 bundle = match.model.weightBundle(metadata: metadata)
                 summary["architecture"] = match.backbone.name
-                summary["classes"] = match.options.includeTop ? match.options.classes as Any : "none (no top)"
+                let configured = match.backbone is any ConfiguredBackbone
+                summary["classes"] = match.options.includeTop ? match.options.classes as Any
+                    : configured ? "none (no Dense classifier)" : "none (no top)"
                 summary["matched"] = match.report.matching.rawValue
             } else {
                 for layer in bundle.layers { for array in layer.arrays { _ = try array.tensor() } }
