@@ -10,20 +10,23 @@ extension ConvertCommand {
             throw CLIError("--to onnx writes a network, but --arch none keeps only the file's arrays; name the backbone with --arch or let it be detected")
         }
         let network = try exportedNetwork(bundle, source: source)
-        guard network.model.inputShapes.count == 1, network.model.inputShape.count == 3 else {
-            throw CLIError("\(source.path): the network takes \(network.model.inputDescription); ONNX export writes networks with one image input so far")
+        guard network.model.inputShapes.count == 1 else {
+            throw CLIError("\(source.path): the network takes \(network.model.inputDescription); ONNX export writes networks with one input so far")
         }
-        let size = (network.model.inputShape[0], network.model.inputShape[1])
         var metadata = [
             "zoo.architecture": network.backbone.name,
-            "zoo.input_layout": nchw ? "NCHW" : "NHWC",
-            "zoo.input_size": "\(size.0)x\(size.1)",
-            "zoo.preprocessing": network.backbone.preprocessing.rawValue,
-            "zoo.preprocessing_formula": network.backbone.preprocessing.formula,
-            "zoo.crop_fraction": String(network.cropFraction),
             "zoo.source": source.lastPathComponent,
             "zoo.source_sha256": try sha256(),
         ]
+        // How images become the input, for a network that takes them.
+        let shape = network.model.inputShape
+        if shape.count == 3 {
+            metadata["zoo.input_layout"] = nchw ? "NCHW" : "NHWC"
+            metadata["zoo.input_size"] = "\(shape[0])x\(shape[1])"
+            metadata["zoo.preprocessing"] = network.backbone.preprocessing.rawValue
+            metadata["zoo.preprocessing_formula"] = network.backbone.preprocessing.formula
+            metadata["zoo.crop_fraction"] = String(network.cropFraction)
+        }
         if let classes = network.classes {
             metadata["zoo.classes"] = String(classes)
             if let names = try classNames(labels: labels, count: classes, recorded: network.classNames) { metadata["zoo.class_names"] = try MetadataKey.json(names) }
@@ -47,7 +50,7 @@ extension ConvertCommand {
         summary["nodes"] = exported.nodeCount
         summary["parameters"] = network.model.parameterCount
         summary["opset"] = opset
-        summary["input_shape"] = "[" + exported.inputShape.joined(separator: ", ") + "] " + (nchw ? "NCHW" : "NHWC")
+        summary["input_shape"] = "[" + exported.inputShape.joined(separator: ", ") + "]" + (shape.count == 3 ? (nchw ? " NCHW" : " NHWC") : "")
         summary["outputs"] = exported.outputNames.joined(separator: ", ")
         summary["output_format"] = "onnx"
         return written

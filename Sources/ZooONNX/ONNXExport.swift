@@ -48,8 +48,8 @@ public enum ONNXExport {
             throw ONNXExportError(message: "opset \(options.opset) is not supported; choose one of \(ONNXExportOptions.opsets.lowerBound)–\(ONNXExportOptions.opsets.upperBound)")
         }
         if let batch = options.batch, batch <= 0 { throw ONNXExportError(message: "the batch size must be positive, got \(batch)") }
-        guard model.inputShapes.count == 1, model.inputShape.count == 3 else {
-            throw ONNXExportError(message: "\(model.name) takes \(model.inputDescription); ONNX export writes models with one image input")
+        guard model.inputShapes.count == 1 else {
+            throw ONNXExportError(message: "\(model.name) takes \(model.inputDescription); ONNX export writes models with one input so far")
         }
         let graph: LayerGraph
         do { graph = try model.trace(batch: 1) } catch let error as GraphTraceError {

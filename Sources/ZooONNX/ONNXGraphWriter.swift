@@ -26,7 +26,8 @@ struct ONNXGraphWriter {
     mutating func write() throws {
         let input = unique("input")
         proto.input = [valueInfo(input, shape: graph.shapes[0])]
-        values[0] = options.nchw ? input : node("Transpose", [input], output: "input_nchw", [.ints("perm", [0, 3, 1, 2])])
+        // Images are held as NCHW; inputs of other ranks (vectors, sequences) as they come.
+        values[0] = options.nchw || graph.shapes[0].count != 4 ? input : node("Transpose", [input], output: "input_nchw", [.ints("perm", [0, 3, 1, 2])])
         for node in graph.nodes { try write(node) }
 
         for output in graph.outputs {

@@ -93,4 +93,30 @@ import Zoo
                                 environment: ["ZOO_CACHE": folder.path])
         #expect(tapped.status == 0, "\(tapped.stderr)")
     }
+
+    /// Networks on vectors and (28, 28) arrays export to ONNX too: ONNX Runtime gives Keras's outputs.
+    @Test(arguments: ["tabular_keras3/tabular_keras3.keras", "mnist_mlp_tf_keras/mnist_mlp_tf_keras.h5"])
+    func nonImageNetworksExportToONNX(_ entry: String) throws {
+        let parts = entry.split(separator: "/").map(String.init)
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = folder.appendingPathComponent("model.onnx")
+        let exported = try runZoo(["convert", Self.folder.appendingPathComponent(parts[1]).path, "--to", "onnx", "-o", model.path])
+        #expect(exported.status == 0, "\(entry): \(exported.stderr)")
+        let input = try NumPyArray.read(Self.folder.appendingPathComponent("\(parts[0]).input0.npy"))
+        let keras = try NumPyArray.read(Self.folder.appendingPathComponent("\(parts[0]).output0.npy"))
+        let inputFile = folder.appendingPathComponent("input.f32")
+        try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: inputFile) }
+        let run = try runProcess(repository.appendingPathComponent("tools/python"),
+                                 [repository.appendingPathComponent("tools/onnx/run.py").path, model.path, inputFile.path, folder.appendingPathComponent("out").path],
+                                 environment: ProcessInfo.processInfo.environment)
+        #expect(run.status == 0, "\(entry): \(run.stderr)")
+        let report = try #require(try json(run.stdout) as? [String: Any])
+        let first = try #require((report["outputs"] as? [[String: Any]])?.first)
+        let values = try Data(contentsOf: folder.appendingPathComponent("out.\(try #require(first["name"] as? String)).f32"))
+            .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        #expect(first["shape"] as? [Int] == keras.shape, "\(entry): \(first)")
+        let deviation = zip(values, keras.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(deviation <= 1e-4 * max(1, keras.maxMagnitude), "\(entry): ONNX Runtime \(deviation) from Keras")
+    }
 }
