@@ -146,8 +146,49 @@ struct ONNXGraphWriter {
             values[node.output] = x
 
         case .opaque:
-            throw fail("the layer does not say what it computes, so it has no ONNX form")
+            try writeKerasLayer(node, x: x, shape: shape, name: name, fail: fail)
         }
+    }
+
+    /// Keras layers without a plan kernel that ONNX has operators for: elementwise merges (NumPy broadcasting, as
+    /// ONNX broadcasts; every input of the same rank, so that NCHW values align as NHWC ones do), Inception-ResNet's
+    /// scaled residual sum, and PReLU (its slopes transposed to the channels-first order values are held in).
+    private mutating func writeKerasLayer(_ node: LayerGraph.Node, x: String, shape: [Int], name: String,
+                                          fail: (String) -> ONNXExportError) throws {
+        let layer = node.layer
+        if let merge = layer as? Merge {
+            let inputs = node.inputs.map { values[$0]! }
+            guard Set(node.inputs.map { graph.shapes[$0].count }).count == 1 else { throw fail("a merge of inputs of different ranks") }
+            switch merge.operation {
+            case .combination(let kind):
+                let operators: [ElementwiseCombination: String] = [.subtract: "Sub", .multiply: "Mul", .average: "Mean", .maximum: "Max", .minimum: "Min"]
+                guard let name0 = operators[kind] else { throw fail("\(kind) has no ONNX operator") }
+                // Mul and Sub take two inputs: a product of several is a chain.
+                var result = inputs[0]
+                if kind == .multiply && inputs.count > 2 {
+                    for (index, next) in inputs.dropFirst().enumerated() {
+                        result = self.node("Mul", [result, next], output: index == inputs.count - 2 ? name : "\(layer.name)/product\(index)")
+                    }
+                } else {
+                    result = self.node(name0, inputs, output: name)
+                }
+                values[node.output] = result
+                return
+            case .scaledSum(let scale):
+                let factor = initializer("\(layer.name)/scale", dims: [], [scale])
+                let scaled = self.node("Mul", [inputs[1], factor], output: "\(layer.name)/scaled")
+                values[node.output] = self.node("Add", [inputs[0], scaled], output: name)
+                return
+            default: break
+            }
+        }
+        if let prelu = layer as? PReLU {
+            var slope = prelu.alpha.value
+            if slope.shape.count == 3 { slope = try permute(Variable(slope.reshaped([1] + slope.shape)), [3, 1, 2]).value.reshaped([slope.shape[2], slope.shape[0], slope.shape[1]]) }
+            values[node.output] = self.node("PRelu", [x, initializer("\(layer.name)/alpha", slope)], output: name)
+            return
+        }
+        throw fail("the layer does not say what it computes, so it has no ONNX form")
     }
 
     /// The activation a Conv2D or Dense layer applies after its product.

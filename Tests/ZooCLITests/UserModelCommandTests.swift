@@ -119,4 +119,37 @@ import Zoo
         let deviation = zip(values, keras.scalars).map { abs($0 - $1) }.max() ?? .infinity
         #expect(deviation <= 1e-4 * max(1, keras.maxMagnitude), "\(entry): ONNX Runtime \(deviation) from Keras")
     }
+
+    /// Networks with elementwise merges (the denoiser's Subtract) and PReLU (the detector, two outputs) export too,
+    /// at the size the free-size network is described at: ONNX Runtime gives what `zoo predict` gives.
+    @Test(arguments: ["denoiser_keras3.keras", "face_proposals_keras3.keras"])
+    func mergesAndPReLUExportToONNX(_ file: String) throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let source = Self.folder.appendingPathComponent(file).path, model = folder.appendingPathComponent("model.onnx")
+        let exported = try runZoo(["convert", source, "--to", "onnx", "-o", model.path, "--json"])
+        #expect(exported.status == 0, "\(file): \(exported.stderr)")
+        let summary = try #require(try json(exported.stdout) as? [String: Any])
+        let dimensions = try #require((summary["input_shape"] as? String)?.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) })
+        var generator = SeededGenerator(seed: 3)
+        let input = Tensor.uniform([2] + dimensions, low: 0, high: 1, using: &generator)
+        let inputs = folder.appendingPathComponent("input.npy"), raw = folder.appendingPathComponent("input.f32")
+        try NumPyArray.write(input, to: inputs)
+        try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: raw) }
+        let predicted = try runZoo(["predict", "--weights", source, inputs.path, "--output", folder.appendingPathComponent("zoo.npy").path])
+        #expect(predicted.status == 0, "\(file): \(predicted.stderr)")
+        let run = try runProcess(repository.appendingPathComponent("tools/python"),
+                                 [repository.appendingPathComponent("tools/onnx/run.py").path, model.path, raw.path, folder.appendingPathComponent("ort").path],
+                                 environment: ProcessInfo.processInfo.environment)
+        #expect(run.status == 0, "\(file): \(run.stderr)")
+        let outputs = try #require((try json(run.stdout) as? [String: Any])?["outputs"] as? [[String: Any]])
+        for output in outputs {
+            let name = try #require(output["name"] as? String)
+            let zoo = try NumPyArray.read(folder.appendingPathComponent(outputs.count == 1 ? "zoo.npy" : "zoo.\(name).npy"))
+            let runtime = try Data(contentsOf: folder.appendingPathComponent("ort.\(name).f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            #expect(output["shape"] as? [Int] == zoo.shape, "\(file) \(name): \(output)")
+            let deviation = zip(runtime, zoo.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(deviation <= 1e-4 * max(1, zoo.maxMagnitude), "\(file) \(name): ONNX Runtime \(deviation) from zoo predict")
+        }
+    }
 }
