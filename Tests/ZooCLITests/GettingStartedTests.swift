@@ -40,19 +40,10 @@ import Zoo
                                     "--output", outputs.path])
         #expect(predicted.status == 0, "\(predicted.stderr)")
         let zoo = try NumPyArray.read(outputs)
-        let inputFile = folder.appendingPathComponent("input.f32")
-        try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: inputFile) }
-        let onnx = try runProcess(repository.appendingPathComponent("tools/python"),
-                                  [repository.appendingPathComponent("tools/onnx/run.py").path, run.appendingPathComponent("model.onnx").path,
-                                   inputFile.path, folder.appendingPathComponent("out").path], environment: ProcessInfo.processInfo.environment)
-        #expect(onnx.status == 0, "\(onnx.stderr)")
-        let report = try #require(try json(onnx.stdout) as? [String: Any])
-        let first = try #require((report["outputs"] as? [[String: Any]])?.first)
-        let name = try #require(first["name"] as? String), shape = try #require(first["shape"] as? [Int])
-        let logits = try Data(contentsOf: folder.appendingPathComponent("out.\(name).f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        #expect(shape == zoo.shape, "ONNX Runtime \(shape), zoo \(zoo.shape)")
+        let first = try #require(try onnxRuntime(run.appendingPathComponent("model.onnx"), input: input, in: folder).outputs.first)
+        #expect(first.shape == zoo.shape, "ONNX Runtime \(first.shape), zoo \(zoo.shape)")
         // The graph gives logits, zoo predict probabilities.
-        let runtime = try softmax(Variable(try Tensor(shape: shape, scalars: logits))).value.scalars
+        let runtime = try softmax(Variable(try Tensor(shape: first.shape, scalars: first.values))).value.scalars
         let deviation = zip(runtime, zoo.scalars).map { abs($0 - $1) }.max() ?? .infinity
         #expect(deviation <= 1e-5, "ONNX Runtime against zoo predict: \(deviation)")
     }

@@ -73,3 +73,21 @@ import Zoo
         #expect(!FileManager.default.fileExists(atPath: out.path), "no output after a refusal")
     }
 }
+
+/// tools/onnx/run.py (onnx.checker, then ONNX Runtime) on `model` with `input`, working in `folder`: each output's
+/// name, shape and values, in the model's order, and its metadata.
+func onnxRuntime(_ model: URL, input: Tensor, in folder: URL) throws -> (outputs: [(name: String, shape: [Int], values: [Float])], metadata: [String: String]) {
+    let raw = folder.appendingPathComponent("onnx-input.f32")
+    try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: raw) }
+    let prefix = folder.appendingPathComponent("onnx-output")
+    let run = try runProcess(repository.appendingPathComponent("tools/python"), [repository.appendingPathComponent("tools/onnx/run.py").path,
+                             model.path, raw.path, prefix.path], environment: ProcessInfo.processInfo.environment)
+    guard run.status == 0 else { throw MissingFixture(name: "tools/onnx/run.py failed (status \(run.status)): \(run.stderr)") }
+    let report = try #require(try json(run.stdout) as? [String: Any])
+    let outputs = try (try #require(report["outputs"] as? [[String: Any]])).map { output in
+        let name = try #require(output["name"] as? String), shape = try #require(output["shape"] as? [Int])
+        let values = try Data(contentsOf: URL(fileURLWithPath: prefix.path + ".\(name).f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return (name, shape, values)
+    }
+    return (outputs, report["metadata"] as? [String: String] ?? [:])
+}

@@ -105,17 +105,9 @@ import Zoo
         #expect(exported.status == 0, "\(entry): \(exported.stderr)")
         let input = try NumPyArray.read(Self.folder.appendingPathComponent("\(parts[0]).input0.npy"))
         let keras = try NumPyArray.read(Self.folder.appendingPathComponent("\(parts[0]).output0.npy"))
-        let inputFile = folder.appendingPathComponent("input.f32")
-        try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: inputFile) }
-        let run = try runProcess(repository.appendingPathComponent("tools/python"),
-                                 [repository.appendingPathComponent("tools/onnx/run.py").path, model.path, inputFile.path, folder.appendingPathComponent("out").path],
-                                 environment: ProcessInfo.processInfo.environment)
-        #expect(run.status == 0, "\(entry): \(run.stderr)")
-        let report = try #require(try json(run.stdout) as? [String: Any])
-        let first = try #require((report["outputs"] as? [[String: Any]])?.first)
-        let values = try Data(contentsOf: folder.appendingPathComponent("out.\(try #require(first["name"] as? String)).f32"))
-            .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        #expect(first["shape"] as? [Int] == keras.shape, "\(entry): \(first)")
+        let first = try #require(try onnxRuntime(model, input: input, in: folder).outputs.first)
+        let values = first.values
+        #expect(first.shape == keras.shape, "\(entry): \(first.shape)")
         let deviation = zip(values, keras.scalars).map { abs($0 - $1) }.max() ?? .infinity
         #expect(deviation <= 1e-4 * max(1, keras.maxMagnitude), "\(entry): ONNX Runtime \(deviation) from Keras")
     }
@@ -133,23 +125,16 @@ import Zoo
         let dimensions = try #require((summary["input_shape"] as? String)?.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) })
         var generator = SeededGenerator(seed: 3)
         let input = Tensor.uniform([2] + dimensions, low: 0, high: 1, using: &generator)
-        let inputs = folder.appendingPathComponent("input.npy"), raw = folder.appendingPathComponent("input.f32")
+        let inputs = folder.appendingPathComponent("input.npy")
         try NumPyArray.write(input, to: inputs)
-        try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: raw) }
         let predicted = try runZoo(["predict", "--weights", source, inputs.path, "--output", folder.appendingPathComponent("zoo.npy").path])
         #expect(predicted.status == 0, "\(file): \(predicted.stderr)")
-        let run = try runProcess(repository.appendingPathComponent("tools/python"),
-                                 [repository.appendingPathComponent("tools/onnx/run.py").path, model.path, raw.path, folder.appendingPathComponent("ort").path],
-                                 environment: ProcessInfo.processInfo.environment)
-        #expect(run.status == 0, "\(file): \(run.stderr)")
-        let outputs = try #require((try json(run.stdout) as? [String: Any])?["outputs"] as? [[String: Any]])
+        let outputs = try onnxRuntime(model, input: input, in: folder).outputs
         for output in outputs {
-            let name = try #require(output["name"] as? String)
-            let zoo = try NumPyArray.read(folder.appendingPathComponent(outputs.count == 1 ? "zoo.npy" : "zoo.\(name).npy"))
-            let runtime = try Data(contentsOf: folder.appendingPathComponent("ort.\(name).f32")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-            #expect(output["shape"] as? [Int] == zoo.shape, "\(file) \(name): \(output)")
-            let deviation = zip(runtime, zoo.scalars).map { abs($0 - $1) }.max() ?? .infinity
-            #expect(deviation <= 1e-4 * max(1, zoo.maxMagnitude), "\(file) \(name): ONNX Runtime \(deviation) from zoo predict")
+            let zoo = try NumPyArray.read(folder.appendingPathComponent(outputs.count == 1 ? "zoo.npy" : "zoo.\(output.name).npy"))
+            #expect(output.shape == zoo.shape, "\(file) \(output.name): \(output.shape)")
+            let deviation = zip(output.values, zoo.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(deviation <= 1e-4 * max(1, zoo.maxMagnitude), "\(file) \(output.name): ONNX Runtime \(deviation) from zoo predict")
         }
     }
 }
