@@ -10,9 +10,6 @@ extension ConvertCommand {
             throw CLIError("--to onnx writes a network, but --arch none keeps only the file's arrays; name the backbone with --arch or let it be detected")
         }
         let network = try exportedNetwork(bundle, source: source)
-        guard network.model.inputShapes.count == 1 else {
-            throw CLIError("\(source.path): the network takes \(network.model.inputDescription); ONNX export writes networks with one input so far")
-        }
         var metadata = [
             "zoo.architecture": network.backbone.name,
             "zoo.source": source.lastPathComponent,
@@ -20,7 +17,7 @@ extension ConvertCommand {
         ]
         // How images become the input, for a network that takes them.
         let shape = network.model.inputShape
-        if shape.count == 3 {
+        if network.model.inputShapes.count == 1, shape.count == 3 {
             metadata["zoo.input_layout"] = nchw ? "NCHW" : "NHWC"
             metadata["zoo.input_size"] = "\(shape[0])x\(shape[1])"
             metadata["zoo.preprocessing"] = network.backbone.preprocessing.rawValue
@@ -50,7 +47,10 @@ extension ConvertCommand {
         summary["nodes"] = exported.nodeCount
         summary["parameters"] = network.model.parameterCount
         summary["opset"] = opset
-        summary["input_shape"] = "[" + exported.inputShape.joined(separator: ", ") + "]" + (shape.count == 3 ? (nchw ? " NCHW" : " NHWC") : "")
+        summary["input_shape"] = zip(exported.inputShapes, network.model.inputShapes).map { declared, shape in
+            "[" + declared.joined(separator: ", ") + "]" + (shape.count == 3 ? (nchw ? " NCHW" : " NHWC") : "")
+        }.joined(separator: ", ")
+        if exported.inputNames.count > 1 { summary["inputs"] = exported.inputNames.joined(separator: ", ") }
         summary["outputs"] = exported.outputNames.joined(separator: ", ")
         summary["output_format"] = "onnx"
         return written

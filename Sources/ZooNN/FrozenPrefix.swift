@@ -79,8 +79,9 @@ extension Layer {
     var isInertInTraining: Bool {
         if weights.contains(where: { $0.isTrainableKind && $0.variable.requiresGrad }) { return false }
         switch computation {
-        case .convolution, .dense, .batchNormalization, .activation, .softmax, .pooling, .globalPooling, .flatten,
-             .zeroPadding, .lrn, .add, .concatenate: return true
+        case .convolution, .separableConvolution, .transposedConvolution, .dense, .batchNormalization, .layerNormalization,
+             .channelAffine, .layerScale, .prelu, .activation, .softmax, .pooling, .globalPooling, .flatten, .flattenChannelsFirst,
+             .reshape, .permute, .zeroPadding, .cropping, .resizing, .lrn, .add, .concatenate, .combination, .scaledSum: return true
         case .identity, .opaque: return false
         }
     }

@@ -298,7 +298,7 @@ private struct PlanCompiler {
         case .activation(.relu): return true
         case .convolution(let conv): return conv.activation == .relu
         case .dense(let dense): return dense.activation == .relu
-        case .pooling(.max, _, _, _), .globalPooling(.max), .identity, .flatten: return isNonNegative(node.inputs[0])
+        case .pooling(.max, _, _, _), .globalPooling(.max, _), .identity, .flatten: return isNonNegative(node.inputs[0])
         case .concatenate: return node.inputs.allSatisfy(isNonNegative)
         default: return false
         }
@@ -385,7 +385,7 @@ private struct PlanCompiler {
                 }
                 let g = try PoolingGeometry(op: node.layer.name, input: graph.shapes[source], size: size, strides: strides, padding: padding)
                 emit(try backend.plannedPooling(kind, g, input: layouts[source]!), inputs: [source], output: node.output)
-            case .globalPooling(let kind) where shape.count == 4:
+            case .globalPooling(let kind, _) where shape.count == 4:
                 let g = try PoolingGeometry(op: node.layer.name, input: shape, size: (shape[1], shape[2]), strides: (1, 1), padding: .valid)
                 let pooled = try backend.plannedPooling(kind, g, input: layouts[input]!)
                 let value = newValue(pooled.outputLayout)

@@ -28,6 +28,8 @@ public final class TrainingNoise: Reseedable {
         }
     }
     public var weights: [Weight] { [] }
+    /// Noise in training only.
+    public var computation: LayerComputation { .identity }
     public func reseed(_ seed: UInt64, firstSample: Int) { draws.reseed(seed, firstSample: firstSample) }
 
     public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
@@ -87,15 +89,21 @@ public final class ChannelAffine: Layer {
         return []
     }
 
-    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+    /// The map's scale and offset, per channel or one for all.
+    public var coefficients: (scale: [Float], offset: [Float]) {
         switch form {
         case let .rescaling(scale, offset):
-            return try channelAffine(x, scale: scale, offset: offset)
+            return (scale, offset)
         case let .normalization(mean, variance, _):
             // Keras divides by max(√variance, ε) with its backend's ε, 1e-7.
             let scale = variance.value.scalars.map { 1 / max($0.squareRoot(), 1e-7) }
-            return try channelAffine(x, scale: scale, offset: zip(mean.value.scalars, scale).map { -$0 * $1 })
+            return (scale, zip(mean.value.scalars, scale).map { -$0 * $1 })
         }
+    }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        let (scale, offset) = coefficients
+        return try channelAffine(x, scale: scale, offset: offset)
     }
 }
 

@@ -204,11 +204,19 @@ public enum Layers {
         }
     }
 
-    public static func globalAveragePooling(_ name: String) -> Lambda {
-        Lambda(name, kind: "GlobalAveragePooling2D", computation: .globalPooling(.average)) { x, _ in try globalAveragePool2d(x) }
+    /// Average over height and width: [N, C], or [N, 1, 1, C] keeping the dimensions.
+    public static func globalAveragePooling(_ name: String, keepDimensions: Bool = false) -> Lambda {
+        globalPooling(name, .average, keepDimensions: keepDimensions)
     }
-    public static func globalMaxPooling(_ name: String) -> Lambda {
-        Lambda(name, kind: "GlobalMaxPooling2D", computation: .globalPooling(.max)) { x, _ in try globalMaxPool2d(x) }
+    public static func globalMaxPooling(_ name: String, keepDimensions: Bool = false) -> Lambda {
+        globalPooling(name, .max, keepDimensions: keepDimensions)
+    }
+    static func globalPooling(_ name: String, _ kind: PoolingKind, keepDimensions: Bool) -> Lambda {
+        Lambda(name, kind: kind == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D",
+               computation: .globalPooling(kind, keepDimensions: keepDimensions)) { x, _ in
+            let pooled = kind == .max ? try globalMaxPool2d(x) : try globalAveragePool2d(x)
+            return keepDimensions ? try ZooTensor.reshape(pooled, [pooled.shape[0], 1, 1, pooled.shape[1]]) : pooled
+        }
     }
     public static func lrn(_ name: String, _ parameters: LRNParameters = LRNParameters()) -> Lambda {
         Lambda(name, kind: "LRN", computation: .lrn(parameters)) { x, _ in try ZooTensor.lrn(x, parameters) }

@@ -24,10 +24,16 @@ public final class SeparableConv2D: Layer {
 
     public var weights: [Weight] { [depthwiseKernel, pointwiseKernel] + (bias.map { [$0] } ?? []) }
 
-    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+    /// The depthwise step as a grouped convolution: one group per input channel, kernel [h, w, 1, channels · multiplier].
+    public var depthwiseGroups: Int { depthwiseKernel.shape[2] }
+    public var depthwiseConvolutionKernelShape: [Int] {
         let shape = depthwiseKernel.shape
-        let depthwise = try reshape(depthwiseKernel.variable, [shape[0], shape[1], 1, shape[2] * shape[3]])
-        let spread = try conv2d(x, depthwise, bias: nil, strides: strides, padding: padding, dilation: dilation, groups: shape[2])
+        return [shape[0], shape[1], 1, shape[2] * shape[3]]
+    }
+
+    public func callAsFunction(_ x: Variable, training: Bool) throws -> Variable {
+        let depthwise = try reshape(depthwiseKernel.variable, depthwiseConvolutionKernelShape)
+        let spread = try conv2d(x, depthwise, bias: nil, strides: strides, padding: padding, dilation: dilation, groups: depthwiseGroups)
         let y = try conv2d(spread, pointwiseKernel.variable, bias: bias?.variable)
         return try activation.map { try $0.apply(y) } ?? y
     }

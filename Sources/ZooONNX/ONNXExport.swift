@@ -38,8 +38,11 @@ public enum ONNXExport {
     public struct Result: Sendable {
         public let bytes: Data
         public let nodeCount: Int
-        /// The input's shape as the file declares it ("batch" when dynamic).
-        public let inputShape: [String]
+        /// `input` for a network with one input; the Keras input layers' names for several.
+        public let inputNames: [String]
+        /// Each input's shape as the file declares it ("batch" when dynamic).
+        public let inputShapes: [[String]]
+        public var inputShape: [String] { inputShapes[0] }
         public let outputNames: [String]
     }
 
@@ -48,14 +51,11 @@ public enum ONNXExport {
             throw ONNXExportError(message: "opset \(options.opset) is not supported; choose one of \(ONNXExportOptions.opsets.lowerBound)–\(ONNXExportOptions.opsets.upperBound)")
         }
         if let batch = options.batch, batch <= 0 { throw ONNXExportError(message: "the batch size must be positive, got \(batch)") }
-        guard model.inputShapes.count == 1 else {
-            throw ONNXExportError(message: "\(model.name) takes \(model.inputDescription); ONNX export writes models with one input so far")
-        }
         let graph: LayerGraph
         do { graph = try model.trace(batch: 1) } catch let error as GraphTraceError {
             throw ONNXExportError(message: "\(model.name): \(error.description)")
         }
-        var writer = ONNXGraphWriter(graph: graph, name: model.name, options: options)
+        var writer = ONNXGraphWriter(graph: graph, name: model.name, inputNames: model.inputNames, options: options)
         try writer.write()
 
         var proto = Onnx_ModelProto()
@@ -73,11 +73,13 @@ public enum ONNXExport {
             entry.value = value
             return entry
         }
-        let shape = proto.graph.input[0].type.tensorType.shape.dim.map { dimension in
-            if case let .dimParam(name)? = dimension.value { name } else { String(dimension.dimValue) }
+        let shapes = proto.graph.input.map { input in
+            input.type.tensorType.shape.dim.map { dimension in
+                if case let .dimParam(name)? = dimension.value { name } else { String(dimension.dimValue) }
+            }
         }
-        return Result(bytes: try proto.serializedBytes(), nodeCount: proto.graph.node.count, inputShape: shape,
-                      outputNames: proto.graph.output.map(\.name))
+        return Result(bytes: try proto.serializedBytes(), nodeCount: proto.graph.node.count, inputNames: proto.graph.input.map(\.name),
+                      inputShapes: shapes, outputNames: proto.graph.output.map(\.name))
     }
 
     /// The IR version each operator set was released with, so that runtimes as old as the opset can read the file.

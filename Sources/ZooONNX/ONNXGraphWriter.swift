@@ -13,8 +13,13 @@ struct ONNXGraphWriter {
     /// Graph values that leave the model, with the name they leave under.
     private let outputNames: [Int: String]
 
-    init(graph: LayerGraph, name: String, options: ONNXExportOptions) {
+    /// The inputs' names: `input` for one, the model's own (its Keras input layers') for several.
+    private let inputNames: [String]
+
+    init(graph: LayerGraph, name: String, inputNames: [String], options: ONNXExportOptions) {
         self.graph = graph
+        self.inputNames = graph.inputCount == 1 ? ["input"]
+            : inputNames.count == graph.inputCount ? inputNames : (0..<graph.inputCount).map { "input_\($0)" }
         self.options = options
         proto.name = name
         values = Array(repeating: nil, count: graph.shapes.count)
@@ -24,10 +29,12 @@ struct ONNXGraphWriter {
     }
 
     mutating func write() throws {
-        let input = unique("input")
-        proto.input = [valueInfo(input, shape: graph.shapes[0])]
-        // Images are held as NCHW; inputs of other ranks (vectors, sequences) as they come.
-        values[0] = options.nchw || graph.shapes[0].count != 4 ? input : node("Transpose", [input], output: "input_nchw", [.ints("perm", [0, 3, 1, 2])])
+        for index in graph.inputs {
+            let input = unique(inputNames[index]), shape = graph.shapes[index]
+            proto.input.append(valueInfo(input, shape: shape))
+            // Images are held as NCHW; inputs of other ranks (vectors, sequences) as they come.
+            values[index] = options.nchw || shape.count != 4 ? input : toNCHW(input, "\(input)_nchw")
+        }
         for node in graph.nodes { try write(node) }
 
         for output in graph.outputs {
@@ -56,35 +63,63 @@ struct ONNXGraphWriter {
         switch layer.computation {
         case let .convolution(conv):
             guard rank == 4 else { throw fail("a convolution needs a 4-D input") }
-            let kernel = conv.convolutionKernel
-            let (kh, kw, ci, co) = (kernel.shape[0], kernel.shape[1], kernel.shape[2], kernel.shape[3])
-            let geometry = try WindowGeometry(op: layer.name, input: (shape[1], shape[2]), kernel: (kh, kw), strides: conv.strides,
-                                              dilation: conv.dilation, padding: conv.padding)
-            // Keras keeps kernels as HWIO; ONNX wants OIHW.
-            let oihw = kernel.withUnsafeBufferPointer { hwio in
-                [Float](unsafeUninitializedCapacity: hwio.count) { out, count in
-                    for o in 0..<co { for i in 0..<ci { for h in 0..<kh { for w in 0..<kw {
-                        out[((o * ci + i) * kh + h) * kw + w] = hwio[((h * kw + w) * ci + i) * co + o]
-                    } } } }
-                    count = hwio.count
-                }
-            }
-            var inputs = [x, initializer("\(layer.name)/kernel", dims: [co, ci, kh, kw], oihw)]
+            let y = try convolution(x, shape: shape, kernel: conv.convolutionKernel, bias: conv.bias?.value, strides: conv.strides,
+                                    dilation: conv.dilation, padding: conv.padding, groups: conv.groups, layer: layer.name,
+                                    output: conv.activation == nil ? name : "\(layer.name)/conv")
+            try activate(y, conv.activation, rank: rank, node: node, name: name)
+
+        case let .separableConvolution(conv):
+            guard rank == 4 else { throw fail("a convolution needs a 4-D input") }
+            let depthwise = try conv.depthwiseKernel.value.reshaped(conv.depthwiseConvolutionKernelShape)
+            let spread = try convolution(x, shape: shape, kernel: depthwise, bias: nil, strides: conv.strides, dilation: conv.dilation,
+                                         padding: conv.padding, groups: conv.depthwiseGroups, layer: "\(layer.name)/depthwise",
+                                         output: "\(layer.name)/depthwise")
+            let spreadShape = graph.shapes[node.output].prefix(3) + [depthwise.shape[3]]
+            let y = try convolution(spread, shape: Array(spreadShape), kernel: conv.pointwiseKernel.value, bias: conv.bias?.value,
+                                    strides: (1, 1), dilation: (1, 1), padding: .valid, groups: 1, layer: "\(layer.name)/pointwise",
+                                    output: conv.activation == nil ? name : "\(layer.name)/conv")
+            try activate(y, conv.activation, rank: rank, node: node, name: name)
+
+        case let .transposedConvolution(conv):
+            guard rank == 4 else { throw fail("a transposed convolution needs a 4-D input") }
+            let kernel = conv.kernel.value
+            let (kh, kw) = (kernel.shape[0], kernel.shape[1])
+            let output = graph.shapes[node.output]
+            // The convolution this one transposes, from the output's size back to the input's: its padding at the
+            // start is cropped from the full transposed output, and rows that no input reaches at the end are ONNX's
+            // output padding.
+            let g = try WindowGeometry(op: layer.name, input: (output[1], output[2]), kernel: (kh, kw), strides: conv.strides, padding: conv.padding)
+            let fullHeight = (shape[1] - 1) * conv.strides.0 + kh, fullWidth = (shape[2] - 1) * conv.strides.1 + kw
+            let endHeight = fullHeight - g.padTop - output[1], endWidth = fullWidth - g.padLeft - output[2]
+            // Keras keeps the kernel as [h, w, filters, input channels]; ONNX wants [input channels, filters, h, w].
+            let weights = try transposed(kernel, [3, 2, 0, 1])
+            var inputs = [x, initializer("\(layer.name)/kernel", weights)]
             if let bias = conv.bias { inputs.append(initializer("\(layer.name)/bias", bias.value)) }
-            var attributes: [Attribute] = [.ints("kernel_shape", [kh, kw]), .ints("strides", [conv.strides.0, conv.strides.1]),
-                                           .ints("pads", pads(geometry)), .ints("dilations", [conv.dilation.0, conv.dilation.1])]
-            if conv.groups > 1 { attributes.append(.int("group", conv.groups)) }
-            try activate(self.node("Conv", inputs, output: conv.activation == nil ? name : "\(layer.name)/conv", attributes),
-                     conv.activation, rank: rank, node: node, name: name)
+            let y = self.node("ConvTranspose", inputs, output: conv.activation == nil ? name : "\(layer.name)/conv", [
+                .ints("kernel_shape", [kh, kw]), .ints("strides", [conv.strides.0, conv.strides.1]),
+                .ints("pads", [g.padTop, g.padLeft, max(endHeight, 0), max(endWidth, 0)]),
+                .ints("output_padding", [max(-endHeight, 0), max(-endWidth, 0)]),
+            ])
+            try activate(y, conv.activation, rank: rank, node: node, name: name)
 
         case let .dense(dense):
-            guard rank == 2 else { throw fail("Dense is written for 2-D inputs (flatten or pool first)") }
-            let kernel = initializer("\(layer.name)/kernel", dense.kernel.value)
+            guard rank >= 2 else { throw fail("Dense needs an input of rank 2 or more") }
             let product = dense.activation == nil ? name : "\(layer.name)/dense"
-            let y = if let bias = dense.bias {
-                self.node("Gemm", [x, kernel, initializer("\(layer.name)/bias", bias.value)], output: product)
+            let y: String
+            if rank == 4 {
+                // On a feature map (held NCHW), a Dense layer is a 1×1 convolution.
+                let kernel = try dense.kernel.value.reshaped([1, 1] + dense.kernel.shape)
+                y = try convolution(x, shape: shape, kernel: kernel, bias: dense.bias?.value, strides: (1, 1), dilation: (1, 1),
+                                    padding: .valid, groups: 1, layer: layer.name, output: product)
             } else {
-                self.node("MatMul", [x, kernel], output: product)
+                let kernel = initializer("\(layer.name)/kernel", dense.kernel.value)
+                if let bias = dense.bias {
+                    let b = initializer("\(layer.name)/bias", bias.value)
+                    y = rank == 2 ? self.node("Gemm", [x, kernel, b], output: product)
+                        : self.node("Add", [self.node("MatMul", [x, kernel], output: "\(layer.name)/matmul"), b], output: product)
+                } else {
+                    y = self.node("MatMul", [x, kernel], output: product)
+                }
             }
             try activate(y, dense.activation, rank: rank, node: node, name: name)
 
@@ -92,6 +127,34 @@ struct ONNXGraphWriter {
             guard rank == 4 || rank == 2 else { throw fail("BatchNormalization is written for 2-D and 4-D inputs") }
             let parameters = [bn.gamma, bn.beta, bn.movingMean, bn.movingVariance].map { initializer("\(layer.name)/\($0.name)", $0.value) }
             values[node.output] = self.node("BatchNormalization", [x] + parameters, output: name, [.float("epsilon", bn.epsilon)])
+
+        case let .layerNormalization(norm):
+            guard options.opset >= 17 else { throw fail("ONNX has LayerNormalization from opset 17; export with --opset 17 or later") }
+            // ONNX normalizes the trailing axes: channels last for the one call.
+            let source = rank == 4 ? toNHWC(x, "\(layer.name)/nhwc") : x
+            let parameters = [norm.gamma, norm.beta].map { initializer("\(layer.name)/\($0.name)", $0.value) }
+            let y = self.node("LayerNormalization", [source] + parameters, output: rank == 4 ? "\(layer.name)/normalized" : name,
+                              [.int("axis", -1), .float("epsilon", norm.epsilon)])
+            values[node.output] = rank == 4 ? toNCHW(y, name) : y
+
+        case let .channelAffine(scale, offset):
+            var y = x
+            if scale.contains(where: { $0 != 1 }) {
+                y = self.node("Mul", [y, channelConstant("\(layer.name)/scale", scale, rank: rank)], output: offset.allSatisfy { $0 == 0 } ? name : "\(layer.name)/scaled")
+            }
+            if offset.contains(where: { $0 != 0 }) {
+                y = self.node("Add", [y, channelConstant("\(layer.name)/offset", offset, rank: rank)], output: name)
+            }
+            values[node.output] = y
+
+        case let .layerScale(scale):
+            values[node.output] = self.node("Mul", [x, channelConstant("\(layer.name)/gamma", scale.gamma.value.scalars, rank: rank)], output: name)
+
+        case let .prelu(prelu):
+            // The slopes follow the value: a map's [H, W, C] (or with shared axes of size 1) as [C, H, W].
+            var slope = prelu.alpha.value
+            if rank == 4 && slope.shape.count == 3 { slope = try transposed(slope, [2, 0, 1]) }
+            values[node.output] = self.node("PRelu", [x, initializer("\(layer.name)/alpha", slope)], output: name)
 
         case let .activation(kind):
             values[node.output] = try activation(kind, x, output: name)
@@ -108,20 +171,61 @@ struct ONNXGraphWriter {
             if kind == .average { attributes.append(.int("count_include_pad", 0)) }
             values[node.output] = self.node(kind == .max ? "MaxPool" : "AveragePool", [x], output: name, attributes)
 
-        case let .globalPooling(kind):
+        case let .globalPooling(kind, keepDimensions):
             guard rank == 4 else { throw fail("global pooling needs a 4-D input") }
-            let pooled = self.node(kind == .max ? "GlobalMaxPool" : "GlobalAveragePool", [x], output: "\(layer.name)/pool")
-            values[node.output] = self.node("Flatten", [pooled], output: name, [.int("axis", 1)])
+            let op = kind == .max ? "GlobalMaxPool" : "GlobalAveragePool"
+            values[node.output] = keepDimensions ? self.node(op, [x], output: name)
+                : self.node("Flatten", [self.node(op, [x], output: "\(layer.name)/pool")], output: name, [.int("axis", 1)])
 
         case .flatten:
             // Keras flattens NHWC: back to that order first, so that a Dense layer after it reads its kernel's rows.
-            let source = rank == 4 ? self.node("Transpose", [x], output: "\(layer.name)/nhwc", [.ints("perm", [0, 2, 3, 1])]) : x
+            let source = rank == 4 ? toNHWC(x, "\(layer.name)/nhwc") : x
             values[node.output] = self.node("Flatten", [source], output: name, [.int("axis", 1)])
+
+        case .flattenChannelsFirst:
+            values[node.output] = self.node("Flatten", [x], output: name, [.int("axis", 1)])
+
+        case .reshape:
+            // In Keras's element order: a map as NHWC on each side. The batch axis is copied (0).
+            let target = graph.shapes[node.output]
+            let source = rank == 4 ? toNHWC(x, "\(layer.name)/nhwc") : x
+            let y = self.node("Reshape", [source, integerInitializer("\(layer.name)/shape", [0] + target.dropFirst())],
+                              output: target.count == 4 ? "\(layer.name)/nhwc_out" : name)
+            values[node.output] = target.count == 4 ? toNCHW(y, name) : y
+
+        case let .permute(order):
+            // Keras's order on NHWC values, composed with the layout each side is held in.
+            let keras = [0] + order
+            let perm = rank == 4 ? [0, 3, 1, 2].map { keras[$0] }.map { [0, 2, 3, 1][$0] } : keras
+            values[node.output] = self.node("Transpose", [x], output: name, [.ints("perm", perm)])
 
         case let .zeroPadding(top, bottom, left, right):
             guard rank == 4 else { throw fail("zero padding needs a 4-D input") }
             let padding = integerInitializer("\(layer.name)/pads", [0, 0, top, left, 0, 0, bottom, right])
             values[node.output] = self.node("Pad", [x, padding], output: name, [.string("mode", "constant")])
+
+        case let .cropping(top, bottom, left, right):
+            guard rank == 4 else { throw fail("cropping needs a 4-D input") }
+            let bounds = [integerInitializer("\(layer.name)/starts", [top, left]),
+                          integerInitializer("\(layer.name)/ends", [shape[1] - bottom, shape[2] - right]),
+                          integerInitializer("\(layer.name)/axes", [2, 3])]
+            values[node.output] = self.node("Slice", [x] + bounds, output: name)
+
+        case let .resizing(height, width, method):
+            guard rank == 4 else { throw fail("resizing needs a 4-D input") }
+            // The output size: the batch and channels as they come, then the layer's height and width.
+            let leading = self.node("Slice", [self.node("Shape", [x], output: "\(layer.name)/shape"),
+                                              integerInitializer("\(layer.name)/zero", [0]), integerInitializer("\(layer.name)/two", [2])],
+                                    output: "\(layer.name)/leading")
+            let sizes = self.node("Concat", [leading, integerInitializer("\(layer.name)/size", [height, width])],
+                                  output: "\(layer.name)/sizes", [.int("axis", 0)])
+            // TensorFlow's half-pixel rules; its nearest takes floor((i + ½) · in/out), ONNX's round-half-up of that − ½.
+            var attributes: [Attribute] = [.string("coordinate_transformation_mode", "half_pixel")]
+            switch method {
+            case .nearest: attributes += [.string("mode", "nearest"), .string("nearest_mode", "round_prefer_ceil")]
+            case .bilinear: attributes += [.string("mode", "linear")]
+            }
+            values[node.output] = self.node("Resize", [x, "", "", sizes], output: name, attributes)
 
         case let .lrn(parameters):
             guard rank == 4 else { throw fail("LRN needs a 4-D input") }
@@ -132,63 +236,82 @@ struct ONNXGraphWriter {
                 .float("beta", parameters.beta), .float("bias", parameters.k),
             ])
 
-        case .add, .concatenate:
-            let inputs = node.inputs.map { values[$0]! }
-            if inputs.count == 1 {
-                values[node.output] = x
-            } else if case .add = layer.computation {
-                values[node.output] = self.node(inputs.count == 2 ? "Add" : "Sum", inputs, output: name)
-            } else {
-                values[node.output] = self.node("Concat", inputs, output: name, [.int("axis", Self.channelAxis(rank: rank))])
-            }
+        case .add, .concatenate, .combination, .scaledSum:
+            try writeMerge(node, name: name, fail: fail)
 
         case .identity:
             values[node.output] = x
 
         case .opaque:
-            try writeKerasLayer(node, x: x, shape: shape, name: name, fail: fail)
+            throw fail("the layer does not say what it computes, so it has no ONNX form")
         }
     }
 
-    /// Keras layers without a plan kernel that ONNX has operators for: elementwise merges (NumPy broadcasting, as
-    /// ONNX broadcasts; every input of the same rank, so that NCHW values align as NHWC ones do), Inception-ResNet's
-    /// scaled residual sum, and PReLU (its slopes transposed to the channels-first order values are held in).
-    private mutating func writeKerasLayer(_ node: LayerGraph.Node, x: String, shape: [Int], name: String,
-                                          fail: (String) -> ONNXExportError) throws {
-        let layer = node.layer
-        if let merge = layer as? Merge {
-            let inputs = node.inputs.map { values[$0]! }
-            guard Set(node.inputs.map { graph.shapes[$0].count }).count == 1 else { throw fail("a merge of inputs of different ranks") }
-            switch merge.operation {
-            case .combination(let kind):
-                let operators: [ElementwiseCombination: String] = [.subtract: "Sub", .multiply: "Mul", .average: "Mean", .maximum: "Max", .minimum: "Min"]
-                guard let name0 = operators[kind] else { throw fail("\(kind) has no ONNX operator") }
-                // Mul and Sub take two inputs: a product of several is a chain.
-                var result = inputs[0]
-                if kind == .multiply && inputs.count > 2 {
-                    for (index, next) in inputs.dropFirst().enumerated() {
-                        result = self.node("Mul", [result, next], output: index == inputs.count - 2 ? name : "\(layer.name)/product\(index)")
-                    }
-                } else {
-                    result = self.node(name0, inputs, output: name)
-                }
-                values[node.output] = result
-                return
-            case .scaledSum(let scale):
-                let factor = initializer("\(layer.name)/scale", dims: [], [scale])
-                let scaled = self.node("Mul", [inputs[1], factor], output: "\(layer.name)/scaled")
-                values[node.output] = self.node("Add", [inputs[0], scaled], output: name)
-                return
-            default: break
-            }
-        }
-        if let prelu = layer as? PReLU {
-            var slope = prelu.alpha.value
-            if slope.shape.count == 3 { slope = try permute(Variable(slope.reshaped([1] + slope.shape)), [3, 1, 2]).value.reshaped([slope.shape[2], slope.shape[0], slope.shape[1]]) }
-            values[node.output] = self.node("PRelu", [x, initializer("\(layer.name)/alpha", slope)], output: name)
+    /// Merges: sums and concatenations, and elementwise combinations with NumPy's broadcasting, which ONNX shares
+    /// (every input of the same rank, so that values held NCHW align as their NHWC forms do).
+    private mutating func writeMerge(_ node: LayerGraph.Node, name: String, fail: (String) -> ONNXExportError) throws {
+        let inputs = node.inputs.map { values[$0]! }
+        let rank = graph.shapes[node.inputs[0]].count
+        guard inputs.count > 1 else {
+            values[node.output] = inputs[0]
             return
         }
-        throw fail("the layer does not say what it computes, so it has no ONNX form")
+        guard Set(node.inputs.map { graph.shapes[$0].count }).count == 1 else { throw fail("a merge of inputs of different ranks") }
+        switch node.layer.computation {
+        case .add:
+            values[node.output] = self.node(inputs.count == 2 ? "Add" : "Sum", inputs, output: name)
+        case .concatenate:
+            values[node.output] = self.node("Concat", inputs, output: name, [.int("axis", Self.channelAxis(rank: rank))])
+        case .combination(let kind):
+            let op = switch kind {
+            case .subtract: "Sub"
+            case .multiply: "Mul"
+            case .average: "Mean"
+            case .maximum: "Max"
+            case .minimum: "Min"
+            }
+            // Mul and Sub take two inputs: a product of several is a chain.
+            var result = inputs[0]
+            for (index, next) in inputs.dropFirst().enumerated() where kind == .multiply || kind == .subtract {
+                result = self.node(op, [result, next], output: index == inputs.count - 2 ? name : "\(node.layer.name)/\(op.lowercased())\(index)")
+            }
+            values[node.output] = kind == .multiply || kind == .subtract ? result : self.node(op, inputs, output: name)
+        case .scaledSum(let scale):
+            let factor = initializer("\(node.layer.name)/scale", dims: [], [scale])
+            let scaled = self.node("Mul", [inputs[1], factor], output: "\(node.layer.name)/scaled")
+            values[node.output] = self.node("Add", [inputs[0], scaled], output: name)
+        default:
+            throw fail("not a merge")
+        }
+    }
+
+    /// A 2-D convolution of an NCHW value with an HWIO kernel (I = input channels / groups): ONNX's OIHW weights,
+    /// and Keras's 'same' padding as explicit pads for the traced size.
+    private mutating func convolution(_ x: String, shape: [Int], kernel: Tensor, bias: Tensor?, strides: (Int, Int), dilation: (Int, Int),
+                                      padding: Padding, groups: Int, layer: String, output: String) throws -> String {
+        let (kh, kw) = (kernel.shape[0], kernel.shape[1])
+        let geometry = try WindowGeometry(op: layer, input: (shape[1], shape[2]), kernel: (kh, kw), strides: strides,
+                                          dilation: dilation, padding: padding)
+        var inputs = [x, initializer("\(layer)/kernel", try transposed(kernel, [3, 2, 0, 1]))]
+        if let bias { inputs.append(initializer("\(layer)/bias", bias)) }
+        var attributes: [Attribute] = [.ints("kernel_shape", [kh, kw]), .ints("strides", [strides.0, strides.1]),
+                                       .ints("pads", pads(geometry)), .ints("dilations", [dilation.0, dilation.1])]
+        if groups > 1 { attributes.append(.int("group", groups)) }
+        return node("Conv", inputs, output: output, attributes)
+    }
+
+    /// A tensor with its axes reordered: output axis i is input axis `axes[i]`.
+    private func transposed(_ tensor: Tensor, _ axes: [Int]) throws -> Tensor {
+        try permute(Variable(tensor.reshaped([1] + tensor.shape)), axes.map { $0 + 1 }).value.reshaped(axes.map { tensor.shape[$0] })
+    }
+
+    private mutating func toNHWC(_ x: String, _ name: String) -> String { node("Transpose", [x], output: name, [.ints("perm", [0, 2, 3, 1])]) }
+    private mutating func toNCHW(_ x: String, _ name: String) -> String { node("Transpose", [x], output: name, [.ints("perm", [0, 3, 1, 2])]) }
+
+    /// Per-channel values shaped to broadcast along a value's channel axis as the graph holds it ([C, 1, 1] against
+    /// NCHW, [C] against the last axis), or a scalar for one value.
+    private mutating func channelConstant(_ name: String, _ values: [Float], rank: Int) -> String {
+        initializer(name, dims: values.count == 1 ? [] : rank == 4 ? [values.count, 1, 1] : [values.count], values)
     }
 
     /// The activation a Conv2D or Dense layer applies after its product.
@@ -221,10 +344,28 @@ struct ONNXGraphWriter {
         case .hardSwish: return node("HardSwish", [x], output: name)
         case .softplus: return node("Softplus", [x], output: name)
         case .softsign: return node("Softsign", [x], output: name)
-        case .gelu:
-            throw ONNXExportError(message: "\(name): ONNX has Gelu from opset 20; export with --opset 20 or later")
-        case .rectifier:
-            throw ONNXExportError(message: "\(name): ONNX has no ReLU with a threshold, or with both a slope and a cap (\(kind))")
+        case .gelu(let approximate):
+            // Before opset 20, written out: x · ½(1 + erf(x / √2)), or with tanh(√(2/π)(x + 0.044715x³)).
+            func constant(_ label: String, _ value: Float) -> String { initializer("\(name)/\(label)", dims: [], [value]) }
+            let inner: String
+            if approximate {
+                let cube = node("Mul", [x, node("Mul", [x, x], output: "\(name)/square")], output: "\(name)/cube")
+                let sum = node("Add", [x, node("Mul", [cube, constant("k", 0.044715)], output: "\(name)/cubic")], output: "\(name)/sum")
+                inner = node("Tanh", [node("Mul", [sum, constant("c", (2 / Float.pi).squareRoot())], output: "\(name)/scaled")], output: "\(name)/tanh")
+            } else {
+                inner = node("Erf", [node("Mul", [x, constant("r", 1 / Float(2).squareRoot())], output: "\(name)/scaled")], output: "\(name)/erf")
+            }
+            let half = node("Mul", [x, constant("half", 0.5)], output: "\(name)/half")
+            return node("Mul", [half, node("Add", [inner, constant("one", 1)], output: "\(name)/plus_one")], output: name)
+        case let .rectifier(slope, maxValue, threshold):
+            // Keras's ReLU with a threshold, or a slope and a cap: slope·(x − t) below t, x from t on, the cap from it on.
+            func constant(_ label: String, _ value: Float) -> String { initializer("\(name)/\(label)", dims: [], [value]) }
+            let t = constant("threshold", threshold)
+            let below = node("Mul", [node("Sub", [x, t], output: "\(name)/shifted"), constant("slope", slope)], output: "\(name)/below")
+            let kept = node("Where", [node("Less", [x, t], output: "\(name)/is_below"), below, x], output: maxValue == nil ? name : "\(name)/kept")
+            guard let maxValue else { return kept }
+            let cap = constant("max", maxValue)
+            return node("Where", [node("GreaterOrEqual", [x, cap], output: "\(name)/is_capped"), cap, kept], output: name)
         }
     }
 

@@ -4,14 +4,15 @@ import ZooConverters
 import ZooCore
 import ZooModels
 import ZooNN
+import ZooONNX
 import ZooTensor
 import ZooTestSupport
 
 /// Every keras.applications family of the pinned Keras (ConvNeXt, DenseNet, EfficientNet and EfficientNetV2,
 /// InceptionResNetV2, InceptionV3, MobileNet, MobileNetV2, MobileNetV3, NASNet, ResNet and ResNetV2, VGG, Xception),
 /// randomized and saved as a `.keras` archive (some also by tf-keras 2 as legacy HDF5), built from the file's own
-/// config: Keras's logits within 1e-4 · max(1, max|ref|), eagerly on oneDNN and through an inference plan, with
-/// Keras's parameter count.
+/// config: Keras's logits within 1e-4 · max(1, max|ref|), eagerly on oneDNN, through an inference plan and exported
+/// to ONNX in ONNX Runtime, with Keras's parameter count.
 @Suite struct KerasApplicationsTests {
     @Test(arguments: ApplicationFixtures.cases.map(\.name))
     func matchesKeras(_ name: String) throws {
@@ -28,5 +29,8 @@ import ZooTestSupport
         #expect(eager.shape == expected.shape && deviation(eager, expected) <= 1e-4, "\(name) eagerly: \(deviation(eager, expected))")
         let planned = try model.plan(for: input.shape).run([input]).outputs[0]
         #expect(deviation(planned, expected) <= 1e-4, "\(name) through a plan: \(deviation(planned, expected))")
+        let exported = try ONNXExport.model(model)
+        let run = try #require(try ONNXRuntime.run(exported.bytes, input: input).outputs.first).value
+        #expect(run.shape == expected.shape && deviation(run, expected) <= 1e-4, "\(name) in ONNX Runtime: \(run.shape) \(deviation(run, expected))")
     }
 }

@@ -4,6 +4,7 @@ import ZooConverters
 import ZooCore
 import ZooModels
 import ZooNN
+import ZooONNX
 import ZooTensor
 
 /// Models built from a Keras file's own config (`KerasModel`) against Keras on the same file and input
@@ -11,7 +12,8 @@ import ZooTensor
 /// Functional residual net, every activation and activation layer, a mini-Xception with separable, depthwise and
 /// dilated convolutions, models nested three deep, keras.applications MobileNetV2 nested as Teachable Machine exports
 /// it, the structural and preprocessing layers, a network with four inputs and two outputs, and a channels-first CNN
-/// saved by Keras 3 on JAX). Every output and one inner feature map are compared.
+/// saved by Keras 3 on JAX). Every output and one inner feature map are compared; every output again
+/// through an inference plan and exported to ONNX, in ONNX Runtime.
 @Suite struct KerasConfigTests {
     struct Manifest: Decodable {
         struct Tap: Decodable { let layer: String, shape: [Int] }
@@ -76,6 +78,8 @@ import ZooTensor
         // over that value overwrote the convolution's source while it ran.
         let planned = try model.plan(for: inputs.map(\.shape)).run(inputs).outputs
         compare(planned.map { Variable($0) }, "through an inference plan")
+        let exported = try ONNXExport.model(model)
+        compare(try ONNXRuntime.run(exported.bytes, inputs: inputs).outputs.map { Variable($0.value) }, "in ONNX Runtime")
     }
 
     @Test func unsupportedLayersAreListedTogether() throws {

@@ -50,6 +50,25 @@ import ZooTensor
         #expect(relative <= 1e-5, "\(name) opset \(opset)\(nchw ? " NCHW" : ""): ONNX Runtime deviates from Zoo by \(relative) of max|Zoo| \(expected.maxMagnitude)")
     }
 
+    /// Activations ONNX has no single operator for, written out: GELU before opset 20 (exact and tanh forms) and
+    /// Keras's ReLU with a threshold, a slope and a cap; ONNX Runtime gives what the reference backend gives.
+    @Test(arguments: [17, 20])
+    func writtenOutActivationsRunAsInZoo(_ opset: Int) throws {
+        let kinds: [Activation] = [.gelu(approximate: true), .gelu(approximate: false),
+                                   .rectifier(negativeSlope: 0.2, maxValue: 1.25, threshold: -0.5),
+                                   .rectifier(negativeSlope: 0.1, maxValue: nil, threshold: 0.3)]
+        var generator = SeededGenerator(seed: 11)
+        let input = Tensor.normal([2, 5, 4, 3], standardDeviation: 2, using: &generator)
+        for kind in kinds {
+            let model = Model.sequential(name: "net", inputShape: [5, 4, 3], layers: [Layers.activation("act", kind)], tapNames: [])
+            let expected = try Runtime.using(Runtime.reference) { try model.predict(input) }
+            var options = ONNXExportOptions()
+            options.opset = opset
+            let output = try #require(try ONNXRuntime.run(try ONNXExport.model(model, options: options).bytes, input: input).outputs.first).value
+            #expect(output.shape == expected.shape && output.maxAbsoluteDifference(expected) <= 1e-5, "\(kind) at opset \(opset): \(output.maxAbsoluteDifference(expected))")
+        }
+    }
+
     @Test func aLayerWithoutAnONNXFormIsNamedInTheError() throws {
         let opaque = Lambda("custom_scale") { x, _ in x }
         let model = Model.sequential(name: "net", inputShape: [8, 8, 3], layers: [Layers.flatten("flatten"), opaque], tapNames: [])
@@ -87,14 +106,23 @@ enum ONNXRuntime {
     struct Output { let name: String, value: Tensor }
 
     static func run(_ model: Data, input: Tensor) throws -> (outputs: [Output], metadata: [String: String]) {
+        try run(model, inputs: [input])
+    }
+
+    /// Runs a model with several inputs, given in the model's order.
+    static func run(_ model: Data, inputs: [Tensor]) throws -> (outputs: [Output], metadata: [String: String]) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("zoo-onnx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let modelURL = folder.appendingPathComponent("model.onnx"), inputURL = folder.appendingPathComponent("input.f32")
+        let modelURL = folder.appendingPathComponent("model.onnx")
         try model.write(to: modelURL)
-        try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: inputURL) }
+        let inputURLs = try inputs.enumerated().map { index, input in
+            let url = folder.appendingPathComponent("input\(index).f32")
+            try input.withUnsafeBufferPointer { try Data(buffer: $0).write(to: url) }
+            return url.path
+        }
         let run = try runProcess(repository.appendingPathComponent("tools/python"), [repository.appendingPathComponent("tools/onnx/run.py").path,
-                                 modelURL.path, inputURL.path, folder.appendingPathComponent("out").path])
+                                 modelURL.path, inputURLs.joined(separator: ","), folder.appendingPathComponent("out").path])
         guard run.status == 0 else { throw ShapeError("onnx", "tools/onnx/run.py failed (status \(run.status)): \(run.stderr)") }
         let report = Data(run.stdout.utf8)
         struct Report: Decodable {

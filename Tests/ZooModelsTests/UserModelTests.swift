@@ -4,6 +4,7 @@ import ZooConverters
 import ZooCore
 import ZooModels
 import ZooNN
+import ZooONNX
 import ZooTensor
 
 /// Keras models of the kinds people bring that are not plain image classifiers (tools/keras/make_user_model_fixtures.py:
@@ -12,7 +13,7 @@ import ZooTensor
 /// 4-D outputs, a residual denoiser with free size, a classifier without a Dense layer, models on (28, 28) and flat
 /// inputs, augmentation layers inside the model, a Teachable-Machine nesting, a channels-first net with two heads),
 /// saved by Keras 3 (.h5 and .keras) and tf-keras 2. Each is built from its own config and must give Keras's outputs
-/// on both backends and through an inference plan.
+/// on both backends, through an inference plan and exported to ONNX, in ONNX Runtime.
 @Suite struct UserModelTests {
     struct Manifest: Decodable {
         struct Case: Decodable {
@@ -58,6 +59,11 @@ import ZooTensor
         }
         if inputs[0].shape.count == 4 {
             compare(try model.plan(for: inputs.map(\.shape)).run(inputs).outputs, "through an inference plan")
+        }
+        // Exported to ONNX (once per network: its files differ only in their container), ONNX Runtime gives Keras's outputs.
+        if parts[1] == fixture.files[0] {
+            let exported = try ONNXExport.model(model)
+            compare(try ONNXRuntime.run(exported.bytes, input: inputs[0]).outputs.map(\.value), "through ONNX Runtime")
         }
     }
 }

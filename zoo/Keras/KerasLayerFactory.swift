@@ -59,6 +59,7 @@ enum KerasLayerFactory {
         case "UpSampling2D", "Resizing":
             if let method = o["interpolation"] as? String, ResizeMethod(rawValue: method) == nil { return "\(method) interpolation" }
             if o["crop_to_aspect_ratio"] as? Bool == true || o["pad_to_aspect_ratio"] as? Bool == true { return "cropping or padding to the aspect ratio" }
+            if o["antialias"] as? Bool == true { return "antialiasing" }
         case "Conv2D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D":
             if let strides = pair(o["strides"] ?? o["subsample"]), strides != [1, 1], let dilation = pair(o["dilation_rate"]), dilation != [1, 1] {
                 return "both strides \(strides) and dilation \(dilation)"
@@ -175,17 +176,14 @@ enum KerasLayerFactory {
             let make = config.className == "MaxPooling2D" ? Layers.maxPooling : Layers.averagePooling
             return .single(make(name, (size[0], size[1]), (strides[0], strides[1]), padding(o)))
         case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
-            let pooling = config.className == "GlobalMaxPooling2D" ? Layers.globalMaxPooling(name) : Layers.globalAveragePooling(name)
-            guard o["keepdims"] as? Bool == true else { return .single(pooling) }
-            return .single(Lambda(name, kind: config.className) { x, training in
-                let pooled = try pooling(x, training: training)
-                return try reshape(pooled, [pooled.shape[0], 1, 1, pooled.shape[1]])
-            })
+            let keep = o["keepdims"] as? Bool == true
+            return .single(config.className == "GlobalMaxPooling2D" ? Layers.globalMaxPooling(name, keepDimensions: keep)
+                : Layers.globalAveragePooling(name, keepDimensions: keep))
         case "Flatten":
             // Keras flattens an NCHW map in C, H, W order unless the layer says channels_first (it then moves the
             // channels last first, as Zoo holds them).
             guard channelsFirst, shape.count == 3, config.dataFormat != .channelsFirst else { return .single(Layers.flatten(name)) }
-            return .single(Lambda(name, kind: "Flatten") { x, _ in try flatten(permute(x, [3, 1, 2])) })
+            return .single(Lambda(name, kind: "Flatten", computation: .flattenChannelsFirst) { x, _ in try flatten(permute(x, [3, 1, 2])) })
         case "Dropout": return .single(Dropout(name, rate: Float(number(o["rate"] ?? o["p"]) ?? 0.5)))
         case "Merge": return .merge(Merge(name, mergeModes[o["mode"] as? String ?? "sum"]!))
         case "ActivityRegularization":
@@ -210,21 +208,25 @@ enum KerasLayerFactory {
             return .merge(Merge(name, .combination(ElementwiseCombination(rawValue: config.className.lowercased())!)))
         case "Reshape":
             guard let target = (o["target_shape"] ?? o["dims"]) as? [Int] else { throw KerasConfigError("\(name): Reshape without a target_shape") }
-            return .single(Lambda(name, kind: "Reshape", computation: target.count == 1 ? .flatten : .opaque) { x, _ in
+            return .single(Lambda(name, kind: "Reshape", computation: target.count == 1 ? .flatten : .reshape(target)) { x, _ in
                 try reshape(x, [x.shape[0]] + target)
             })
         case "Permute":
             guard let order = o["dims"] as? [Int] else { throw KerasConfigError("\(name): Permute without dims") }
-            return .single(Lambda(name, kind: "Permute") { x, _ in try permute(x, order) })
+            return .single(Lambda(name, kind: "Permute", computation: .permute(order)) { x, _ in try permute(x, order) })
         case "Cropping2D":
             let (top, bottom, left, right) = try paddings(o["cropping"], layer: name)
-            return .single(Lambda(name, kind: "Cropping2D") { x, _ in try crop2d(x, top: top, bottom: bottom, left: left, right: right) })
+            return .single(Lambda(name, kind: "Cropping2D", computation: .cropping(top: top, bottom: bottom, left: left, right: right)) { x, _ in
+                try crop2d(x, top: top, bottom: bottom, left: left, right: right)
+            })
         case "UpSampling2D", "Resizing":
             guard shape.count == 3 else { throw KerasConfigError("\(name) needs a feature map, gets \(shape)") }
             let method = ResizeMethod(rawValue: o["interpolation"] as? String ?? (config.className == "Resizing" ? "bilinear" : "nearest"))!
             let factor = pair(o["size"]) ?? [2, 2]
             let size = config.className == "Resizing" ? (o["height"] as? Int ?? 0, o["width"] as? Int ?? 0) : (shape[0] * factor[0], shape[1] * factor[1])
-            return .single(Lambda(name, kind: config.className) { x, _ in try resize2d(x, to: size, method: method) })
+            return .single(Lambda(name, kind: config.className, computation: .resizing(height: size.0, width: size.1, method: method)) { x, _ in
+                try resize2d(x, to: size, method: method)
+            })
         case "Rescaling":
             return .single(ChannelAffine(rescaling: name, scale: numbers(o["scale"]) ?? [1], offset: numbers(o["offset"]) ?? [0]))
         case "Normalization":
