@@ -38,6 +38,8 @@ struct ZooBench: ParsableCommand {
     var profile = false
     @Option(help: "With --inference: load these weights (a file --export-peers wrote) instead of the random ones.")
     var weights: String?
+    @Option(help: "With --inference: time the network this Keras file (.keras or .h5 with its config) builds, at its own input size, instead of --arch (tools/bench/keras-models).")
+    var keras: String?
 
     @Option(help: "Instead: write --arch as --inference runs it, with random weights, to DIR/ARCH.h5 (for Keras) and DIR/ARCH.onnx (for ONNX Runtime) (tools/bench/peers).")
     var exportPeers: String?
@@ -270,14 +272,24 @@ struct ZooBench: ParsableCommand {
 
     /// Median time of an inference batch of random images, the process's peak resident memory, and the ISA.
     func benchmarkInference() throws {
-        let (backbone, model) = try inferenceModel()
-        if let weights { try model.load(try builtInWeightFormats().read(URL(fileURLWithPath: weights))) }
+        let name: String, model: Model
+        if let keras {
+            // A Keras file's own network, as `zoo predict` builds it.
+            let bundle = try builtInWeightFormats().read(URL(fileURLWithPath: keras))
+            guard let json = bundle.metadata[MetadataKey.modelConfig] else { throw ValidationError("\(keras) holds no model config") }
+            model = try KerasModel.build(config: try KerasModelConfig(json: json), limits: KerasBuildLimits(loading: bundle.parameterCount))
+            try model.load(bundle)
+            name = URL(fileURLWithPath: keras).deletingPathExtension().lastPathComponent
+        } else {
+            let (backbone, built) = try inferenceModel()
+            if let weights { try built.load(try builtInWeightFormats().read(URL(fileURLWithPath: weights))) }
+            (name, model) = (backbone.name, built)
+        }
         var generator = SeededGenerator(seed: 1)
-        let (h, w) = backbone.defaultInputSize
-        let images = Tensor.uniform([batch, h, w, backbone.inputChannels], low: -1, high: 1, using: &generator)
+        let images = Tensor.uniform([batch] + model.inputShape, low: -1, high: 1, using: &generator)
         let seconds = try median(of: { _ = try model.predict(images) }, minimumRuns: batch >= 8 ? 3 : 5)
         if profile { try printProfile(model, images) }
-        let result: [String: Any] = ["arch": backbone.name, "batch": batch, "seconds": seconds, "images_per_second": Double(batch) / seconds,
+        let result: [String: Any] = ["arch": name, "batch": batch, "seconds": seconds, "images_per_second": Double(batch) / seconds,
                                      "mode": ProcessInfo.processInfo.environment["ZOO_PLANS"] == "0" ? "eager" : "planned",
                                      "peak_rss_mb": Self.peakResidentMegabytes(), "isa": DNNLBackend.instructionSet]
         print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))

@@ -115,10 +115,7 @@ struct InputSize: ExpressibleByArgument {
 
     init?(argument: String) {
         let parts = argument.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" || $0 == "," }).compactMap { Int($0) }
-        switch parts.count {
-        case 1 where parts[0] > 0: (height, width) = (parts[0], parts[0])
-        case 2 where parts.allSatisfy({ $0 > 0 }): (height, width) = (parts[0], parts[1])
-        default: return nil
-        }
+        guard (1...2).contains(parts.count), let (height, width) = ImageSide.checked(parts[0], parts.last) else { return nil }
+        (self.height, self.width) = (height, width)
     }
 }

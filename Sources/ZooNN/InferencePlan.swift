@@ -314,6 +314,7 @@ private struct PlanCompiler {
                   let reader = soleReader(of: node.output) else { continue }
             switch graph.nodes[reader].layer.computation {
             case .convolution(let conv) where conv.padding == .valid: break
+            case .separableConvolution(let conv) where conv.padding == .valid: break
             case let .pooling(.max, size, _, .valid) where isNonNegative(node.inputs[0]) && max(top, bottom) < size.0 && max(left, right) < size.1: break
             default: continue
             }
@@ -332,39 +333,37 @@ private struct PlanCompiler {
                 }
                 let g = try ConvolutionGeometry(input: graph.shapes[source], kernel: conv.convolutionKernelShape, strides: conv.strides,
                                                 dilation: conv.dilation, padding: padding, groups: conv.groups)
-                var kernel = conv.convolutionKernel, bias = conv.bias?.value
-                var postOps: [PostOp] = []
-                var output = node.output, addend: Int?
-                if let kind = conv.activation?.elementwise {
-                    postOps.append(.activation(kind))
-                } else {
-                    if let next = soleReader(of: output), case .batchNormalization(let bn) = graph.nodes[next].layer.computation {
-                        (kernel, bias) = Folding.batchNorm(bn, into: kernel, bias: bias)
-                        output = absorb(next)
-                    }
-                    if let next = soleReader(of: output), case .add = graph.nodes[next].layer.computation, graph.nodes[next].inputs.count == 2,
-                       let other = graph.nodes[next].inputs.first(where: { $0 != output }), (producer[other] ?? -1) < index,
-                       graph.shapes[other] == graph.shapes[output] {
-                        postOps.append(.sum)
-                        addend = other
-                        output = absorb(next)
-                    }
-                    if let next = soleReader(of: output), case .activation(let kind) = graph.nodes[next].layer.computation, kind.hasDNNLKernel {
-                        postOps.append(.activation(kind))
-                        output = absorb(next)
-                    }
+                try convolution(g, source: source, kernel: conv.convolutionKernel, bias: conv.bias?.value, activation: conv.activation,
+                                node: index)
+            case .separableConvolution(let conv) where conv.activation?.elementwise?.hasDNNLKernel ?? (conv.activation == nil):
+                // The depthwise step into a value of the plan's own, then the 1×1 step with what follows fused in.
+                var source = input, padding = conv.padding
+                if let pad = paddingOf[index] {
+                    source = graph.nodes[pad.node].inputs[0]
+                    padding = .explicit(top: pad.top, bottom: pad.bottom, left: pad.left, right: pad.right)
                 }
-                let planned = try backend.plannedConvolution(g, kernel: kernel, bias: bias, postOps: postOps, blocked: blocked)
-                let from = try value(source, in: planned.inputLayouts[0])
-                if let other = addend {
-                    // The addend is consumed: a copy in the output's layout unless it already is in it.
-                    addend = try value(other, in: planned.outputLayout)
-                }
-                emit(planned, inputs: [from], output: output, addend: addend)
-            case .dense(let dense) where shape.count == 2 && (dense.activation?.elementwise?.hasDNNLKernel ?? (dense.activation == nil)):
+                let spread = try ConvolutionGeometry(input: graph.shapes[source], kernel: conv.depthwiseConvolutionKernelShape,
+                                                     strides: conv.strides, dilation: conv.dilation, padding: padding, groups: conv.depthwiseGroups)
+                let depthwise = try backend.plannedConvolution(spread, kernel: try conv.depthwiseKernel.value.reshaped(conv.depthwiseConvolutionKernelShape),
+                                                               bias: nil, postOps: [], blocked: blocked)
+                let from = try value(source, in: depthwise.inputLayouts[0])
+                let middle = newValue(depthwise.outputLayout)
+                emit(depthwise, inputs: [from], output: middle)
+                let g = try ConvolutionGeometry(input: spread.outputShape, kernel: conv.pointwiseKernel.shape)
+                try convolution(g, source: middle, kernel: conv.pointwiseKernel.value, bias: conv.bias?.value, activation: conv.activation,
+                                node: index)
+            case .dense(let dense) where shape.count == 2 && (dense.activation?.elementwise?.hasDNNLKernel ?? true):
                 let postOps = dense.activation?.elementwise.map { [PostOp.activation($0)] } ?? []
                 let planned = try backend.plannedInnerProduct(batch: shape[0], kernel: dense.kernel.value, bias: dense.bias?.value, postOps: postOps)
-                emit(planned, inputs: [try plain(input)], output: node.output)
+                if dense.activation == .softmax {
+                    // A classifier's softmax runs after the product, on what it wrote.
+                    let logits = newValue(planned.outputLayout)
+                    emit(planned, inputs: [try plain(input)], output: logits)
+                    steps.append(.layer(Layers.softmax(node.layer.name), inputs: [logits], output: node.output))
+                    layouts[node.output] = planned.outputLayout
+                } else {
+                    emit(planned, inputs: [try plain(input)], output: node.output)
+                }
             case .batchNormalization(let bn) where shape.count == 4:
                 var output = node.output, relu = false
                 if let next = soleReader(of: output), case .activation(.relu) = graph.nodes[next].layer.computation {
@@ -396,16 +395,112 @@ private struct PlanCompiler {
             case .concatenate where shape.count == 4 && node.inputs.count > 1:
                 // oneDNN joins the inputs in whatever layouts they have.
                 emit(try backend.plannedConcatenation(node.inputs.map { layouts[$0]! }), inputs: node.inputs, output: node.output)
-            case .flatten, .identity:
+            case .add where node.inputs.count == 2 && shape.count == 4, .combination where node.inputs.count == 2 && shape.count == 4:
+                try binary(node)
+            case .channelAffine(var scale, var offset) where shape.count == 4:
+                // Affine maps in a row (Rescaling, then Normalization) as one.
+                var output = node.output
+                while let next = soleReader(of: output), case let .channelAffine(nextScale, nextOffset) = graph.nodes[next].layer.computation {
+                    (scale, offset) = Folding.compose(scale, offset, then: nextScale, nextOffset)
+                    output = absorb(next)
+                }
+                try channelAffine(scale: scale, offset: offset, input: input, output: output)
+            case .layerScale(let layer) where shape.count == 4:
+                try channelAffine(scale: layer.gamma.value.scalars, offset: [0], input: input, output: node.output)
+            case .reshape:
+                // Keras reshapes in NHWC element order: plain memory as it lies.
+                try reshape(try plain(input), to: node.output)
+            case .identity:
+                // The same value under another name, in its layout.
+                steps.append(.reshape(input: input, output: node.output))
+                layouts[node.output] = layouts[input]
+                storageShapes[node.output] = storageShapes[input]
+            case .flatten:
                 try reshape(try plain(input), to: node.output)
             default:
-                let inputs = try node.inputs.map { try plain($0) }
-                steps.append(.layer(node.layer, inputs: inputs, output: node.output))
-                layouts[node.output] = try PlannedLayout.plain(graph.shapes[node.output])
+                try opaque(node)
             }
         }
         outputs = try graph.outputs.map { try plain($0) }
         taps = try graph.taps.mapValues { try plain($0) }
+    }
+
+    /// A convolution of `source` for graph node `index` (whose output it writes), with a BatchNorm after it folded
+    /// in and a residual add and an activation fused, or the layer's own activation.
+    mutating func convolution(_ g: ConvolutionGeometry, source: Int, kernel: Tensor, bias: Tensor?, activation: LayerActivation?,
+                              node index: Int) throws {
+        var kernel = kernel, bias = bias
+        var postOps: [PostOp] = []
+        var output = graph.nodes[index].output, addend: Int?
+        if let kind = activation?.elementwise {
+            postOps.append(.activation(kind))
+        } else {
+            if let next = soleReader(of: output), case .batchNormalization(let bn) = graph.nodes[next].layer.computation {
+                (kernel, bias) = Folding.batchNorm(bn, into: kernel, bias: bias)
+                output = absorb(next)
+            }
+            // Dropout before a residual add (EfficientNet's) is nothing at inference.
+            while let next = soleReader(of: output), case .identity = graph.nodes[next].layer.computation { output = absorb(next) }
+            if let next = soleReader(of: output), case .add = graph.nodes[next].layer.computation, graph.nodes[next].inputs.count == 2,
+               let other = graph.nodes[next].inputs.first(where: { $0 != output }), (producer[other] ?? -1) < index,
+               graph.shapes[other] == graph.shapes[output] {
+                postOps.append(.sum)
+                addend = other
+                output = absorb(next)
+            }
+            if let next = soleReader(of: output), case .activation(let kind) = graph.nodes[next].layer.computation, kind.hasDNNLKernel {
+                postOps.append(.activation(kind))
+                output = absorb(next)
+            }
+        }
+        let planned = try backend.plannedConvolution(g, kernel: kernel, bias: bias, postOps: postOps, blocked: blocked)
+        let from = try value(source, in: planned.inputLayouts[0])
+        if let other = addend {
+            // The addend is consumed: a copy in the output's layout unless it already is in it.
+            addend = try value(other, in: planned.outputLayout)
+        }
+        emit(planned, inputs: [from], output: output, addend: addend)
+    }
+
+    /// Two 4-D values combined elementwise, one broadcast over height and width (squeeze-and-excitation) or both of
+    /// one shape: the full one stays in its layout, the other comes plain. Where oneDNN has no kernel (a broadcast
+    /// first operand of a subtraction, shapes it does not broadcast) the layer runs as it is.
+    mutating func binary(_ node: LayerGraph.Node) throws {
+        let operation: BinaryOperation? = switch node.layer.computation {
+        case .add: .add
+        case .combination(.subtract): .subtract
+        case .combination(.multiply): .multiply
+        case .combination(.maximum): .maximum
+        case .combination(.minimum): .minimum
+        default: nil
+        }
+        let output = graph.shapes[node.output]
+        var (a, b) = (node.inputs[0], node.inputs[1])
+        if graph.shapes[a] != output, operation != .subtract { (a, b) = (b, a) }
+        let scale = graph.shapes[b]
+        guard let operation, graph.shapes[a] == output, layouts[a] != nil,
+              let kernel = try? backend.plannedBinary(operation, layouts[a]!, try layouts[a]!.sameFormat(scale) ?? PlannedLayout.plain(scale)) else {
+            return try opaque(node)
+        }
+        emit(kernel, inputs: [a, try value(b, in: kernel.inputLayouts[1])], output: node.output)
+    }
+
+    /// `x · scale + offset` per channel of a 4-D value, in its layout: oneDNN's inference BatchNorm with mean 0,
+    /// variance 1 and no ε computes exactly that.
+    mutating func channelAffine(scale: [Float], offset: [Float], input: Int, output: Int) throws {
+        let channels = graph.shapes[input][3]
+        func perChannel(_ values: [Float]) -> Tensor { Tensor(shape: [channels]) { out in for c in 0..<channels { out[c] = values.count == 1 ? values[0] : values[c] } } }
+        let planned = try backend.plannedBatchNorm(gamma: perChannel(scale), beta: perChannel(offset), mean: Tensor(zeros: [channels]),
+                                                   variance: Tensor(shape: [channels], repeating: 1), epsilon: 0, relu: false,
+                                                   input: layouts[input]!)
+        emit(planned, inputs: [input], output: output)
+    }
+
+    /// A layer the plan cannot see into, run as it is on plain inputs.
+    mutating func opaque(_ node: LayerGraph.Node) throws {
+        let inputs = try node.inputs.map { try plain($0) }
+        steps.append(.layer(node.layer, inputs: inputs, output: node.output))
+        layouts[node.output] = try PlannedLayout.plain(graph.shapes[node.output])
     }
 
     mutating func reshape(_ input: Int, to output: Int) throws {
@@ -416,6 +511,13 @@ private struct PlanCompiler {
 
 /// Rewrites of weights that leave a layer's output unchanged.
 enum Folding {
+    /// `(x · a + b) · c + d` as one map `x · ac + (bc + d)`, per channel (a single value stands for every channel).
+    static func compose(_ a: [Float], _ b: [Float], then c: [Float], _ d: [Float]) -> (scale: [Float], offset: [Float]) {
+        let channels = max(a.count, b.count, c.count, d.count)
+        func at(_ values: [Float], _ i: Int) -> Float { values.count == 1 ? values[0] : values[i] }
+        return ((0..<channels).map { at(a, $0) * at(c, $0) }, (0..<channels).map { at(b, $0) * at(c, $0) + at(d, $0) })
+    }
+
     /// A convolution followed by inference BatchNorm as one convolution: each output channel's kernel scaled by
     /// γ/√(σ²+ε), its bias (b − μ)·γ/√(σ²+ε) + β.
     static func batchNorm(_ bn: BatchNormalization, into kernel: Tensor, bias: Tensor?) -> (kernel: Tensor, bias: Tensor) {

@@ -83,7 +83,7 @@ public struct Network {
         let named = try (arch ?? bundle.metadata[MetadataKey.architecture]).map { try backbones.backbone(named: $0, for: bundle, file: file) }
         let recordedSize = bundle.metadata[MetadataKey.inputSize].flatMap { text -> (Int, Int)? in
             let parts = text.split(separator: "x").compactMap { Int($0) }
-            return parts.count == 2 && parts.allSatisfy({ $0 > 0 && $0 <= 1 << 16 }) ? (parts[0], parts[1]) : nil
+            return parts.count == 2 ? ImageSide.checked(parts[0], parts[1]) : nil
         }
         self.inputSize = recordedSize
         cropFraction = bundle.metadata[MetadataKey.cropFraction].flatMap(Double.init).flatMap { $0 > 0 && $0 <= 1 ? $0 : nil }
@@ -111,10 +111,7 @@ public struct Network {
             options.classifierActivation = nil
             // A registered backbone in a Keras file runs at the size its config declares, as the file's model does.
             let declared = configured == nil ? bundle.metadata[MetadataKey.modelConfig].flatMap(ModelConfigSummary.init(json:))?.inputShape : nil
-            let declaredSize = declared.flatMap { shape -> (Int, Int)? in
-                guard shape.count == 3, let height = shape[0], let width = shape[1], height > 0, width > 0, height <= 1 << 16, width <= 1 << 16 else { return nil }
-                return (height, width)
-            }
+            let declaredSize = declared.flatMap { $0.count == 3 ? ImageSide.checked($0[0], $0[1]) : nil }
             options.inputSize = size ?? declaredSize ?? options.inputSize
             // Without a size, a network whose config leaves it free is built at a nominal one; `resized(to:)` builds
             // it for what it runs on.

@@ -94,6 +94,32 @@ import Zoo
         #expect(tapped.status == 0, "\(tapped.stderr)")
     }
 
+    /// A model with augmentation layers fine-tunes, augmenting as seeded: two runs with one seed write the same
+    /// weights, bit for bit, and another seed other ones.
+    @Test func fineTuningAugmentsAsSeeded() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = folder.appendingPathComponent("data")
+        for (index, name) in ["sneaker", "coat"].enumerated() {
+            try FileManager.default.createDirectory(at: data.appendingPathComponent(name), withIntermediateDirectories: true)
+            for copy in 0..<2 {
+                let image = repository.appendingPathComponent("examples/images/\(index == 0 ? "7-sneaker" : "4-coat")-\(copy + 1).png")
+                try FileManager.default.copyItem(at: image, to: data.appendingPathComponent("\(name)/\(copy).png"))
+            }
+        }
+        let model = Self.folder.appendingPathComponent("augmented_keras3.h5").path
+        func run(_ name: String, seed: Int) throws -> Data {
+            let out = folder.appendingPathComponent(name)
+            let result = try runZoo(["finetune", "--weights", model, "--data", data.path, "--validation", "0", "--epochs", "2", "--batch", "2",
+                                     "--seed", String(seed), "--out", out.path], environment: ["ZOO_CACHE": folder.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            return try Data(contentsOf: out.appendingPathComponent("weights.safetensors"))
+        }
+        let first = try run("first", seed: 7), again = try run("again", seed: 7), other = try run("other", seed: 8)
+        #expect(first == again)
+        #expect(first != other)
+    }
+
     /// Networks on vectors and (28, 28) arrays export to ONNX too: ONNX Runtime gives Keras's outputs.
     @Test(arguments: ["tabular_keras3/tabular_keras3.keras", "mnist_mlp_tf_keras/mnist_mlp_tf_keras.h5"])
     func nonImageNetworksExportToONNX(_ entry: String) throws {

@@ -97,5 +97,48 @@ import ZooTensor
                 && text.contains("volume (Conv3D)")
                 && text.contains("--arch none"), "\(text)")
     }
-}
 
+    /// A Keras 3 Functional config of an input and one layer reading it, the layer given as `layer` (its call's
+    /// arguments `args`, where "x" stands for the input tensor).
+    static func oneLayer(_ layer: String, args: String = "[x]") -> String {
+        let tensor = #"{"class_name": "__keras_tensor__", "config": {"shape": [null, 6, 5, 3], "dtype": "float32", "keras_history": ["image", 0, 0]}}"#
+        return """
+        {"class_name": "Functional", "config": {"name": "net", "layers": [
+          {"class_name": "InputLayer", "name": "image", "config": {"batch_shape": [null, 6, 5, 3], "dtype": "float32", "name": "image"}, "inbound_nodes": []},
+          \(layer.dropLast()), "inbound_nodes": [{"args": \(args.replacingOccurrences(of: "x", with: tensor)), "kwargs": {}}]}],
+          "input_layers": [["image", 0, 0]], "output_layers": [["out", 0, 0]]}}
+        """
+    }
+
+    /// Keras 3's arithmetic with a number (`x + 3.0`, `x / 255`) computes what it says; other arithmetic, and
+    /// augmentation layers with options out of range, are one error naming the layer and what is wrong.
+    @Test func arithmeticAndAugmentationOptionsAreCheckedByName() throws {
+        var generator = SeededGenerator(seed: 3)
+        let x = Tensor.uniform([2, 6, 5, 3], using: &generator)
+        for (op, args, expected) in [("Add", "[x, 3.0]", x.scalars.map { $0 + 3 }), ("Subtract", "[1.0, x]", x.scalars.map { 1 - $0 }),
+                                     ("TrueDivide", "[x, 4.0]", x.scalars.map { $0 / 4 }), ("Multiply", "[x, -2.0]", x.scalars.map { $0 * -2 })] {
+            let model = try KerasModel.build(config: try KerasModelConfig(json: Self.oneLayer(#"{"class_name": "\#(op)", "name": "out", "config": {"name": "out"}}"#, args: args)))
+            let y = try Runtime.using(Runtime.reference) { try model.predict(x) }
+            #expect(zip(y.scalars, expected).allSatisfy { abs($0 - $1) <= 1e-6 }, "\(op) \(args)")
+        }
+        let refusals: [(layer: String, args: String, message: String)] = [
+            (#"{"class_name": "TrueDivide", "name": "out", "config": {"name": "out"}}"#, "[1.0, x]", "out (TrueDivide): Zoo builds +, −, × and division by a number"),
+            (#"{"class_name": "Add", "name": "out", "config": {"name": "out"}}"#, "[x, 1.0, 2.0]", "out (Add): Zoo builds arithmetic of one tensor and one number"),
+            (#"{"class_name": "RandomRotation", "name": "out", "config": {"name": "out", "factor": "big"}}"#, "[x]", "out (RandomRotation): cannot read its factor big"),
+            (#"{"class_name": "RandomZoom", "name": "out", "config": {"name": "out", "height_factor": [0.5, -0.5]}}"#, "[x]",
+             "out (RandomZoom): its height_factor"),
+            (#"{"class_name": "RandomZoom", "name": "out", "config": {"name": "out", "height_factor": 1e30}}"#, "[x]", "is not a range of moderate numbers"),
+            (#"{"class_name": "RandomFlip", "name": "out", "config": {"name": "out", "mode": "diagonal"}}"#, "[x]", "out (RandomFlip): mode diagonal"),
+            (#"{"class_name": "RandomTranslation", "name": "out", "config": {"name": "out", "height_factor": 0.1, "width_factor": 0.1, "fill_mode": "mirror"}}"#, "[x]",
+             "out (RandomTranslation): fill_mode mirror"),
+            (#"{"class_name": "RandomContrast", "name": "out", "config": {"name": "out", "factor": 0.2, "value_range": [255, 0]}}"#, "[x]",
+             "out (RandomContrast): its value_range must be two increasing numbers"),
+            (#"{"class_name": "RandomCrop", "name": "out", "config": {"name": "out", "height": 70000, "width": 4}}"#, "[x]",
+             "out (RandomCrop): its height and width must be whole numbers from 1 to 65536"),
+        ]
+        for (layer, args, message) in refusals {
+            let error = #expect(throws: KerasConfigError.self, "\(layer)") { try KerasModel.build(config: try KerasModelConfig(json: Self.oneLayer(layer, args: args))) }
+            #expect(error?.description.contains(message) == true, "\(layer): \(error?.description ?? "built")")
+        }
+    }
+}

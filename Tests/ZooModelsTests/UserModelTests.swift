@@ -66,4 +66,31 @@ import ZooTensor
             compare(try ONNXRuntime.run(exported.bytes, input: inputs[0]).outputs.map(\.value), "through ONNX Runtime")
         }
     }
+
+    /// "Augmentation inside the model": the random layers are the identity at inference and augment in a training
+    /// pass, seeded as a fine-tuning step seeds them (every layer reseeded from the run's seed and position): the same
+    /// seeds draw the same images, other seeds other ones, and the values stay in the image's range.
+    @Test func augmentationLayersAugmentInTrainingAsSeeded() throws {
+        let bundle = try formats.read(Self.folder.appendingPathComponent("augmented_keras3.h5"))
+        let config = try KerasModelConfig(json: try #require(bundle.metadata[MetadataKey.modelConfig]))
+        let model = try KerasModel.build(config: config, limits: KerasBuildLimits(loading: bundle.parameterCount))
+        try model.load(bundle)
+        let random = model.layers.compactMap { $0 as? RandomImageLayer }
+        #expect(random.map(\.name) == ["flip", "rotate", "zoom", "translate", "contrast"])
+        var generator = SeededGenerator(seed: 5)
+        let images = Tensor.uniform([4, 32, 32, 3], low: 0, high: 255, using: &generator)
+        func augmented(_ seed: UInt64, training: Bool) throws -> Tensor {
+            for (index, layer) in model.layers.enumerated() { (layer as? Reseedable)?.reseed(seed &+ UInt64(index)) }
+            return try #require(try Gradients.off { try model(Variable(images), training: training, taps: ["contrast"]) }.taps["contrast"]).value
+        }
+        #expect(try augmented(1, training: false).scalars == images.scalars)
+        let first = try augmented(1, training: true), again = try augmented(1, training: true), other = try augmented(2, training: true)
+        #expect(first.scalars == again.scalars)
+        #expect(first.scalars != images.scalars && first.scalars != other.scalars)
+        #expect(first.scalars.allSatisfy { $0 >= 0 && $0 <= 255 })
+        for image in 0..<4 {
+            let size = 32 * 32 * 3
+            #expect(first.scalars[image * size..<(image + 1) * size] != images.scalars[image * size..<(image + 1) * size], "image \(image) passed unchanged")
+        }
+    }
 }

@@ -169,23 +169,12 @@ enum KerasLayerCheck {
 
     /// The elements of a weight of `shape`, refused past what the limits allow.
     static func weightCount(_ shape: [Int], _ layer: KerasLayerConfig, _ limits: KerasBuildLimits) throws -> Int {
-        var total = 1
-        for dimension in shape {
-            guard dimension >= 1 else {
-                throw KerasConfigError("\(layer.name) (\(layer.className)): a weight would have a size of \(dimension) in \(shape)")
-            }
-            let (next, overflow) = total.multipliedReportingOverflow(by: dimension)
-            guard !overflow, next <= limits.parameters else {
-                throw KerasConfigError("\(layer.name) (\(layer.className)): its weights \(shape) would hold more than \(limits.parameterLimit); "
-                    + "the config may be damaged or crafted")
-            }
-            total = next
-        }
-        return total
+        try product(shape, layer, limits.parameters, "its weights", exceeding: limits.parameterLimit)
     }
 
-    /// The product of `dimensions`, each checked to be positive, refused past `limit` (naming `what`).
-    static func product(_ dimensions: [Int], _ layer: KerasLayerConfig, _ limit: Int, _ what: String) throws -> Int {
+    /// The product of `dimensions`, each checked to be positive, refused past `limit` (naming `what`, and the limit
+    /// as `exceeding` says it).
+    static func product(_ dimensions: [Int], _ layer: KerasLayerConfig, _ limit: Int, _ what: String, exceeding: String? = nil) throws -> Int {
         var total = 1
         for dimension in dimensions {
             guard dimension >= 1 else {
@@ -193,7 +182,7 @@ enum KerasLayerCheck {
             }
             let (next, overflow) = total.multipliedReportingOverflow(by: dimension)
             guard !overflow, next <= limit else {
-                throw KerasConfigError("\(layer.name) (\(layer.className)): \(what) \(dimensions) would hold more than \(limit) values; "
+                throw KerasConfigError("\(layer.name) (\(layer.className)): \(what) \(dimensions) would hold more than \(exceeding ?? "\(limit) values"); "
                     + "Zoo refuses a network that large (the config may be damaged or crafted)")
             }
             total = next

@@ -1,4 +1,5 @@
 import Foundation
+import ZooCore
 import ZooNN
 import ZooTensor
 
@@ -319,8 +320,8 @@ enum KerasLayerFactory {
         case "RandomContrast": transform = .contrast(try range("factor", around: true) ?? 1...1, valueRange: valueRange)
         case "RandomBrightness": transform = .brightness(try range("factor") ?? 0...0, valueRange: valueRange)
         default:
-            guard let height = o["height"] as? Int, let width = o["width"] as? Int, height >= 1, width >= 1, height <= 1 << 16, width <= 1 << 16 else {
-                throw fail("its height and width must be positive whole numbers")
+            guard let (height, width) = ImageSide.checked(o["height"] as? Int, o["width"] as? Int) else {
+                throw fail("its height and width must be whole numbers from 1 to \(ImageSide.maximum)")
             }
             transform = .crop(height: height, width: width)
         }

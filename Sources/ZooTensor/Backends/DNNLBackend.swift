@@ -54,6 +54,11 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// faster. Like the blocked rule it is fixed by shape and CPU, not timed.
     public let winogradMinimumFLOPs: Double
     static let winogradMinimumChannels = 16
+    /// The bar for inference plans: lower, because at batch 1 every 3×3 convolution is small. Measured here
+    /// (avx512_core, runs alternated, best of each): ResNet-50 at batch 1 32.9 against 40.8 ms with the bar at 10⁸
+    /// instead of 5·10⁸, DenseNet-121 31.3 against 36.0, InceptionV3 52.4 against 57.6; at batch 32 ResNet-50 900
+    /// against 931 ms, DenseNet-121 984 against 1019. Bars of 5·10⁷ and 2·10⁷ measured the same as 10⁸.
+    public static let plannedWinogradMinimumFLOPs = 1e8
 
     /// 1×1 convolutions run as matrix products (see `DNNLMatrixProductConvolution.swift`) from this many output
     /// pixels of the batch per weight, their weight gradients from a quarter of it: 1 on AVX2, where it was measured;
@@ -63,9 +68,9 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     private var winogradOffered: [ConvolutionGeometry: Bool] = [:]
 
     /// Whether `g` runs on oneDNN's Winograd kernels: its shape qualifies and oneDNN builds the primitive on this CPU.
-    public func offersWinograd(_ g: ConvolutionGeometry) -> Bool {
+    public func offersWinograd(_ g: ConvolutionGeometry, minimumFLOPs: Double? = nil) -> Bool {
         let w = g.window
-        guard g.flops >= winogradMinimumFLOPs, w.kernelHeight == 3, w.kernelWidth == 3, w.strideHeight == 1, w.strideWidth == 1,
+        guard g.flops >= minimumFLOPs ?? winogradMinimumFLOPs, w.kernelHeight == 3, w.kernelWidth == 3, w.strideHeight == 1, w.strideWidth == 1,
               w.dilationHeight == 1, w.dilationWidth == 1, g.groups == 1,
               min(g.inputChannels, g.outputChannels) >= Self.winogradMinimumChannels else { return false }
         if let known = locked({ winogradOffered[g] }) { return known }

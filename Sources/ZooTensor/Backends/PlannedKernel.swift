@@ -27,6 +27,20 @@ public struct PlannedLayout: Equatable, @unchecked Sendable {
         self.descriptor = descriptor; self.shape = shape; self.isPlain = isPlain
     }
 
+    /// NCHW: for a value with height and width 1 ([N, 1, 1, C]) the same memory as plain NHWC, and the layout oneDNN's
+    /// binary kernels broadcast from without falling back to their reference form.
+    public static func channelsFirst(_ shape: [Int]) throws -> PlannedLayout {
+        PlannedLayout(try MemoryDescriptor(dims(shape), dnnl_nchw), shape: shape)
+    }
+
+    /// `shape` in this layout's format (its channel blocks), when it is a blocked 4-D one.
+    public func sameFormat(_ shape: [Int]) throws -> PlannedLayout? {
+        for tag in [dnnl_aBcd8b, dnnl_aBcd16b, dnnl_nhwc, dnnl_nchw] where try descriptor.equals(MemoryDescriptor(Self.dims(self.shape), tag)) {
+            return PlannedLayout(try MemoryDescriptor(Self.dims(shape), tag), shape: shape)
+        }
+        return nil
+    }
+
     public var elementCount: Int { descriptor.byteCount / MemoryLayout<Float>.stride }
     /// The shape of the tensor that holds a value in this layout.
     public var storageShape: [Int] { isPlain ? shape : [elementCount] }
@@ -150,6 +164,11 @@ public final class PlannedKernel: @unchecked Sendable {
     }
 }
 
+/// What a planned binary kernel computes.
+public enum BinaryOperation: String, Sendable {
+    case add, subtract, multiply, maximum, minimum
+}
+
 /// Kernels for inference plans: each built once per shape and kept by the plan.
 extension DNNLBackend {
     /// A convolution with its (already folded) kernel and bias, and post-ops. `blocked` lets oneDNN choose the
@@ -159,7 +178,10 @@ extension DNNLBackend {
     /// Blocked on AVX-512, oneDNN picks NHWC for its direct kernels but nChw16c for the Winograd ones, so a plan mixing
     /// them would reorder at every boundary (32 reorders, 6% of a ResNet-50 pass at batch 32). Its direct kernels on
     /// nChw16c ran as fast or faster here (ResNet-50's 1×1 convolutions: 80 against 85 ms in all, batch 32), so
-    /// there they are asked for nChw16c wherever both channel counts are whole blocks.
+    /// there they are asked for nChw16c wherever there are 16 channels or more (the last block padded): left to
+    /// choose, oneDNN ran MobileNetV2's 24- and 144-channel 1×1 convolutions NHWC between nChw16c depthwise ones,
+    /// and the reorders between took 15% of a batch-32 pass (4.0 against 9.0 ms at batch 1, 250 against 206
+    /// images/s at 32 when asked). A first convolution's few input channels stay as they come.
     public func plannedConvolution(_ g: ConvolutionGeometry, kernel: Tensor, bias: Tensor?, postOps: [PostOp], blocked: Bool) throws -> PlannedKernel {
         let d = try ConvolutionDescriptors(g)
         let build = { (algorithm: dnnl_alg_kind_t, source: MemoryDescriptor, destination: MemoryDescriptor) throws -> DNNLPrimitive in
@@ -174,10 +196,11 @@ extension DNNLBackend {
         let p: DNNLPrimitive
         if !blocked {
             p = try build(dnnl_convolution_direct, d.source, d.destination)
-        } else if offersWinograd(g), let winograd = try? build(dnnl_convolution_winograd, d.anySource, d.anyDestination) {
+        } else if offersWinograd(g, minimumFLOPs: Self.plannedWinogradMinimumFLOPs), let winograd = try? build(dnnl_convolution_winograd, d.anySource, d.anyDestination) {
             p = winograd
-        } else if Self.hasAVX512, g.inputChannels % 16 == 0, g.outputChannels % 16 == 0,
-                  let sixteen = try? build(dnnl_convolution_direct, d.channelBlocks16(g.inputShape), d.channelBlocks16(g.outputShape)),
+        } else if Self.hasAVX512, g.outputChannels >= 16, g.inputChannels >= 16 || g.groups == 1,
+                  let sixteen = try? build(dnnl_convolution_direct, g.inputChannels >= 16 ? d.channelBlocks16(g.inputShape) : d.anySource,
+                                           d.channelBlocks16(g.outputShape)),
                   !sixteen.implementation.hasPrefix("ref") {
             p = sixteen
         } else {
@@ -283,6 +306,23 @@ extension DNNLBackend {
         let p = try DNNLPrimitive(adopting: pd!, name: "planned concatenation")
         return PlannedKernel(p, engine: engine, inputs: inputs.enumerated().map { (DNNL_ARG_MULTIPLE_SRC + Int32($0.offset), $0.element) },
                              output: (DNNL_ARG_DST, layout(p, dnnl_query_dst_md, Array(shape))))
+    }
+
+    /// Elementwise `a ∘ b` of two 4-D values, `b` broadcast where its height and width (or every axis but the
+    /// channels) are 1, as a squeeze-and-excitation scale is: the output in `a`'s layout. `b` is plain.
+    public func plannedBinary(_ operation: BinaryOperation, _ a: PlannedLayout, _ b: PlannedLayout) throws -> PlannedKernel {
+        var desc = dnnl_binary_desc_t()
+        var (first, second, destination) = (a.descriptor.raw, b.descriptor.raw, a.descriptor.raw)
+        let algorithm = switch operation {
+        case .add: dnnl_binary_add
+        case .subtract: dnnl_binary_sub
+        case .multiply: dnnl_binary_mul
+        case .maximum: dnnl_binary_max
+        case .minimum: dnnl_binary_min
+        }
+        try check(dnnl_binary_desc_init(&desc, algorithm, &first, &second, &destination), "binary_desc_init")
+        let p = try DNNLPrimitive("planned \(operation)", &desc, engine: engine)
+        return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC_0, a), (DNNL_ARG_SRC_1, b)], output: (DNNL_ARG_DST, a))
     }
 
     /// A copy of a value from one layout into another.
