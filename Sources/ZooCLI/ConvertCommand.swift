@@ -25,6 +25,7 @@ struct ConvertCommand: ParsableCommand {
               zoo convert resnet50_weights_tf_dim_ordering_tf_kernels.h5 --to onnx -o resnet50.onnx
               zoo convert examples/lenet5-relu_fashion_0-1-3-5-8.h5 --to onnx --labels examples/fashion_0-1-3-5-8.txt
               zoo convert runs/flowers/weights.safetensors --to onnx --batch 1 --opset 13
+              zoo convert face_detector.keras --to onnx --input 480x640
             """)
 
     enum Target: String, ExpressibleByArgument, CaseIterable {
@@ -47,6 +48,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file (default: the input's name with the output format's extension).") var output: String?
     @Option(help: "With --to onnx: the ONNX operator set (13–21).") var opset = 17
     @Option(help: "With --to onnx: a fixed batch size, or 'dynamic'.") var batch = "dynamic"
+    @Option(help: "With --to onnx: the input height and width to write the network at, as HxW (default: the size the file declares; needed for a network whose config leaves it free, else written at a nominal size).")
+    var input: InputSize?
     @Flag(help: "With --to onnx: take NCHW input (the graph transposes it) instead of Keras's NHWC.") var nchw = false
     @Option(help: "With --to onnx: class names to record, one per line in class order (default: those zoo finetune recorded, or ImageNet's for 1000 classes).")
     var labels: String?
@@ -54,8 +57,8 @@ struct ConvertCommand: ParsableCommand {
 
     func validate() throws {
         if let classes, classes <= 0 { throw ValidationError("--classes must be positive, got \(classes)") }
-        if to != .onnx, opset != 17 || batch != "dynamic" || nchw || labels != nil {
-            throw ValidationError("--opset, --batch, --nchw and --labels apply to --to onnx only")
+        if to != .onnx, opset != 17 || batch != "dynamic" || nchw || labels != nil || input != nil {
+            throw ValidationError("--opset, --batch, --input, --nchw and --labels apply to --to onnx only")
         }
         if to == .onnx {
             guard ONNXExportOptions.opsets.contains(opset) else {

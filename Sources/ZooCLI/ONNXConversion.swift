@@ -78,6 +78,26 @@ extension ConvertCommand {
             return (model, trained.backbone, trained.classes, trained.classNames, trained.preparation.cropFraction)
         }
         let match = try matchedModel(bundle, source: source)
-        return (match.model, match.backbone, match.options.includeTop ? match.options.classes : nil, nil, match.backbone.cropFraction)
+        let classes = match.options.includeTop ? match.options.classes : nil
+        // A registered backbone in a Keras file is written as the file's config describes it (its classifier's
+        // activation, its input size); --input sizes any network with an image input.
+        var options = match.options, changed = false
+        if !(match.backbone is any ConfiguredBackbone), let described = Plugins.backbones.configured(for: bundle), options.includeTop,
+           !described.outputsProbabilities, options.classifierActivation != nil {
+            options.classifierActivation = nil
+            changed = true
+        }
+        if let size = input?.pair ?? (match.backbone is any ConfiguredBackbone ? nil : Network.declaredInputSize(bundle)) {
+            let shape = match.model.inputShape
+            guard match.model.inputShapes.count == 1, shape.count == 3 else {
+                throw CLIError("\(source.path): --input sizes an image input, but the network takes \(match.model.inputDescription)")
+            }
+            options.inputSize = size
+            changed = changed || size != (shape[0], shape[1])
+        }
+        guard changed else { return (match.model, match.backbone, classes, nil, match.backbone.cropFraction) }
+        let model = try match.backbone.build(options)
+        try model.load(bundle)
+        return (model, match.backbone, classes, nil, match.backbone.cropFraction)
     }
 }

@@ -109,10 +109,7 @@ public struct Network {
             }
             var options = match.options
             options.classifierActivation = nil
-            // A registered backbone in a Keras file runs at the size its config declares, as the file's model does.
-            let declared = configured == nil ? bundle.metadata[MetadataKey.modelConfig].flatMap(ModelConfigSummary.init(json:))?.inputShape : nil
-            let declaredSize = declared.flatMap { $0.count == 3 ? ImageSide.checked($0[0], $0[1]) : nil }
-            options.inputSize = size ?? declaredSize ?? options.inputSize
+            options.inputSize = size ?? (configured == nil ? Self.declaredInputSize(bundle) : nil) ?? options.inputSize
             // Without a size, a network whose config leaves it free is built at a nominal one; `resized(to:)` builds
             // it for what it runs on.
             freeSize = configured?.freeInputSize == true
@@ -132,6 +129,13 @@ public struct Network {
     }
 
     /// The same network built for a first input of `size` (height, width): for networks whose config leaves it free.
+    /// The image size a Keras file's config declares: a registered backbone in such a file runs at it, as the file's
+    /// model does.
+    public static func declaredInputSize(_ bundle: WeightBundle) -> (Int, Int)? {
+        let declared = bundle.metadata[MetadataKey.modelConfig].flatMap(ModelConfigSummary.init(json:))?.inputShape
+        return declared.flatMap { $0.count == 3 ? ImageSide.checked($0[0], $0[1]) : nil }
+    }
+
     public func resized(to size: (Int, Int)) throws -> Network {
         guard freeSize else {
             throw ShapeError(model.name, "takes inputs of \(model.inputDescription); its size is fixed")

@@ -138,6 +138,28 @@ import Zoo
         #expect(deviation <= 1e-4 * max(1, keras.maxMagnitude), "\(entry): ONNX Runtime \(deviation) from Keras")
     }
 
+    /// A network whose config leaves its size free is written at the size --input gives: ONNX Runtime gives Keras's
+    /// outputs on the fixture's arrays, which are that size.
+    @Test func aFreeSizeNetworkExportsAtTheGivenSize() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = folder.appendingPathComponent("model.onnx")
+        let exported = try runZoo(["convert", Self.folder.appendingPathComponent("face_proposals_keras3.keras").path, "--to", "onnx",
+                                   "--input", "30x41", "-o", model.path, "--json"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect((try json(exported.stdout) as? [String: Any])?["input_shape"] as? String == "[batch, 30, 41, 3] NHWC", "\(exported.stdout)")
+        let input = try NumPyArray.read(Self.folder.appendingPathComponent("face_proposals_keras3.input0.npy"))
+        let outputs = try onnxRuntime(model, input: input, in: folder).outputs
+        #expect(outputs.map(\.name) == ["face", "box"])
+        for (index, output) in outputs.enumerated() {
+            let keras = try NumPyArray.read(Self.folder.appendingPathComponent("face_proposals_keras3.output\(index).npy"))
+            let deviation = zip(output.values, keras.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(output.shape == keras.shape && deviation <= 1e-4 * max(1, keras.maxMagnitude), "\(output.name): \(output.shape) \(deviation)")
+        }
+        let misplaced = try runZoo(["convert", Self.folder.appendingPathComponent("face_proposals_keras3.keras").path, "--input", "30x41"])
+        #expect(misplaced.status != 0 && misplaced.stderr.contains("apply to --to onnx only"), "\(misplaced.stderr)")
+    }
+
     /// Networks with elementwise merges (the denoiser's Subtract) and PReLU (the detector, two outputs) export too,
     /// at the size the free-size network is described at: ONNX Runtime gives what `zoo predict` gives.
     @Test(arguments: ["denoiser_keras3.keras", "face_proposals_keras3.keras"])
