@@ -485,13 +485,15 @@ private struct PlanCompiler {
         emit(kernel, inputs: [a, try value(b, in: kernel.inputLayouts[1])], output: node.output)
     }
 
-    /// `x · scale + offset` per channel of a 4-D value, in its layout: oneDNN's inference BatchNorm with mean 0,
-    /// variance 1 and no ε computes exactly that.
+    /// `x · scale + offset` per channel of a 4-D value, in its layout: oneDNN's inference BatchNorm with mean 0 and
+    /// variance + ε = 1 computes exactly that (ε = 2⁻¹⁰ and variance 1 − 2⁻¹⁰, both exact in Float, sum to 1
+    /// exactly). ε must not be 0: in the padded channels of a blocked layout the kernel divides by √ε, and 0 · ∞ made
+    /// NaNs there that later convolutions kept (MobileNetV3's squeeze-and-excitation, 120 channels).
     mutating func channelAffine(scale: [Float], offset: [Float], input: Int, output: Int) throws {
         let channels = graph.shapes[input][3]
         func perChannel(_ values: [Float]) -> Tensor { Tensor(shape: [channels]) { out in for c in 0..<channels { out[c] = values.count == 1 ? values[0] : values[c] } } }
         let planned = try backend.plannedBatchNorm(gamma: perChannel(scale), beta: perChannel(offset), mean: Tensor(zeros: [channels]),
-                                                   variance: Tensor(shape: [channels], repeating: 1), epsilon: 0, relu: false,
+                                                   variance: Tensor(shape: [channels], repeating: 1 - 0x1p-10), epsilon: 0x1p-10, relu: false,
                                                    input: layouts[input]!)
         emit(planned, inputs: [input], output: output)
     }

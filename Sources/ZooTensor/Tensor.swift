@@ -146,11 +146,16 @@ extension Tensor: CustomStringConvertible {
 }
 
 extension Tensor {
-    /// Largest |a - b| over all elements; shapes must match.
+    /// Largest |a - b| over all elements, NaN where either holds a NaN (so that no comparison with a bound passes);
+    /// shapes must match.
     public func maxAbsoluteDifference(_ other: Tensor) -> Float {
         precondition(shape == other.shape, "comparing \(describe(shape: shape)) with \(describe(shape: other.shape))")
         var worst: Float = 0
-        for i in 0..<count { worst = max(worst, abs(storage.pointer[i] - other.storage.pointer[i])) }
+        for i in 0..<count {
+            let difference = abs(storage.pointer[i] - other.storage.pointer[i])
+            if difference.isNaN { return .nan }
+            worst = max(worst, difference)
+        }
         return worst
     }
 

@@ -44,7 +44,7 @@ import Zoo
         #expect(first.shape == zoo.shape, "ONNX Runtime \(first.shape), zoo \(zoo.shape)")
         // The graph gives logits, zoo predict probabilities.
         let runtime = try softmax(Variable(try Tensor(shape: first.shape, scalars: first.values))).value.scalars
-        let deviation = zip(runtime, zoo.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let deviation = largestDifference(runtime, zoo.scalars)
         #expect(deviation <= 1e-5, "ONNX Runtime against zoo predict: \(deviation)")
     }
 }

@@ -30,7 +30,7 @@ import Zoo
         let input = try NumPyArray.read(folder.appendingPathComponent("\(name).input.npy"))
         let onnx = try #require(try onnxRuntime(model, input: input, in: scratch).outputs.first)
         #expect(onnx.shape == keras.shape, "\(name) in ONNX Runtime: \(onnx.shape)")
-        let onnxDeviation = zip(onnx.values, keras.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let onnxDeviation = largestDifference(onnx.values, keras.scalars)
         #expect(onnxDeviation <= 1e-4 * max(1, keras.maxMagnitude), "\(name) in ONNX Runtime: \(onnxDeviation)")
     }
 }

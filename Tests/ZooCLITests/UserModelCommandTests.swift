@@ -134,7 +134,7 @@ import Zoo
         let first = try #require(try onnxRuntime(model, input: input, in: folder).outputs.first)
         let values = first.values
         #expect(first.shape == keras.shape, "\(entry): \(first.shape)")
-        let deviation = zip(values, keras.scalars).map { abs($0 - $1) }.max() ?? .infinity
+        let deviation = largestDifference(values, keras.scalars)
         #expect(deviation <= 1e-4 * max(1, keras.maxMagnitude), "\(entry): ONNX Runtime \(deviation) from Keras")
     }
 
@@ -153,7 +153,7 @@ import Zoo
         #expect(outputs.map(\.name) == ["face", "box"])
         for (index, output) in outputs.enumerated() {
             let keras = try NumPyArray.read(Self.folder.appendingPathComponent("face_proposals_keras3.output\(index).npy"))
-            let deviation = zip(output.values, keras.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            let deviation = largestDifference(output.values, keras.scalars)
             #expect(output.shape == keras.shape && deviation <= 1e-4 * max(1, keras.maxMagnitude), "\(output.name): \(output.shape) \(deviation)")
         }
         let misplaced = try runZoo(["convert", Self.folder.appendingPathComponent("face_proposals_keras3.keras").path, "--input", "30x41"])
@@ -181,7 +181,7 @@ import Zoo
         for output in outputs {
             let zoo = try NumPyArray.read(folder.appendingPathComponent(outputs.count == 1 ? "zoo.npy" : "zoo.\(output.name).npy"))
             #expect(output.shape == zoo.shape, "\(file) \(output.name): \(output.shape)")
-            let deviation = zip(output.values, zoo.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            let deviation = largestDifference(output.values, zoo.scalars)
             #expect(deviation <= 1e-4 * max(1, zoo.maxMagnitude), "\(file) \(output.name): ONNX Runtime \(deviation) from zoo predict")
         }
     }
