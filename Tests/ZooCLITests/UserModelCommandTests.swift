@@ -73,14 +73,7 @@ import Zoo
     @Test func fineTuningAsksForAClassifierThereAndOnlyThere() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let data = folder.appendingPathComponent("data")
-        for (index, name) in ["sneaker", "coat"].enumerated() {
-            try FileManager.default.createDirectory(at: data.appendingPathComponent(name), withIntermediateDirectories: true)
-            for copy in 0..<2 {
-                let image = repository.appendingPathComponent("examples/images/\(index == 0 ? "7-sneaker" : "4-coat")-\(copy + 1).png")
-                try FileManager.default.copyItem(at: image, to: data.appendingPathComponent("\(name)/\(copy).png"))
-            }
-        }
+        let data = try Self.twoClasses(in: folder)
         let unet = Self.folder.appendingPathComponent("unet_transpose_keras3.h5").path
         let common = ["finetune", "--weights", unet, "--data", data.path, "--validation", "0", "--epochs", "1", "--batch", "2"]
         let finetune = try runZoo(common + ["--out", folder.appendingPathComponent("finetune").path], environment: ["ZOO_CACHE": folder.path])
@@ -94,11 +87,8 @@ import Zoo
         #expect(tapped.status == 0, "\(tapped.stderr)")
     }
 
-    /// A model with augmentation layers fine-tunes, augmenting as seeded: two runs with one seed write the same
-    /// weights, bit for bit, and another seed other ones.
-    @Test func fineTuningAugmentsAsSeeded() throws {
-        let folder = try temporaryFolder()
-        defer { try? FileManager.default.removeItem(at: folder) }
+    /// A data folder of two classes, two example images each.
+    static func twoClasses(in folder: URL) throws -> URL {
         let data = folder.appendingPathComponent("data")
         for (index, name) in ["sneaker", "coat"].enumerated() {
             try FileManager.default.createDirectory(at: data.appendingPathComponent(name), withIntermediateDirectories: true)
@@ -107,6 +97,15 @@ import Zoo
                 try FileManager.default.copyItem(at: image, to: data.appendingPathComponent("\(name)/\(copy).png"))
             }
         }
+        return data
+    }
+
+    /// A model with augmentation layers fine-tunes, augmenting as seeded: two runs with one seed write the same
+    /// weights, bit for bit, and another seed other ones.
+    @Test func fineTuningAugmentsAsSeeded() throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = try Self.twoClasses(in: folder)
         let model = Self.folder.appendingPathComponent("augmented_keras3.h5").path
         func run(_ name: String, seed: Int) throws -> Data {
             let out = folder.appendingPathComponent(name)

@@ -1,14 +1,11 @@
-"""Keras's side of tools/bench/keras-models, on keras.applications networks saved as people save them.
+"""Keras's side of tools/bench/keras-models, on keras.applications networks saved as people save them (the batch
+timings are tools/bench/tf_inference.py's).
 
     tools/python tools/bench/keras_models.py make DIR ARCH           writes DIR/ARCH.keras (random weights, 1000 classes)
-    tools/python tools/bench/keras_models.py time FILE BATCH SECONDS one JSON line: median batch time, peak memory
     tools/python tools/bench/keras_models.py predict FILE IMAGE      what a user's script does: load, prepare, predict
 """
-import json
 import os
-import resource
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -25,23 +22,6 @@ if command == "make":
     keras.utils.set_random_seed(1)
     model = getattr(keras.applications, arch)(weights=None)
     model.save(os.path.join(folder, f"{arch}.keras"))
-elif command == "time":
-    import tensorflow as tf
-    path, batch, seconds = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-    model = keras.saving.load_model(path, compile=False)
-    shape = [batch] + list(model.input_shape[1:])
-    images = tf.constant(np.random.default_rng(1).uniform(-1, 1, shape).astype(np.float32))
-    infer = tf.function(lambda x: model(x, training=False))
-    infer(images).numpy()
-    times, start = [], time.perf_counter()
-    while len(times) < (3 if batch >= 8 else 5) or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        infer(images).numpy()
-        times.append(time.perf_counter() - t0)
-    median = sorted(times)[len(times) // 2]
-    arch = os.path.splitext(os.path.basename(path))[0]
-    print(json.dumps({"arch": arch, "batch": batch, "mode": "keras", "seconds": median, "images_per_second": batch / median,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 elif command == "predict":
     path, image = sys.argv[2], sys.argv[3]
     model = keras.saving.load_model(path, compile=False)

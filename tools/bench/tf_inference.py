@@ -4,6 +4,7 @@ the process's peak resident memory. One JSON line. With WEIGHTS (an HDF5 file zo
 model runs those weights instead of its random ones.
 
 Usage (pinned environment): tools/python tools/bench/tf_inference.py ARCH BATCH SECONDS [WEIGHTS]
+                            tools/python tools/bench/tf_inference.py FILE.keras BATCH SECONDS
 """
 import json
 import os
@@ -24,7 +25,11 @@ weights = sys.argv[4] if len(sys.argv) > 4 else None
 applications = {"resnet50": keras.applications.ResNet50, "resnet101": keras.applications.ResNet101,
                 "vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19,
                 "densenet121": keras.applications.DenseNet121}
-if arch in applications:
+if arch.endswith(".keras"):
+    # A saved network as a user has it (tools/bench/keras-models): timed as it is, named after its file.
+    model = keras.saving.load_model(arch, compile=False)
+    arch = os.path.splitext(os.path.basename(arch))[0]
+elif arch in applications:
     model = applications[arch](weights=None, include_top=False, pooling="avg")
 elif arch == "googlenet":
     import backbone_models
@@ -34,7 +39,7 @@ else:
     sys.exit(f"tf_inference: no Keras model for {arch}")
 if weights:
     model.load_weights(weights)
-images = tf.constant(np.random.default_rng(1).uniform(-1, 1, (batch, 224, 224, 3)).astype(np.float32))
+images = tf.constant(np.random.default_rng(1).uniform(-1, 1, [batch] + list(model.input_shape[1:])).astype(np.float32))
 infer = tf.function(lambda x: model(x, training=False))
 
 infer(images).numpy()
