@@ -397,15 +397,17 @@ private struct PlanCompiler {
                 emit(try backend.plannedConcatenation(node.inputs.map { layouts[$0]! }), inputs: node.inputs, output: node.output)
             case .add where node.inputs.count == 2 && shape.count == 4, .combination where node.inputs.count == 2 && shape.count == 4:
                 try binary(node)
-            case .channelAffine(var scale, var offset) where shape.count == 4:
-                // Affine maps in a row (Rescaling, then Normalization) as one.
+            case .channelAffine(var scale, var offset) where shape.count == 4 && Self.fits(scale, offset, channels: shape[3]):
+                // Affine maps in a row (Rescaling, then Normalization) as one. Coefficients that fit no channel count
+                // are the layer's to refuse, as it runs.
                 var output = node.output
-                while let next = soleReader(of: output), case let .channelAffine(nextScale, nextOffset) = graph.nodes[next].layer.computation {
+                while let next = soleReader(of: output), case let .channelAffine(nextScale, nextOffset) = graph.nodes[next].layer.computation,
+                      Self.fits(nextScale, nextOffset, channels: shape[3]) {
                     (scale, offset) = Folding.compose(scale, offset, then: nextScale, nextOffset)
                     output = absorb(next)
                 }
                 try channelAffine(scale: scale, offset: offset, input: input, output: output)
-            case .layerScale(let layer) where shape.count == 4:
+            case .layerScale(let layer) where shape.count == 4 && layer.gamma.value.count == shape[3]:
                 try channelAffine(scale: layer.gamma.value.scalars, offset: [0], input: input, output: node.output)
             case .reshape:
                 // Keras reshapes in NHWC element order: plain memory as it lies.
@@ -463,8 +465,8 @@ private struct PlanCompiler {
     }
 
     /// Two 4-D values combined elementwise, one broadcast over height and width (squeeze-and-excitation) or both of
-    /// one shape: the full one stays in its layout, the other comes plain. Where oneDNN has no kernel (a broadcast
-    /// first operand of a subtraction, shapes it does not broadcast) the layer runs as it is.
+    /// one shape: the full one stays in its layout, the other comes in the same format. Where oneDNN has no kernel (a
+    /// broadcast first operand of a subtraction, shapes it does not broadcast) the layer runs as it is.
     mutating func binary(_ node: LayerGraph.Node) throws {
         let operation: BinaryOperation? = switch node.layer.computation {
         case .add: .add
@@ -496,6 +498,11 @@ private struct PlanCompiler {
                                                    variance: Tensor(shape: [channels], repeating: 1 - 0x1p-10), epsilon: 0x1p-10, relu: false,
                                                    input: layouts[input]!)
         emit(planned, inputs: [input], output: output)
+    }
+
+    /// Whether per-channel coefficients are one for all channels or one per channel.
+    static func fits(_ scale: [Float], _ offset: [Float], channels: Int) -> Bool {
+        [scale, offset].allSatisfy { $0.count == 1 || $0.count == channels }
     }
 
     /// A layer the plan cannot see into, run as it is on plain inputs.

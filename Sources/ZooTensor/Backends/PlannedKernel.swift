@@ -27,13 +27,9 @@ public struct PlannedLayout: Equatable, @unchecked Sendable {
         self.descriptor = descriptor; self.shape = shape; self.isPlain = isPlain
     }
 
-    /// NCHW: for a value with height and width 1 ([N, 1, 1, C]) the same memory as plain NHWC, and the layout oneDNN's
-    /// binary kernels broadcast from without falling back to their reference form.
-    public static func channelsFirst(_ shape: [Int]) throws -> PlannedLayout {
-        PlannedLayout(try MemoryDescriptor(dims(shape), dnnl_nchw), shape: shape)
-    }
-
-    /// `shape` in this layout's format (its channel blocks), when it is a blocked 4-D one.
+    /// `shape` in this layout's format (its channel blocks), when it has one of the 4-D formats plans use: how a
+    /// binary kernel takes its second operand (given plain NCHW for a broadcast one, oneDNN 2.6 fell back to its
+    /// reference kernel).
     public func sameFormat(_ shape: [Int]) throws -> PlannedLayout? {
         for tag in [dnnl_aBcd8b, dnnl_aBcd16b, dnnl_nhwc, dnnl_nchw] where try descriptor.equals(MemoryDescriptor(Self.dims(self.shape), tag)) {
             return PlannedLayout(try MemoryDescriptor(Self.dims(shape), tag), shape: shape)
@@ -309,7 +305,9 @@ extension DNNLBackend {
     }
 
     /// Elementwise `a ∘ b` of two 4-D values, `b` broadcast where its height and width (or every axis but the
-    /// channels) are 1, as a squeeze-and-excitation scale is: the output in `a`'s layout. `b` is plain.
+    /// channels) are 1, as a squeeze-and-excitation scale is: the output in `a`'s layout. Throws where oneDNN has only
+    /// its reference kernel for the layouts (88 ms instead of 9 for EfficientNetB0's at batch 1), so that the caller
+    /// runs the layer as it is instead.
     public func plannedBinary(_ operation: BinaryOperation, _ a: PlannedLayout, _ b: PlannedLayout) throws -> PlannedKernel {
         var desc = dnnl_binary_desc_t()
         var (first, second, destination) = (a.descriptor.raw, b.descriptor.raw, a.descriptor.raw)
@@ -322,6 +320,9 @@ extension DNNLBackend {
         }
         try check(dnnl_binary_desc_init(&desc, algorithm, &first, &second, &destination), "binary_desc_init")
         let p = try DNNLPrimitive("planned \(operation)", &desc, engine: engine)
+        guard !p.implementation.hasPrefix("ref") else {
+            throw DNNLError(call: "binary_desc_init (\(p.implementation))", status: Int(dnnl_unimplemented.rawValue))
+        }
         return PlannedKernel(p, engine: engine, inputs: [(DNNL_ARG_SRC_0, a), (DNNL_ARG_SRC_1, b)], output: (DNNL_ARG_DST, a))
     }
 
