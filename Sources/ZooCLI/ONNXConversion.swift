@@ -81,13 +81,14 @@ extension ConvertCommand {
         let classes = match.options.includeTop ? match.options.classes : nil
         // A registered backbone in a Keras file is written as the file's config describes it (its classifier's
         // activation, its input size); --input sizes any network with an image input.
+        let registered = !(match.backbone is any ConfiguredBackbone)
         var options = match.options, changed = false
-        if !(match.backbone is any ConfiguredBackbone), let described = Plugins.backbones.configured(for: bundle), options.includeTop,
+        if registered, let described = Plugins.backbones.configured(for: bundle), options.includeTop,
            !described.outputsProbabilities, options.classifierActivation != nil {
             options.classifierActivation = nil
             changed = true
         }
-        if let size = input?.pair ?? (match.backbone is any ConfiguredBackbone ? nil : Network.declaredInputSize(bundle)) {
+        if let size = input?.pair ?? (registered ? Network.declaredInputSize(bundle) : nil) {
             let shape = match.model.inputShape
             guard match.model.inputShapes.count == 1, shape.count == 3 else {
                 throw CLIError("\(source.path): --input sizes an image input, but the network takes \(match.model.inputDescription)")

@@ -277,7 +277,7 @@ struct ONNXGraphWriter {
             }
             values[node.output] = kind == .multiply || kind == .subtract ? result : self.node(op, inputs, output: name)
         case .scaledSum(let scale):
-            let factor = initializer("\(node.layer.name)/scale", dims: [], [scale])
+            let factor = scalar("\(node.layer.name)/scale", scale)
             let scaled = self.node("Mul", [inputs[1], factor], output: "\(node.layer.name)/scaled")
             values[node.output] = self.node("Add", [inputs[0], scaled], output: name)
         default:
@@ -300,13 +300,11 @@ struct ONNXGraphWriter {
         return node("Conv", inputs, output: output, attributes)
     }
 
-    /// A tensor with its axes reordered: output axis i is input axis `axes[i]`.
-    private func transposed(_ tensor: Tensor, _ axes: [Int]) throws -> Tensor {
-        try permute(Variable(tensor.reshaped([1] + tensor.shape)), axes.map { $0 + 1 }).value.reshaped(axes.map { tensor.shape[$0] })
-    }
-
     private mutating func toNHWC(_ x: String, _ name: String) -> String { node("Transpose", [x], output: name, [.ints("perm", [0, 2, 3, 1])]) }
     private mutating func toNCHW(_ x: String, _ name: String) -> String { node("Transpose", [x], output: name, [.ints("perm", [0, 3, 1, 2])]) }
+
+    /// A float scalar initializer named `name`.
+    private mutating func scalar(_ name: String, _ value: Float) -> String { initializer(name, dims: [], [value]) }
 
     /// Per-channel values shaped to broadcast along a value's channel axis as the graph holds it ([C, 1, 1] against
     /// NCHW, [C] against the last axis), or a scalar for one value.
@@ -333,7 +331,7 @@ struct ONNXGraphWriter {
         case .sigmoid: return node("Sigmoid", [x], output: name)
         case let .rectifier(slope, nil, 0): return node("LeakyRelu", [x], output: name, [.float("alpha", slope)])
         case let .rectifier(0, maxValue?, 0):
-            let bounds = [initializer("\(name)/min", dims: [], [0]), initializer("\(name)/max", dims: [], [maxValue])]
+            let bounds = [scalar("\(name)/min", 0), scalar("\(name)/max", maxValue)]
             return node("Clip", [x] + bounds, output: name)
         case .elu(let alpha): return node("Elu", [x], output: name, [.float("alpha", alpha)])
         case .selu: return node("Selu", [x], output: name, [.float("alpha", Activation.seluAlpha), .float("gamma", Activation.seluScale)])
@@ -346,25 +344,23 @@ struct ONNXGraphWriter {
         case .softsign: return node("Softsign", [x], output: name)
         case .gelu(let approximate):
             // Before opset 20, written out: x · ½(1 + erf(x / √2)), or with tanh(√(2/π)(x + 0.044715x³)).
-            func constant(_ label: String, _ value: Float) -> String { initializer("\(name)/\(label)", dims: [], [value]) }
             let inner: String
             if approximate {
                 let cube = node("Mul", [x, node("Mul", [x, x], output: "\(name)/square")], output: "\(name)/cube")
-                let sum = node("Add", [x, node("Mul", [cube, constant("k", 0.044715)], output: "\(name)/cubic")], output: "\(name)/sum")
-                inner = node("Tanh", [node("Mul", [sum, constant("c", (2 / Float.pi).squareRoot())], output: "\(name)/scaled")], output: "\(name)/tanh")
+                let sum = node("Add", [x, node("Mul", [cube, scalar("\(name)/k", 0.044715)], output: "\(name)/cubic")], output: "\(name)/sum")
+                inner = node("Tanh", [node("Mul", [sum, scalar("\(name)/c", (2 / Float.pi).squareRoot())], output: "\(name)/scaled")], output: "\(name)/tanh")
             } else {
-                inner = node("Erf", [node("Mul", [x, constant("r", 1 / Float(2).squareRoot())], output: "\(name)/scaled")], output: "\(name)/erf")
+                inner = node("Erf", [node("Mul", [x, scalar("\(name)/r", 1 / Float(2).squareRoot())], output: "\(name)/scaled")], output: "\(name)/erf")
             }
-            let half = node("Mul", [x, constant("half", 0.5)], output: "\(name)/half")
-            return node("Mul", [half, node("Add", [inner, constant("one", 1)], output: "\(name)/plus_one")], output: name)
+            let half = node("Mul", [x, scalar("\(name)/half", 0.5)], output: "\(name)/half")
+            return node("Mul", [half, node("Add", [inner, scalar("\(name)/one", 1)], output: "\(name)/plus_one")], output: name)
         case let .rectifier(slope, maxValue, threshold):
             // Keras's ReLU with a threshold, or a slope and a cap: slope·(x − t) below t, x from t on, the cap from it on.
-            func constant(_ label: String, _ value: Float) -> String { initializer("\(name)/\(label)", dims: [], [value]) }
-            let t = constant("threshold", threshold)
-            let below = node("Mul", [node("Sub", [x, t], output: "\(name)/shifted"), constant("slope", slope)], output: "\(name)/below")
+            let t = scalar("\(name)/threshold", threshold)
+            let below = node("Mul", [node("Sub", [x, t], output: "\(name)/shifted"), scalar("\(name)/slope", slope)], output: "\(name)/below")
             let kept = node("Where", [node("Less", [x, t], output: "\(name)/is_below"), below, x], output: maxValue == nil ? name : "\(name)/kept")
             guard let maxValue else { return kept }
-            let cap = constant("max", maxValue)
+            let cap = scalar("\(name)/max", maxValue)
             return node("Where", [node("GreaterOrEqual", [x, cap], output: "\(name)/is_capped"), cap, kept], output: name)
         }
     }

@@ -128,7 +128,6 @@ public struct Network {
         }
     }
 
-    /// The same network built for a first input of `size` (height, width): for networks whose config leaves it free.
     /// The image size a Keras file's config declares: a registered backbone in such a file runs at it, as the file's
     /// model does.
     public static func declaredInputSize(_ bundle: WeightBundle) -> (Int, Int)? {
@@ -136,6 +135,7 @@ public struct Network {
         return declared.flatMap { $0.count == 3 ? ImageSide.checked($0[0], $0[1]) : nil }
     }
 
+    /// The same network built for a first input of `size` (height, width): for networks whose config leaves it free.
     public func resized(to size: (Int, Int)) throws -> Network {
         guard freeSize else {
             throw ShapeError(model.name, "takes inputs of \(model.inputDescription); its size is fixed")

@@ -92,15 +92,11 @@ func onnxRuntime(_ model: URL, input: Tensor, in folder: URL) throws -> (outputs
     return (outputs, report["metadata"] as? [String: String] ?? [:])
 }
 
-/// Largest |a − b| of two arrays of values, NaN where either holds a NaN and infinity where their lengths differ: a
-/// comparison with a bound then fails, where `max()` would have passed over a NaN.
+/// Largest |a − b| of two arrays of values (`Tensor.maxAbsoluteDifference`: NaN where either holds a NaN), infinity
+/// where their lengths differ: a comparison with a bound then fails, where `max()` would have passed over a NaN.
 func largestDifference(_ a: [Float], _ b: [Float]) -> Float {
-    guard a.count == b.count else { return .infinity }
-    var worst: Float = 0
-    for (x, y) in zip(a, b) {
-        let difference = abs(x - y)
-        if difference.isNaN { return .nan }
-        worst = max(worst, difference)
+    guard a.count == b.count, let x = try? Tensor(shape: [a.count], scalars: a), let y = try? Tensor(shape: [b.count], scalars: b) else {
+        return .infinity
     }
-    return worst
+    return x.maxAbsoluteDifference(y)
 }

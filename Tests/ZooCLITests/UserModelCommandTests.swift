@@ -157,6 +157,13 @@ import Zoo
         }
         let misplaced = try runZoo(["convert", Self.folder.appendingPathComponent("face_proposals_keras3.keras").path, "--input", "30x41"])
         #expect(misplaced.status != 0 && misplaced.stderr.contains("apply to --to onnx only"), "\(misplaced.stderr)")
+        // A size for a network without an image input, and one past 2¹⁶ a side, are refused before anything is written.
+        let tabular = try runZoo(["convert", Self.folder.appendingPathComponent("tabular_keras3.keras").path, "--to", "onnx", "--input", "8x8",
+                                  "-o", folder.appendingPathComponent("tabular.onnx").path])
+        #expect(tabular.status != 0 && tabular.stderr.contains("--input sizes an image input, but the network takes"), "\(tabular.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("tabular.onnx").path))
+        let huge = try runZoo(["convert", Self.folder.appendingPathComponent("face_proposals_keras3.keras").path, "--to", "onnx", "--input", "70000x41"])
+        #expect(huge.status != 0 && huge.stderr.contains("70000x41") && huge.stderr.contains("--input"), "\(huge.stderr)")
     }
 
     /// Networks with elementwise merges (the denoiser's Subtract) and PReLU (the detector, two outputs) export too,

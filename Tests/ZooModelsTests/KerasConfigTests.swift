@@ -110,8 +110,8 @@ import ZooTensor
         """
     }
 
-    /// Keras 3's arithmetic with a number (`x + 3.0`, `x / 255`) computes what it says; other arithmetic, and
-    /// augmentation layers with options out of range, are one error naming the layer and what is wrong.
+    /// Keras 3's arithmetic with a number (`x + 3.0`, `x / 255`) computes what it says; other arithmetic, antialiased
+    /// resizing, and augmentation layers with options out of range, are one error naming the layer and what is wrong.
     @Test func arithmeticAndAugmentationOptionsAreCheckedByName() throws {
         var generator = SeededGenerator(seed: 3)
         let x = Tensor.uniform([2, 6, 5, 3], using: &generator)
@@ -133,6 +133,8 @@ import ZooTensor
              "out (RandomTranslation): fill_mode mirror"),
             (#"{"class_name": "RandomContrast", "name": "out", "config": {"name": "out", "factor": 0.2, "value_range": [255, 0]}}"#, "[x]",
              "out (RandomContrast): its value_range must be two increasing numbers"),
+            (#"{"class_name": "Resizing", "name": "out", "config": {"name": "out", "height": 4, "width": 4, "antialias": true}}"#, "[x]",
+             "out (Resizing: antialiasing)"),
             (#"{"class_name": "RandomCrop", "name": "out", "config": {"name": "out", "height": 70000, "width": 4}}"#, "[x]",
              "out (RandomCrop): its height and width must be whole numbers from 1 to 65536"),
         ]

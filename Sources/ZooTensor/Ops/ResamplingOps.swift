@@ -88,6 +88,34 @@ private func samples(output: Int, input: Int, _ method: ResizeMethod) -> [(lower
     }
 }
 
+/// A tensor with its axes reordered: axis i of the result is axis `axes[i]` of `t` (a transpose of any rank).
+public func transposed(_ t: Tensor, _ axes: [Int]) throws -> Tensor {
+    let rank = t.shape.count
+    guard axes.count == rank, Set(axes) == Set(0..<rank) else {
+        throw ShapeError("transposed", "axes \(axes) are not a permutation of the axes of \(describe(shape: t.shape))")
+    }
+    let shape = axes.map { t.shape[$0] }
+    var strides = [Int](repeating: 1, count: rank)
+    for a in stride(from: rank - 2, through: 0, by: -1) { strides[a] = strides[a + 1] * t.shape[a + 1] }
+    let sourceStrides = axes.map { strides[$0] }
+    return produce(shape) { out in
+        let source = ptr(t)
+        var index = [Int](repeating: 0, count: rank)
+        for j in 0..<t.count {
+            var offset = 0
+            for a in 0..<rank { offset += index[a] * sourceStrides[a] }
+            out[j] = source[offset]
+            var a = rank - 1
+            while a >= 0 {
+                index[a] += 1
+                if index[a] < shape[a] { break }
+                index[a] = 0
+                a -= 1
+            }
+        }
+    }
+}
+
 /// The axes after the batch axis reordered (Keras Permute: `order` lists them 1-based, as Keras does).
 public func permute(_ x: Variable, _ order: [Int]) throws -> Variable {
     let rank = x.shape.count
@@ -95,29 +123,7 @@ public func permute(_ x: Variable, _ order: [Int]) throws -> Variable {
         throw ShapeError("permute", "order \(order) is not a permutation of the axes 1…\(rank - 1) of \(describe(shape: x.shape))")
     }
     let axes = [0] + order
-    func transposed(_ t: Tensor, _ axes: [Int]) -> Tensor {
-        let shape = axes.map { t.shape[$0] }
-        var strides = [Int](repeating: 1, count: rank)
-        for a in stride(from: rank - 2, through: 0, by: -1) { strides[a] = strides[a + 1] * t.shape[a + 1] }
-        let sourceStrides = axes.map { strides[$0] }
-        return produce(shape) { out in
-            let source = ptr(t)
-            var index = [Int](repeating: 0, count: rank)
-            for j in 0..<t.count {
-                var offset = 0
-                for a in 0..<rank { offset += index[a] * sourceStrides[a] }
-                out[j] = source[offset]
-                var a = rank - 1
-                while a >= 0 {
-                    index[a] += 1
-                    if index[a] < shape[a] { break }
-                    index[a] = 0
-                    a -= 1
-                }
-            }
-        }
-    }
     var inverse = [Int](repeating: 0, count: rank)
     for (position, axis) in axes.enumerated() { inverse[axis] = position }
-    return Variable.result(transposed(x.value, axes), [x]) { dy in [transposed(dy, inverse)] }
+    return Variable.result(try transposed(x.value, axes), [x]) { dy in [try transposed(dy, inverse)] }
 }
