@@ -153,15 +153,22 @@ struct ZooBench: ParsableCommand {
         let labels = Tensor(shape: [batch]) { for i in $0.indices { $0[i] = Float(i % 10) } }
         /// `images`: how many images the measured `seconds` processed (default one batch). The peak resident memory
         /// is the process's so far: the measurements run in the same order as the Keras side's.
-        func report(_ name: String, _ seconds: Double, images: Int? = nil) throws {
-            let result: [String: Any] = ["arch": backbone.name, "batch": batch, "measurement": name, "seconds": seconds,
+        /// `flops`: of one image (direct-convolution and matrix-product FLOPs), for the GFLOPS a measurement reached.
+        func report(_ name: String, _ seconds: Double, images: Int? = nil, flops: Double? = nil) throws {
+            var result: [String: Any] = ["arch": backbone.name, "batch": batch, "measurement": name, "seconds": seconds,
                                          "images_per_second": Double(images ?? batch) / seconds, "peak_rss_mb": Self.peakResidentMegabytes()]
+            if let flops { result["gflops"] = flops * Double(batch) / seconds / 1e9 }
+            print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        }
+        if let peak = Self.fmaLoop() {
+            let result: [String: Any] = ["measurement": "FMA loop", "gflops": peak.gflops, "threads": Threads.count, "lanes": peak.lanes,
+                                         "isa": DNNLBackend.instructionSet]
             print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
         let features = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
         try report("features", try median(of: {
             _ = try Gradients.off { try features(Variable(images), training: false).main }
-        }, minimumRuns: 3))
+        }, minimumRuns: 3), flops: try Self.stepFLOPs(features, training: false))
         var freezes: [(String, FreezePolicy)] = [("finetune, nothing frozen", .nothing)]
         if backbone.name.hasPrefix("resnet") { freezes.append(("finetune, frozen through conv4 (conv4_block*_out)", .through(Self.lastConv4(backbone)))) }
         for (name, policy) in freezes {
@@ -172,10 +179,28 @@ struct ZooBench: ParsableCommand {
                 let logits = try model(Variable(images), training: true).main
                 try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels).backward()
                 optimizer.step(model.weights)
-            }, minimumRuns: 3))
+            }, minimumRuns: 3), flops: try Self.stepFLOPs(model, training: true))
             if profile { try printStepProfile(name, model, images, labels, optimizer) }
         }
         if backbone.name == "lenet5" { try report("epoch of 50,000 images, Adam", try lenetEpoch(backbone), images: 50_000) }
+    }
+
+    /// The convolution and Dense FLOPs of one image through `model`: the forward pass; in training also each
+    /// trainable layer's weight gradient and the input gradient of every such layer after the first trainable one
+    /// (layers in the order the forward pass runs them).
+    static func stepFLOPs(_ model: Model, training: Bool) throws -> Double {
+        let trainable = Set(model.layers.filter { $0.weights.contains { $0.isTrainableKind && $0.variable.requiresGrad } }.map(\.name))
+        var total = 0.0, gradientsFlow = false
+        for row in try model.profile() {
+            total += row.flops
+            guard training else { continue }
+            if gradientsFlow { total += row.flops }
+            if trainable.contains(row.name) {
+                total += row.flops
+                gradientsFlow = true
+            }
+        }
+        return total
     }
 
     /// Seconds of one training epoch of LeNet-5 over 50,000 random images held in memory, batches of --batch in a
