@@ -50,7 +50,7 @@ let package = Package(
         .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CPeak"),
-        .target(name: "ZooTensor", dependencies: ["CDNNL", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "ZooTensor", dependencies: ["CDNNL", "CSystem", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
         .target(name: "ZooCore", dependencies: ["CCrypto", "CSystem", "ZooTensor", "ZooNN", .product(name: "Yams", package: "Yams")]),

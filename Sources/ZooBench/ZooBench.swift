@@ -154,9 +154,10 @@ struct ZooBench: ParsableCommand {
         /// `images`: how many images the measured `seconds` processed (default one batch). The peak resident memory
         /// is the process's so far: the measurements run in the same order as the Keras side's.
         /// `flops`: of one image (direct-convolution and matrix-product FLOPs), for the GFLOPS a measurement reached.
-        func report(_ name: String, _ seconds: Double, images: Int? = nil, flops: Double? = nil) throws {
+        func report(_ name: String, _ seconds: Double, images: Int? = nil, flops: Double? = nil, arenaBytes: Int = 0) throws {
             var result: [String: Any] = ["arch": backbone.name, "batch": batch, "measurement": name, "seconds": seconds,
                                          "images_per_second": Double(images ?? batch) / seconds, "peak_rss_mb": Self.peakResidentMegabytes()]
+            if arenaBytes > 0 { result["step_arena_mb"] = Double(arenaBytes) / Double(1 << 20) }
             if let flops { result["gflops"] = flops * Double(batch) / seconds / 1e9 }
             print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
@@ -165,10 +166,12 @@ struct ZooBench: ParsableCommand {
                                          "isa": DNNLBackend.instructionSet]
             print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         }
-        let features = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
-        try report("features", try median(of: {
-            _ = try Gradients.off { try features(Variable(images), training: false).main }
-        }, minimumRuns: 3), flops: try Self.stepFLOPs(features, training: false))
+        do {  // the feature extractor is freed before fine-tuning starts, as on the other sides
+            let features = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
+            try report("features", try median(of: {
+                _ = try Gradients.off { try features(Variable(images), training: false).main }
+            }, minimumRuns: 3), flops: try Self.stepFLOPs(features, training: false))
+        }
         var freezes: [(String, FreezePolicy)] = [("finetune, nothing frozen", .nothing)]
         if backbone.name.hasPrefix("resnet") { freezes.append(("finetune, frozen through conv4 (conv4_block*_out)", .through(Self.lastConv4(backbone)))) }
         for (name, policy) in freezes {
@@ -176,10 +179,12 @@ struct ZooBench: ParsableCommand {
             try policy.apply(to: model)
             let optimizer = SGD(learningRate: 1e-4, momentum: 0.9)
             try report(name, try median(of: {
-                let logits = try model(Variable(images), training: true).main
-                try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels).backward()
+                try model.stepMemory.run(key: images.shape) {
+                    let logits = try model(Variable(images), training: true).main
+                    try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: labels).backward()
+                }
                 optimizer.step(model.weights)
-            }, minimumRuns: 3), flops: try Self.stepFLOPs(model, training: true))
+            }, minimumRuns: 3, warmUps: 3), flops: try Self.stepFLOPs(model, training: true), arenaBytes: model.stepMemory.arenaBytes)
             if profile { try printStepProfile(name, model, images, labels, optimizer) }
         }
         if backbone.name == "lenet5" { try report("epoch of 50,000 images, Adam", try lenetEpoch(backbone), images: 50_000) }
@@ -386,9 +391,10 @@ struct ZooBench: ParsableCommand {
     }
 
     /// Median wall time of `body` after one warm-up run.
-    func median(of body: () throws -> Void, minimumRuns: Int) throws -> Double {
+    /// `warmUps`: untimed runs first (a training step's first runs build primitives and record its step memory).
+    func median(of body: () throws -> Void, minimumRuns: Int, warmUps: Int = 1) throws -> Double {
         let clock = ContinuousClock()
-        try body()
+        for _ in 0..<warmUps { try body() }
         var times: [Double] = []
         let start = clock.now
         while times.count < minimumRuns || (clock.now - start) < .seconds(seconds) {

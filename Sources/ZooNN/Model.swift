@@ -100,6 +100,9 @@ public final class Model {
     public var legacyBatchNormEpsilon: Float?
     /// The Dense layers that classify (main and auxiliary heads).
     public var classifierLayers: [String] = []
+    /// The memory its training steps run in (see `StepMemory`): a caller wraps forward and backward of each step in
+    /// `stepMemory.run(key:)`, as `Trainer` does.
+    public let stepMemory = StepMemory()
     private let plans = InferencePlanCache()
     private let prefixes = FrozenPrefixCache()
 

@@ -1,4 +1,5 @@
 import Foundation
+import CSystem
 import Synchronization
 
 /// Recently freed large buffers, kept for reuse by size (see `serves`). The same shapes recur every step of
@@ -40,12 +41,14 @@ final class BufferPool: Sendable {
     /// times its size serves. Winograd scratchpads come in many sizes (VGG16's from 8 to 930 MB), one in use at a
     /// time; with the 4/5 rule the pool kept one of each and a VGG16 step peaked 3 GB higher.
     func allocate(byteCount: Int, scratch: Bool = false) -> UnsafeMutableRawPointer {
+        if byteCount >= Self.minimumByteCount, let memory = StepMemory.current, let lent = memory.allocate(byteCount: byteCount) { return lent }
         if byteCount >= Self.minimumByteCount, let reused = take(byteCount, scratch: scratch) { return reused }
         return UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: 64)
     }
 
     func release(_ pointer: UnsafeMutableRawPointer, byteCount requested: Int) {
         guard requested >= Self.minimumByteCount else { return pointer.deallocate() }
+        if StepMemory.release(pointer) { return }
         let address = UInt(bitPattern: pointer)
         let evicted = state.withLock { s -> [UInt] in
             let byteCount = s.larger.removeValue(forKey: address) ?? requested
@@ -64,6 +67,20 @@ final class BufferPool: Sendable {
             return evicted
         }
         for address in evicted { UnsafeMutableRawPointer(bitPattern: address)!.deallocate() }
+    }
+
+    /// Frees every buffer the pool holds, and the C heap's free memory with them, so that the process's resident
+    /// memory is what is in use (before a step memory records a run).
+    func trim() {
+        let freed = state.withLock { s -> [UInt] in
+            let all = s.order.map(\.address)
+            s.free = [:]
+            s.order = []
+            s.bytes = 0
+            return all
+        }
+        for address in freed { UnsafeMutableRawPointer(bitPattern: address)!.deallocate() }
+        malloc_trim(0)
     }
 
     /// The smallest free buffer that serves `byteCount` (a scratchpad of it, if `scratch`).

@@ -200,8 +200,14 @@ public final class Trainer {
 
     /// The training loss of `images` (main output, weighted auxiliary outputs, penalties) and its gradients;
     /// `leafDone` hears of each weight whose gradient is complete. Returns the main logits and their mean loss.
+    /// Steps of one input shape repeat their allocations, so they run in the model's step memory.
     private func forwardBackward(_ images: Tensor, labels: Tensor,
                                  leafDone: ((Variable) throws -> Void)?) throws -> (logits: Tensor, meanLoss: Float) {
+        try model.stepMemory.run(key: images.shape) { try lossAndGradients(images, labels: labels, leafDone: leafDone) }
+    }
+
+    private func lossAndGradients(_ images: Tensor, labels: Tensor,
+                                  leafDone: ((Variable) throws -> Void)?) throws -> (logits: Tensor, meanLoss: Float) {
         let outputs = try model(Variable(images), training: true).outputs
         let losses = try outputs.map { try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: $0, targets: labels) }
         var total = losses[0]

@@ -58,10 +58,12 @@ def report(name, s, images=None):
 features = build(weights=None, include_top=False, pooling="avg")
 extract = tf.function(lambda x: features(x, training=False))
 report("features", median(lambda: extract(images).numpy()))
+last_conv4 = [l.name for l in features.layers if l.name.startswith("conv4_") and l.name.endswith("_out")][-1:]
+del features, extract  # freed before fine-tuning starts, as on the other sides
 
 stages = [("finetune, nothing frozen", None)]
 if arch.startswith("resnet"):
-    stages.append(("finetune, frozen through conv4 (conv4_block*_out)", [l.name for l in features.layers if l.name.startswith("conv4_") and l.name.endswith("_out")][-1]))
+    stages.append(("finetune, frozen through conv4 (conv4_block*_out)", last_conv4[0]))
 for name, last in stages:
     model = build(weights=None, classes=10, classifier_activation=None)
     if last:
