@@ -54,8 +54,11 @@ public final class StepMemory: @unchecked Sendable {
     }
 
     private let lock = NSLock()
+    /// The layout of each key's runs (a few: an epoch's last batch is often smaller), and the current run's key.
+    private var layouts: [AnyHashable: Layout] = [:]
     private var key: AnyHashable?
-    private var layout: Layout?
+    private var layout: Layout? { key.flatMap { layouts[$0] } }
+    static let keptLayouts = 4
     private var arena: Arena?
     /// The current run's allocations, and whether it still follows `layout` (nil: it records only).
     private var recording: Recording?
@@ -63,8 +66,8 @@ public final class StepMemory: @unchecked Sendable {
     /// Which allocations of the current run are lent and still held.
     private var held: [Bool] = []
 
-    /// Bytes of the current arena (0 before a recorded run), and how many buffers the last run took from it, for tests
-    /// and benchmarks.
+    /// Bytes of the arena the last run's key needs (0 before a recorded run), and how many buffers the last run took
+    /// from it, for tests and benchmarks.
     public var arenaBytes: Int { lock.withLock { layout?.arenaBytes ?? 0 } }
     public private(set) var lentLastRun = 0
 
@@ -72,15 +75,12 @@ public final class StepMemory: @unchecked Sendable {
 
     deinit { arena?.retire() }
 
-    /// Runs `body` with its large buffers from this memory: from the arena when `key` (what fixes the allocations,
-    /// such as the input shape) is the last run's and that run's allocations gave a layout, else recorded. A nested or
-    /// concurrent call runs `body` as it is.
+    /// Runs `body` with its large buffers from this memory: from the arena when a run with this `key` (what fixes the
+    /// allocations, such as the input shape) was recorded, else recorded. A nested or concurrent call runs `body` as
+    /// it is.
     public func run<R>(key: AnyHashable, _ body: () throws -> R) rethrows -> R {
         guard Self.enabled, Self.current == nil, lock.try() else { return try body() }
-        if self.key != key {
-            self.key = key
-            layout = nil
-        }
+        self.key = key
         if let layout {
             if let arena, arena.byteCount < layout.arenaBytes { retireArena() }
             if arena == nil { arena = Arena(byteCount: layout.arenaBytes, owner: self) }
@@ -103,8 +103,9 @@ public final class StepMemory: @unchecked Sendable {
     private func finish() {
         lock.withLock {
             guard let recording else { return }
-            if !following || recording.sizes.count != layout?.sizes.count {
-                layout = Self.layout(sizes: recording.sizes, starts: recording.starts, ends: recording.ends)
+            if !following || recording.sizes.count != layout?.sizes.count, let key {
+                if layouts[key] == nil, layouts.count >= Self.keptLayouts { layouts.removeValue(forKey: layouts.keys.first { $0 != key }!) }
+                layouts[key] = Self.layout(sizes: recording.sizes, starts: recording.starts, ends: recording.ends)
             }
             // A buffer still lent (kept past the run) pins the arena: the next run gets another.
             if let arena, arena.lent > 0 { retireArena() }

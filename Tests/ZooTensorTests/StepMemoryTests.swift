@@ -77,8 +77,13 @@ import ZooTensor
         #expect(memory.lentLastRun == 0, "a 4 MiB buffer where 3 were recorded is not lent")
         memory.run(key: "a") { _ = Self.large(4, 2) }
         #expect(memory.lentLastRun == 1, "the run after follows the one that strayed")
-        memory.run(key: "b") { _ = Self.large(4, 2) }
+        memory.run(key: "b") { _ = Self.large(4, 2); _ = Self.large(1, 2) }
         #expect(memory.lentLastRun == 0, "a new key is recorded first")
+        // Both keys' layouts are kept: an epoch's smaller last batch does not cost the full batches a recording.
+        memory.run(key: "a") { _ = Self.large(4, 2) }
+        #expect(memory.lentLastRun == 1)
+        memory.run(key: "b") { _ = Self.large(4, 2); _ = Self.large(1, 2) }
+        #expect(memory.lentLastRun == 2)
     }
 
     /// Training steps of a small CNN on oneDNN: forward, loss gradient, backward, in a step memory; every gradient
