@@ -159,29 +159,36 @@ public final class StepMemory: @unchecked Sendable {
         }
     }
 
-    /// Offsets by lifetime: each allocation, in order, at the lowest gap between the live ones that fits it.
+    /// Offsets by lifetime, largest buffers first: each at the lowest offset where it overlaps no buffer already placed
+    /// that is live at the same time (TensorFlow Lite's "greedy by size"). Placed in order of allocation instead, the
+    /// small buffers of a VGG16 step split the gaps the large ones needed: an arena 9% above the step's peak use
+    /// (3021 MB for 2776), against 1% so.
     private static func layout(sizes: [Int], starts: [Int], ends: [Int?]) -> Layout {
         let alignment = 4096
+        let rounded = sizes.map { ($0 + alignment - 1) / alignment * alignment }
         var offsets = [Int?](repeating: nil, count: sizes.count)
-        var predecessors = [[Int]](repeating: [], count: sizes.count)
-        var live: [(offset: Int, end: Int, until: Int, index: Int)] = []  // sorted by offset
-        var placed: [(offset: Int, end: Int, index: Int)] = []
+        var placed: [Int] = []
         var arena = 0
-        for index in sizes.indices {
-            guard let until = ends[index] else { continue }
-            live.removeAll { $0.until <= starts[index] }
-            let size = (sizes[index] + alignment - 1) / alignment * alignment
+        let order = sizes.indices.filter { ends[$0] != nil }.sorted { (rounded[$0], -starts[$0]) > (rounded[$1], -starts[$1]) }
+        for index in order {
+            let (start, end) = (starts[index], ends[index]!)
+            let concurrent = placed.filter { starts[$0] < end && start < ends[$0]! }.sorted { offsets[$0]! < offsets[$1]! }
             var offset = 0
-            for block in live {
-                if block.offset - offset >= size { break }
-                offset = max(offset, block.end)
+            for other in concurrent {
+                if offsets[other]! - offset >= rounded[index] { break }
+                offset = max(offset, offsets[other]! + rounded[other])
             }
             offsets[index] = offset
-            predecessors[index] = placed.filter { $0.offset < offset + size && offset < $0.end }.map(\.index)
-            live.append((offset, offset + size, until, index))
-            live.sort { $0.offset < $1.offset }
-            placed.append((offset, offset + size, index))
-            arena = max(arena, offset + size)
+            placed.append(index)
+            arena = max(arena, offset + rounded[index])
+        }
+        // An earlier buffer in the same memory must be free before a later one is lent.
+        var predecessors = [[Int]](repeating: [], count: sizes.count)
+        for index in placed {
+            let (offset, size) = (offsets[index]!, rounded[index])
+            predecessors[index] = placed.filter {
+                starts[$0] < starts[index] && offsets[$0]! < offset + size && offset < offsets[$0]! + rounded[$0]
+            }
         }
         return Layout(sizes: sizes, offsets: offsets, predecessors: predecessors, arenaBytes: arena)
     }

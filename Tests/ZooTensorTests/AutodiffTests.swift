@@ -118,6 +118,18 @@ import ZooTensor
         #expect(try dropout(Variable(x), rate: 0.5, training: false, generator: &generator).value == x)
     }
 
+    /// ReLU masks the gradient it receives where it lies; a sum hands both of its inputs the same gradient, so the
+    /// first ReLU to run must not mask the one the other is still to read.
+    @Test func reluMasksOnlyAGradientItHoldsAlone() throws {
+        let x = random([4, 8, 8, 3], seed: 31), seed = random([4, 8, 8, 3], seed: 32)
+        let input = Variable(x, requiresGrad: true)
+        let y = try relu(input) + relu(scaled(input, by: -1))
+        try y.backward(seed: seed)
+        let (xs, ss) = (x.scalars, seed.scalars)
+        let expected = Tensor(shape: x.shape) { out in for i in out.indices { out[i] = xs[i] > 0 ? ss[i] : (xs[i] < 0 ? -ss[i] : 0) } }
+        #expect(input.grad! == expected)
+    }
+
     @Test func compositeNetworkWithSharedInput() throws {
         let x = random([2, 6, 6, 3], seed: 10), k1 = random([3, 3, 3, 4], seed: 11, scale: 0.5), k2 = random([1, 1, 3, 4], seed: 12, scale: 0.5)
         let gamma = random([4], seed: 13), beta = random([4], seed: 14), w = random([4, 3], seed: 15)

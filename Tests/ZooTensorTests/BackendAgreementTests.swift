@@ -67,6 +67,11 @@ import ZooTensor
         try expectBackendsAgree(c.testDescription, inputs, on: winogradDNNL) { v in
             try conv2d(v[0], v[1], bias: c.bias ? v[2] : nil, strides: c.strides, padding: c.padding, dilation: c.dilation, groups: c.groups)
         }
+        // A Winograd kernel whose scratchpad is over the bar leaves the convolution to the direct kernels.
+        let bounded = try DNNLBackend(winogradMinimumFLOPs: 0, matrixProductMinimumRatio: .infinity, winogradMaximumScratchpadBytes: 0)
+        #expect(bounded.offersWinograd(g) == avx512)
+        #expect(bounded.convolutionForms(g).forwardAndBackwardData != .winograd)
+        #expect(bounded.convolutionForms(g).backwardWeights != .winograd)
     }
 
     /// 1×1 convolutions, every pass, as matrix products and on oneDNN's convolution kernels; strided ones subsample

@@ -48,6 +48,13 @@ public final class Variable {
         return Variable(value: value, node: TapeNode(parents: inputs.map { $0.requiresGrad ? $0.node : nil }, pullback: pullback))
     }
 
+    /// The result of an op with one input of the output's shape whose gradient it can compute over the output's
+    /// gradient (ReLU's), which the tape hands it when nothing else holds that gradient.
+    static func result(_ value: Tensor, _ input: Variable, inPlace pullback: @escaping (inout Tensor) throws -> Void) -> Variable {
+        guard Gradients.recorded, input.requiresGrad else { return Variable(value) }
+        return Variable(value: value, node: TapeNode(parents: [input.node], inPlace: pullback))
+    }
+
     /// Back-propagates from this node (a scalar loss by default: its gradient seed is 1) and adds the gradients of
     /// every leaf that requires one to its `grad`. `leafDone` is called for each such leaf as soon as its gradient
     /// of this pass is complete, while the pass goes on (data-parallel training starts sending it then).
@@ -76,12 +83,19 @@ public final class Variable {
 final class TapeNode {
     let parents: [TapeNode?]
     private var pullback: ((Tensor) throws -> [Tensor?])?
+    private var inPlacePullback: ((inout Tensor) throws -> Void)?
     private let isLeaf: Bool
     private weak var leaf: Variable?
 
     init(parents: [TapeNode?], pullback: @escaping (Tensor) throws -> [Tensor?]) {
         self.parents = parents
         self.pullback = pullback
+        isLeaf = false
+    }
+
+    init(parents: [TapeNode?], inPlace pullback: @escaping (inout Tensor) throws -> Void) {
+        self.parents = parents
+        inPlacePullback = pullback
         isLeaf = false
     }
 
@@ -105,7 +119,7 @@ final class TapeNode {
         }
         var gradients: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
         for node in order.reversed() {
-            guard let gradient = gradients.removeValue(forKey: ObjectIdentifier(node)) else { continue }
+            guard var gradient = gradients.removeValue(forKey: ObjectIdentifier(node)) else { continue }
             if node.isLeaf {
                 // Every node that reads a leaf comes before it in this order, so its gradient is complete here.
                 if let leaf = node.leaf {
@@ -114,11 +128,20 @@ final class TapeNode {
                 }
                 continue
             }
-            guard let pullback = node.pullback else {
-                throw ShapeError("backward", "this computation has been back-propagated already; run the forward pass again")
+            let inputGradients: [Tensor?]
+            if let inPlace = node.inPlacePullback {
+                // Taken out of the dictionary, the gradient is this variable's alone unless a pullback shared it.
+                node.inPlacePullback = nil
+                try inPlace(&gradient)
+                inputGradients = [gradient]
+            } else {
+                guard let pullback = node.pullback else {
+                    throw ShapeError("backward", "this computation has been back-propagated already; run the forward pass again")
+                }
+                node.pullback = nil
+                inputGradients = try pullback(gradient)
             }
-            node.pullback = nil
-            for (parent, g) in zip(node.parents, try pullback(gradient)) {
+            for (parent, g) in zip(node.parents, inputGradients) {
                 guard let parent, let g else { continue }
                 let key = ObjectIdentifier(parent)
                 // Taken out of the dictionary so that a sum nothing else holds is added to in place.

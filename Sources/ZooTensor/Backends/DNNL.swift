@@ -139,7 +139,7 @@ final class DNNLPrimitive: @unchecked Sendable {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
     let name: String
-    private let scratchpad: MemoryDescriptor
+    let scratchpad: MemoryDescriptor
 
     /// Takes ownership of `pd` and builds its primitive.
     init(adopting pd: dnnl_primitive_desc_t, name: String) throws(DNNLError) {

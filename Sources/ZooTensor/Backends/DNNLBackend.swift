@@ -39,7 +39,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// element (2·kh·kw·cin·cout / (cin + cout) at stride 1) is above the bar, so 3×3 and larger kernels with enough
     /// channels, not 1×1; for backward weights where it is large. The rest on NHWC.
     public func convolutionForms(_ g: ConvolutionGeometry) -> (forwardAndBackwardData: ConvolutionForm, backwardWeights: ConvolutionForm) {
-        if offersWinograd(g) { return (.winograd, .winograd) }
+        if offersWinograd(g), winogradScratchpadBytes(g) <= winogradMaximumScratchpadBytes { return (.winograd, .winograd) }
         let large = g.flops >= blockedConvolutionMinimumFLOPs
         let elements = Double(g.inputShape.reduce(1, *) + g.outputShape.reduce(1, *))
         return (large && g.flops / elements >= Self.blockedMinimumFLOPsPerElement ? .blocked : .nhwc, large ? .blocked : .nhwc)
@@ -54,6 +54,14 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// faster. Like the blocked rule it is fixed by shape and CPU, not timed.
     public let winogradMinimumFLOPs: Double
     static let winogradMinimumChannels = 16
+    /// Eager convolutions whose Winograd kernel would need a larger scratchpad run on the direct kernels: the
+    /// scratchpad holds the transformed input and output tiles, and at large maps it is what sets a training step's
+    /// peak memory. Measured here (avx512_core_bf16, batch 32): VGG16's two 3×3 convolutions at 112×112 need 668 and
+    /// 890 MB (the others 7–456); without Winograd there its fine-tuning step peaked at 4.15 GB resident against 4.50,
+    /// at 7.37 against 8.28 images/s (still 1.7 times Keras's speed and 2.2 times PyTorch's, whose peaks were 5.5 and
+    /// 4.2 GB). ResNet-50's and DenseNet-121's scratchpads are all below the bar. Inference plans are not bound by it.
+    public let winogradMaximumScratchpadBytes: Int
+    public static let defaultWinogradMaximumScratchpadBytes = 512 << 20
     /// The bar for inference plans: lower, because at batch 1 every 3×3 convolution is small. Measured here
     /// (avx512_core, runs alternated, best of each): ResNet-50 at batch 1 32.9 against 40.8 ms with the bar at 10⁸
     /// instead of 5·10⁸, DenseNet-121 31.3 against 36.0, InceptionV3 52.4 against 57.6; at batch 32 ResNet-50 900
@@ -66,6 +74,12 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     public let matrixProductMinimumRatio: Double
     public static var defaultMatrixProductMinimumRatio: Double { hasAVX512 ? .infinity : 1 }
     private var winogradOffered: [ConvolutionGeometry: Bool] = [:]
+
+    /// The scratchpad of `g`'s Winograd forward kernel, whose shape qualifies (`offersWinograd`).
+    private func winogradScratchpadBytes(_ g: ConvolutionGeometry) -> Int {
+        guard let d = try? ConvolutionDescriptors(g), let p = try? convolutionForward(g, d, bias: false, form: .winograd) else { return .max }
+        return p.scratchpad.byteCount
+    }
 
     /// Whether `g` runs on oneDNN's Winograd kernels: its shape qualifies and oneDNN builds the primitive on this CPU.
     public func offersWinograd(_ g: ConvolutionGeometry, minimumFLOPs: Double? = nil) -> Bool {
@@ -92,10 +106,12 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     }
 
     public init(blockedConvolutionMinimumFLOPs: Double = DNNLBackend.defaultBlockedConvolutionMinimumFLOPs,
-                winogradMinimumFLOPs: Double = 5e8, matrixProductMinimumRatio: Double = DNNLBackend.defaultMatrixProductMinimumRatio) throws {
+                winogradMinimumFLOPs: Double = 5e8, matrixProductMinimumRatio: Double = DNNLBackend.defaultMatrixProductMinimumRatio,
+                winogradMaximumScratchpadBytes: Int = DNNLBackend.defaultWinogradMaximumScratchpadBytes) throws {
         engine = try DNNLEngine()
         self.blockedConvolutionMinimumFLOPs = blockedConvolutionMinimumFLOPs
         self.winogradMinimumFLOPs = winogradMinimumFLOPs
+        self.winogradMaximumScratchpadBytes = winogradMaximumScratchpadBytes
         self.matrixProductMinimumRatio = matrixProductMinimumRatio
     }
 

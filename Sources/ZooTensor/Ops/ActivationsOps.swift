@@ -3,8 +3,8 @@ public func activation(_ kind: Activation, _ x: Variable) throws -> Variable {
     let input = x.value
     let y = try backend.activation(kind, input)
     // ReLU's output is positive exactly where its input is, so its backward reads the output in place of the input
-    // and the input need not be kept for it.
-    if kind == .relu { return Variable.result(y, [x]) { dy in [try backend.activationBackward(kind, dy, x: y, y: y)] } }
+    // and the input need not be kept for it; the gradient is masked where it lies.
+    if kind == .relu { return Variable.result(y, x) { (dy: inout Tensor) in dy.keepWherePositive(y) } }
     return Variable.result(y, [x]) { dy in [try backend.activationBackward(kind, dy, x: input, y: y)] }
 }
 
