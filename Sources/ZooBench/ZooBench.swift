@@ -231,8 +231,10 @@ struct ZooBench: ParsableCommand {
                         }
                     }
                     let y = Tensor(shape: [members.count]) { out in for (row, index) in members.enumerated() { out[row] = labels[index] } }
-                    let logits = try model(Variable(x), training: true).main
-                    try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: y).backward()
+                    try model.stepMemory.run(key: x.shape) {
+                        let logits = try model(Variable(x), training: true).main
+                        try loss(.sparseCategoricalCrossEntropy(fromLogits: true), predictions: logits, targets: y).backward()
+                    }
                     optimizer.step(model.weights)
                 }
             }
