@@ -18,6 +18,7 @@ import keras
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "keras"))
 import backbone_models  # noqa: E402
+from timing import median  # noqa: E402
 
 arch, batch, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 
@@ -37,16 +38,6 @@ images = tf.constant(rng.uniform(-1, 1, (batch,) + shape).astype(np.float32))
 labels = tf.constant(np.arange(batch) % 10)
 
 
-def median(body):
-    body()
-    times, start = [], time.perf_counter()
-    while len(times) < 3 or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        body()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
-
-
 def report(name, s, images=None):
     """`images`: how many images the `s` seconds processed (default one batch). The peak resident memory is the
     process's so far (the measurements run in the same order as Zoo's)."""
@@ -57,7 +48,7 @@ def report(name, s, images=None):
 
 features = build(weights=None, include_top=False, pooling="avg")
 extract = tf.function(lambda x: features(x, training=False))
-report("features", median(lambda: extract(images).numpy()))
+report("features", median(lambda: extract(images).numpy(), seconds))
 last_conv4 = [l.name for l in features.layers if l.name.startswith("conv4_") and l.name.endswith("_out")][-1:]
 del features, extract  # freed before fine-tuning starts, as on the other sides
 
@@ -73,7 +64,7 @@ for name, last in stages:
                 break
     model.compile(optimizer=keras.optimizers.SGD(1e-4, momentum=0.9),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
-    report(name, median(lambda: model.train_on_batch(images, labels)))
+    report(name, median(lambda: model.train_on_batch(images, labels), seconds))
 
 if arch == "lenet5":
     # Small layers: what an epoch costs is mostly per-step overhead. The second epoch is timed (the first traces).

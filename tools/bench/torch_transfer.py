@@ -11,9 +11,10 @@ Usage (the benchmark environment tools/bench/transfer creates): python torch_tra
 import json
 import resource
 import sys
-import time
 
 import torch
+
+from timing import median
 
 arch, batch, seconds, threads = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -121,16 +122,6 @@ images = torch.empty(batch, 3, 224, 224).uniform_(-1, 1).to(memory_format=torch.
 labels = torch.arange(batch) % 10
 
 
-def median(body):
-    body()
-    times, start = [], time.perf_counter()
-    while len(times) < 3 or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        body()
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
-
-
 def report(name, s):
     print(json.dumps({"arch": arch, "batch": batch, "measurement": name, "seconds": s, "images_per_second": batch / s,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -145,7 +136,7 @@ def extract():
         features(images)
 
 
-report("features", median(extract))
+report("features", median(extract, seconds))
 del features
 
 stages = [("finetune, nothing frozen", None)]
@@ -166,5 +157,5 @@ for name, frozen in stages:
         loss(model(images), labels).backward()
         optimizer.step()
 
-    report(name, median(step))
+    report(name, median(step, seconds))
     del model, optimizer
