@@ -13,9 +13,9 @@ import Synchronization
 /// Only buffers of at least `BufferPool.minimumByteCount` count, and only those allocated on the calling task inside
 /// `run` (other threads allocate from the pool as ever). A buffer that outlived the recorded run (a gradient, the
 /// output) comes from the pool in later runs too. A later run that allocates otherwise than the recorded one (another
-/// size, a buffer still held where the recording had freed it) takes the rest of its buffers from the pool and is
-/// recorded again next time; an arena is reused only once every buffer it lent is free, so no buffer is ever shared.
-/// ZOO_STEP_MEMORY=0 turns it off.
+/// size, a buffer still held where the recording had freed it) takes the rest of its buffers from fresh mappings, and
+/// its allocations become the layout the next run follows; an arena is reused only once every buffer it lent is free,
+/// so no buffer is ever shared. ZOO_STEP_MEMORY=0 turns it off.
 public final class StepMemory: @unchecked Sendable {
     /// Which memory the current task's allocations go to (see `BufferPool.allocate`).
     @TaskLocal static var current: StepMemory?
@@ -60,7 +60,7 @@ public final class StepMemory: @unchecked Sendable {
     private var layout: Layout? { key.flatMap { layouts[$0] } }
     static let keptLayouts = 4
     private var arena: Arena?
-    /// The current run's allocations, and whether it still follows `layout` (nil: it records only).
+    /// The current run's allocations (nil between runs), and whether it still follows `layout`.
     private var recording: Recording?
     private var following = false
     /// Which allocations of the current run are lent and still held.

@@ -76,6 +76,38 @@ func smallModel(seed: UInt64 = 4) -> Model {
         #expect(regularized.maxAbsoluteDifference(expected) < 1e-5, "\(regularized.maxAbsoluteDifference(expected))")
     }
 
+    /// Steps whose activations are large enough for the step memory (≥ 1 MiB) take them from its arena after the first
+    /// steps, and train to the same weights, bit for bit, as steps that allocate every buffer afresh (the same fit
+    /// inside another step memory's single recorded run, where the trainer's own runs as it is).
+    @Test func stepsRunFromTheStepMemoryAndTrainAlike() throws {
+        guard StepMemory.enabled else { return }
+        let training = ImageData(try squares(count: 48, seed: 6), preparation: ImagePreparation(
+            height: 64, width: 96, channels: 1, cropFraction: 1, preprocessing: .unit))
+        func model() -> Model {
+            var g = SeededGenerator(seed: 8)
+            let model = Model.sequential(name: "wide", inputShape: [64, 96, 1], layers: [
+                Conv2D("conv", inputChannels: 1, filters: 16, kernelSize: (3, 3), padding: .same, generator: &g),
+                BatchNormalization("bn", channels: 16),
+                Layers.activation("relu", .relu),
+                Conv2D("conv2", inputChannels: 16, filters: 16, kernelSize: (3, 3), padding: .same, activation: .relu, generator: &g),
+                Layers.maxPooling("pool", size: (2, 2)),
+                Layers.globalAveragePooling("gap"),
+                Dense("predictions", inputs: 16, units: 3, generator: &g),
+            ], tapNames: [])
+            model.classifierLayers = ["predictions"]
+            return model
+        }
+        let plan = TrainingPlan(epochs: 2, batchSize: 8, schedule: .constant(0.05), seed: 2)
+        let planned = Trainer(model: model(), optimizer: SGD(learningRate: 0.05, momentum: 0.9), plan: plan, identity: "wide")
+        _ = try planned.fit(training, validation: nil)
+        #expect(planned.model.stepMemory.lentLastRun > 0)
+        #expect(planned.model.stepMemory.arenaBytes > 0)
+        let fresh = Trainer(model: model(), optimizer: SGD(learningRate: 0.05, momentum: 0.9), plan: plan, identity: "wide")
+        _ = try StepMemory().run(key: "whole fit") { try fresh.fit(training, validation: nil) }
+        #expect(fresh.model.stepMemory.lentLastRun == 0)
+        for (a, b) in zip(planned.model.weights, fresh.model.weights) { #expect(a.value == b.value, "\(a.name) differs") }
+    }
+
     @Test func resumesExactlyAfterAnInterruption() throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
