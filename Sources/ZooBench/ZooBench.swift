@@ -101,7 +101,7 @@ struct ZooBench: ParsableCommand {
                     let seconds = try median(of: body, minimumRuns: backend is ReferenceBackend ? 1 : 3)
                     let line: [String: Any] = ["name": shape.name, "backend": backend.name, "direction": direction,
                                                "seconds": seconds, "gflops": g.flops / seconds / 1e9]
-                    FileHandle.standardOutput.write(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8))
+                    try Self.printJSON(line)
                 }
             }
         }
@@ -131,7 +131,7 @@ struct ZooBench: ParsableCommand {
             touched = min(touched, (end - start).inSeconds)
         }
         let result: [String: Any] = ["file": file.path, "seconds": ready, "seconds_touched": touched]
-        print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        try Self.printJSON(result)
     }
 
     /// Transfer learning's two costs on random weights and images at the default input: a feature-extraction batch
@@ -159,12 +159,12 @@ struct ZooBench: ParsableCommand {
                                          "images_per_second": Double(images ?? batch) / seconds, "peak_rss_mb": Self.peakResidentMegabytes()]
             if arenaBytes > 0 { result["step_arena_mb"] = Double(arenaBytes) / Double(1 << 20) }
             if let flops { result["gflops"] = flops * Double(batch) / seconds / 1e9 }
-            print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            try Self.printJSON(result)
         }
         if let peak = Self.fmaLoop() {
             let result: [String: Any] = ["measurement": "FMA loop", "gflops": peak.gflops, "threads": Threads.count, "lanes": peak.lanes,
                                          "isa": DNNLBackend.instructionSet]
-            print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+            try Self.printJSON(result)
         }
         do {  // the feature extractor is freed before fine-tuning starts, as on the other sides
             let features = try backbone.build(BackboneOptions(includeTop: false, pooling: .average))
@@ -324,7 +324,7 @@ struct ZooBench: ParsableCommand {
         let result: [String: Any] = ["arch": name, "batch": batch, "seconds": seconds, "images_per_second": Double(batch) / seconds,
                                      "mode": ProcessInfo.processInfo.environment["ZOO_PLANS"] == "0" ? "eager" : "planned",
                                      "peak_rss_mb": Self.peakResidentMegabytes(), "isa": DNNLBackend.instructionSet]
-        print(try String(decoding: JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        try Self.printJSON(result)
     }
 
     /// Three profiled runs of the model's plan: each kind of step's share of the time, and GFLOPS where it computes.
@@ -390,6 +390,11 @@ struct ZooBench: ParsableCommand {
     static func lastConv4(_ backbone: any Backbone) -> String {
         let layers = (try? backbone.skeleton(BackboneOptions()).layers.map(\.name)) ?? []
         return layers.last { $0.hasPrefix("conv4_") && $0.hasSuffix("_out") } ?? "conv4_block6_out"
+    }
+
+    /// One result as a line of JSON with sorted keys, the form the tools/bench scripts read.
+    static func printJSON(_ object: [String: Any]) throws {
+        print(try String(decoding: JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
 
     /// Median wall time of `body` after one warm-up run.

@@ -136,7 +136,7 @@ public final class StepMemory: @unchecked Sendable {
             // Unrecorded, or no longer following the layout: a fresh mapping, returned to the system when freed, so
             // that the peak of such a run is its own use too.
             following = false
-            let pointer = Self.map(byteCount)
+            let pointer = mapAnonymousMemory(byteCount)
             recording!.open[UInt(bitPattern: pointer)] = index
             StepMemory.mapped.withLock { $0[UInt(bitPattern: pointer)] = Mapping(memory: self, byteCount: byteCount) }
             return pointer
@@ -218,12 +218,6 @@ public final class StepMemory: @unchecked Sendable {
         arena.giveBack(address: address)
         return true
     }
-
-    static func map(_ byteCount: Int) -> UnsafeMutableRawPointer {
-        let raw = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let raw, raw != MAP_FAILED else { fatalError("cannot map \(byteCount) bytes for a step's buffers") }
-        return raw
-    }
 }
 
 /// One mapping that a step memory lends buffers from; unmapped once retired and every buffer is back.
@@ -238,7 +232,7 @@ private final class Arena: @unchecked Sendable {
 
     init(byteCount: Int, owner: StepMemory) {
         self.byteCount = max(byteCount, 4096)
-        base = StepMemory.map(self.byteCount)
+        base = mapAnonymousMemory(self.byteCount)
         self.owner = owner
         let start = UInt(bitPattern: base)
         StepMemory.arenas.withLock { $0.append((start, start + UInt(self.byteCount), self)) }

@@ -3,6 +3,13 @@ import Synchronization
 
 private let storageCounter = Atomic<UInt64>(0)
 
+/// Fresh zero pages that the kernel commits only where written (unmapped with `munmap`).
+func mapAnonymousMemory(_ byteCount: Int) -> UnsafeMutableRawPointer {
+    let raw = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    guard let raw, raw != MAP_FAILED else { fatalError("cannot map \(byteCount) bytes of memory") }
+    return raw
+}
+
 /// 64-byte-aligned Float32 buffer behind a `Tensor`. Each buffer has an identity that is never reused and a version
 /// that grows with every write, so a backend can cache derived data (a weight reordered for oneDNN) until it changes.
 public final class TensorStorage: @unchecked Sendable {
@@ -31,9 +38,7 @@ public final class TensorStorage: @unchecked Sendable {
     init(reservedZerosCount count: Int) {
         precondition(count >= 0, "a tensor cannot have a negative element count")
         let byteCount = max(count, 1) * MemoryLayout<Float>.stride
-        let raw = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let raw, raw != MAP_FAILED else { fatalError("cannot reserve \(byteCount) bytes of address space") }
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer = mapAnonymousMemory(byteCount).bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
         identity = storageCounter.wrappingAdd(1, ordering: .relaxed).newValue
         release = .unmap

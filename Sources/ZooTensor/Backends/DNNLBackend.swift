@@ -39,7 +39,7 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// element (2·kh·kw·cin·cout / (cin + cout) at stride 1) is above the bar, so 3×3 and larger kernels with enough
     /// channels, not 1×1; for backward weights where it is large. The rest on NHWC.
     public func convolutionForms(_ g: ConvolutionGeometry) -> (forwardAndBackwardData: ConvolutionForm, backwardWeights: ConvolutionForm) {
-        if offersWinograd(g), winogradScratchpadBytes(g) <= winogradMaximumScratchpadBytes { return (.winograd, .winograd) }
+        if let scratchpad = winogradScratchpadBytes(g), scratchpad <= winogradMaximumScratchpadBytes { return (.winograd, .winograd) }
         let large = g.flops >= blockedConvolutionMinimumFLOPs
         let elements = Double(g.inputShape.reduce(1, *) + g.outputShape.reduce(1, *))
         return (large && g.flops / elements >= Self.blockedMinimumFLOPsPerElement ? .blocked : .nhwc, large ? .blocked : .nhwc)
@@ -73,24 +73,25 @@ public final class DNNLBackend: Backend, @unchecked Sendable {
     /// never on AVX-512, whose brgemm kernels lose less there (145–240 GFLOPS at those shapes against sgemm's 181–214).
     public let matrixProductMinimumRatio: Double
     public static var defaultMatrixProductMinimumRatio: Double { hasAVX512 ? .infinity : 1 }
-    private var winogradOffered: [ConvolutionGeometry: Bool] = [:]
-
-    /// The scratchpad of `g`'s Winograd forward kernel, whose shape qualifies (`offersWinograd`).
-    private func winogradScratchpadBytes(_ g: ConvolutionGeometry) -> Int {
-        guard let d = try? ConvolutionDescriptors(g), let p = try? convolutionForward(g, d, bias: false, form: .winograd) else { return .max }
-        return p.scratchpad.byteCount
-    }
+    /// Per shape that qualifies for Winograd: its forward kernel's scratchpad bytes, nil where oneDNN builds none.
+    private var winogradScratchpads: [ConvolutionGeometry: Int?] = [:]
 
     /// Whether `g` runs on oneDNN's Winograd kernels: its shape qualifies and oneDNN builds the primitive on this CPU.
     public func offersWinograd(_ g: ConvolutionGeometry, minimumFLOPs: Double? = nil) -> Bool {
+        winogradScratchpadBytes(g, minimumFLOPs: minimumFLOPs) != nil
+    }
+
+    /// The scratchpad of `g`'s Winograd forward kernel where `g` runs on one (`offersWinograd`), else nil.
+    private func winogradScratchpadBytes(_ g: ConvolutionGeometry, minimumFLOPs: Double? = nil) -> Int? {
         let w = g.window
         guard g.flops >= minimumFLOPs ?? winogradMinimumFLOPs, w.kernelHeight == 3, w.kernelWidth == 3, w.strideHeight == 1, w.strideWidth == 1,
               w.dilationHeight == 1, w.dilationWidth == 1, g.groups == 1,
-              min(g.inputChannels, g.outputChannels) >= Self.winogradMinimumChannels else { return false }
-        if let known = locked({ winogradOffered[g] }) { return known }
-        let offered = (try? ConvolutionDescriptors(g)).flatMap { try? convolutionForward(g, $0, bias: false, form: .winograd) } != nil
-        locked { winogradOffered[g] = offered }
-        return offered
+              min(g.inputChannels, g.outputChannels) >= Self.winogradMinimumChannels else { return nil }
+        if let known = locked({ winogradScratchpads[g] }) { return known }
+        let primitive = (try? ConvolutionDescriptors(g)).flatMap { try? convolutionForward(g, $0, bias: false, form: .winograd) }
+        let bytes = primitive?.scratchpad.byteCount
+        locked { winogradScratchpads[g] = bytes }
+        return bytes
     }
 
     /// Blocked activations pay on AVX2 only. With AVX-512, oneDNN's brgemm kernels take NHWC directly and the
