@@ -50,6 +50,25 @@ import ZooTensor
         }
     }
 
+    /// A concatenation over enough positions to be split between threads: each position's channels in input order,
+    /// and backward the matching slice of the gradient for each input that needs one, none for a frozen input.
+    @Test func concatenationSlicesItsGradientForTheInputsThatNeedOne() throws {
+        let widths = [5, 3, 4], positions = 3 * 17 * 19, total = widths.reduce(0, +)
+        let values = widths.enumerated().map { random([3, 17, 19, $0.element], seed: 31 + UInt64($0.offset)) }
+        let inputs = values.enumerated().map { Variable($0.element, requiresGrad: $0.offset != 1) }
+        let y = try concatenate(inputs)
+        let dy = random(y.shape, seed: 40)
+        try y.backward(seed: dy)
+        let (ys, dys) = (y.value.scalars, dy.scalars)
+        var offset = 0
+        for (i, width) in widths.enumerated() {
+            let slice = { (all: [Float]) in (0..<positions).flatMap { p in all[(p * total + offset)..<(p * total + offset + width)] } }
+            #expect(slice(ys) == values[i].scalars, "input \(i)'s values in the output")
+            if i == 1 { #expect(inputs[i].grad == nil) } else { #expect(inputs[i].grad?.scalars == slice(dys), "input \(i)'s gradient") }
+            offset += width
+        }
+    }
+
     /// The ops Keras's structural layers run on: merges, per-channel affine maps, cropping, resizing, permutations.
     @Test func kerasLayerOps() throws {
         let a = random([2, 4, 5, 3], seed: 21), b = random([2, 4, 5, 3], seed: 22), c = random([2, 4, 5, 3], seed: 23)

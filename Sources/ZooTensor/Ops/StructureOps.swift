@@ -50,21 +50,28 @@ public func concatenate(_ inputs: [Variable]) throws -> Variable {
     let widths = inputs.map { $0.shape.last! }
     let total = widths.reduce(0, +), positions = leading.reduce(1, *)
     let offsets = widths.reduce(into: [0]) { $0.append($0.last! + $1) }
+    // One parallel pass over the output, each position's channels written in order.
     let y = produce(leading + [total]) { out in
-        for (i, input) in inputs.enumerated() {
-            let source = ptr(input.value), width = widths[i], offset = offsets[i]
-            parallelFor(positions, minimumPerChunk: 256) { range in
-                for p in range { (out + p * total + offset).update(from: source + p * width, count: width) }
-            }
+        let sources = UncheckedSendable(inputs.indices.map { (ptr(inputs[$0].value), widths[$0], offsets[$0]) })
+        parallelFor(positions, minimumPerChunk: 256) { range in
+            for p in range { for (source, width, offset) in sources.value {
+                (out + p * total + offset).update(from: source + p * width, count: width)
+            } }
         }
     }
+    // Slices only for the inputs that need a gradient, cut in one parallel pass over the output's gradient.
+    let needed = inputs.map(\.requiresGrad)
     return Variable.result(y, inputs) { dy in
-        widths.indices.map { i in
-            produce(leading + [widths[i]]) { out in
-                let source = ptr(dy), width = widths[i], offset = offsets[i]
-                for p in 0..<positions { (out + p * width).update(from: source + p * total + offset, count: width) }
+        let slices = widths.indices.map { needed[$0] ? Tensor(uninitialized: leading + [widths[$0]]) : nil }
+        // Fresh tensors, written here before anything else sees them.
+        let targets = UncheckedSendable(slices.indices.compactMap { i in slices[i].map { ($0.storage.pointer, widths[i], offsets[i]) } })
+        let source = ptr(dy)
+        parallelFor(positions, minimumPerChunk: 256) { range in
+            for (out, width, offset) in targets.value {
+                for p in range { (out + p * width).update(from: source + p * total + offset, count: width) }
             }
         }
+        return slices
     }
 }
 
