@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "ZooONNX", targets: ["ZooONNX"]),
         .library(name: "Zoo", targets: ["Zoo"]),
         .library(name: "ZooDistributed", targets: ["ZooDistributed"]),
+        .library(name: "ZooServing", targets: ["ZooServing"]),
+        .library(name: "ZooServer", targets: ["ZooServer"]),
         .executable(name: "zoo", targets: ["ZooCLI"]),
         .executable(name: "zoo-bench", targets: ["ZooBench"]),
         .executable(name: "zoo-reader", targets: ["ZooReader"]),
@@ -38,6 +40,13 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // API documentation: tools/docs runs `swift package generate-documentation`.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // zoo serve: the HTTP server, its metrics, multipart request bodies, the server's logger and its shutdown.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
@@ -47,16 +56,16 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CGzip", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
-        .systemLibrary(name: "CSystem"),
+        .systemLibrary(name: "CZooSystem"),
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CPeak"),
-        .target(name: "ZooTensor", dependencies: ["CDNNL", "CSystem", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "ZooTensor", dependencies: ["CDNNL", "CZooSystem", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "ZooNN", dependencies: ["ZooTensor"]),
         .target(name: "ZooHDF5", dependencies: ["CHDF5"]),
-        .target(name: "ZooCore", dependencies: ["CCrypto", "CSystem", "ZooTensor", "ZooNN", .product(name: "Yams", package: "Yams")]),
+        .target(name: "ZooCore", dependencies: ["CCrypto", "CZooSystem", "ZooTensor", "ZooNN", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "ZooConverters",
-            dependencies: ["CSystem", "ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            dependencies: ["CZooSystem", "ZooCore", "ZooHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             path: "converters"),
         .target(name: "ZooModels", dependencies: ["ZooCore", "ZooNN", "ZooTensor"], path: "zoo"),
         .target(name: "ZooImaging", dependencies: ["CJPEG", "CPNG", "ZooCore", "ZooTensor"]),
@@ -64,9 +73,16 @@ let package = Package(
         .target(name: "ZooDistributed", dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"])), "ZooTransfer"]),
         .target(name: "ZooONNX", dependencies: ["ZooNN", "ZooTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "Zoo", dependencies: ["ZooTensor", "ZooNN", "ZooCore", "ZooConverters", "ZooModels", "ZooImaging", "ZooTransfer", "ZooONNX"]),
+        .target(name: "ZooServing", dependencies: ["ZooImaging", "ZooNN", "ZooTensor", "ZooTransfer"]),
+        .target(
+            name: "ZooServer",
+            dependencies: ["ZooCore", "ZooImaging", "ZooServing", "ZooTensor", "ZooTransfer",
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "MultipartKit", package: "multipart-kit"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "NIOCore", package: "swift-nio")]),
         .executableTarget(
             name: "ZooCLI",
-            dependencies: ["Zoo", "ZooDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["Zoo", "ZooDistributed", "ZooServer", "ZooServing", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "ZooBench",
             dependencies: ["CPeak", "ZooTensor", "ZooNN", "ZooModels", "ZooConverters", "ZooTransfer", "ZooONNX",
@@ -90,5 +106,6 @@ let package = Package(
         // Its fixtures are read from the repository (tests read several targets' fixtures), not as bundle resources.
         .testTarget(name: "ZooModelsTests", dependencies: ["ZooModels", "ZooConverters", "ZooONNX", "ZooTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ZooTransferTests", dependencies: ["ZooTransfer", "ZooImaging"]),
+        .testTarget(name: "ZooServingTests", dependencies: ["ZooServing", "ZooTensor"]),
     ]
 )

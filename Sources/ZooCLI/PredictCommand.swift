@@ -79,19 +79,15 @@ struct PredictCommand: ParsableCommand {
                 }
                 return
             }
-            let classes = classifier.classes, logits = all[0]
+            let logits = all[0]
             let probabilities = try softmax(Variable(logits)).value
             if output != nil { outputs.append([classifier.outputsProbabilities ? probabilities : logits] + all.dropFirst()) }
-            probabilities.withUnsafeBufferPointer { values in
-                for (row, name) in rows.enumerated() {
-                    let scores = values[(row * classes)..<((row + 1) * classes)]
-                    let best = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
-                    results.append(["image": name, "top": best.map { index in
-                        var entry: [String: Any] = ["class": index - row * classes, "probability": Double(scores[index])]
-                        if let names { entry["label"] = names[index - row * classes] }
-                        return entry
-                    }])
-                }
+            for (name, best) in zip(rows, Network.ranking(probabilities, top: top)) {
+                results.append(["image": name, "top": best.map { entry in
+                    var ranked: [String: Any] = ["class": entry.class, "probability": Double(entry.probability)]
+                    if let names { ranked["label"] = names[entry.class] }
+                    return ranked
+                }])
             }
         }
         var pending: [(String, Image)] = []

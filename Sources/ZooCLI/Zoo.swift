@@ -14,7 +14,7 @@ struct ZooCommand: ParsableCommand {
             """,
         version: zooVersion,
         subcommands: [ListCommand.self, InfoCommand.self, InspectCommand.self, ConvertCommand.self, PredictCommand.self, PullCommand.self,
-                      FinetuneCommand.self, ExtractCommand.self, EvaluateCommand.self, RuntimeCommand.self])
+                      FinetuneCommand.self, ExtractCommand.self, EvaluateCommand.self, ServeCommand.self, RuntimeCommand.self])
 
     /// Exit codes: 0 success, 1 invalid or mismatched input, 2 usage.
     static func main() {

@@ -1,4 +1,4 @@
-import CSystem
+import CZooSystem
 import Foundation
 import ZooTensor
 

@@ -7,8 +7,13 @@ public enum NumPyArray {
     static let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
 
     public static func read(_ url: URL) throws -> Tensor {
-        let data = try Data(contentsOf: url)
-        func fail(_ message: String) -> WeightFileError { WeightFileError(url, message) }
+        try decode(Data(contentsOf: url), name: url.path)
+    }
+
+    /// An array from `.npy` bytes (a file's, or a request's body); `name` names them in errors. Every size in the
+    /// header is checked against the bytes there are before anything is allocated.
+    public static func decode(_ data: Data, name: String) throws -> Tensor {
+        func fail(_ message: String) -> WeightFileError { WeightFileError(file: name, location: nil, message: message) }
         guard data.count >= 10, Array(data.prefix(6)) == magic else { throw fail("is not a NumPy .npy file") }
         let major = data[data.startIndex + 6]
         let lengthBytes = major == 1 ? 2 : 4
@@ -29,18 +34,42 @@ public enum NumPyArray {
         guard field("fortran_order")?.hasPrefix("False") == true else { throw fail("is in Fortran order; save it in C order") }
         guard let tuple = field("shape").flatMap({ $0.split(separator: ")").first }) else { throw fail("has no shape in its header") }
         let shape = tuple.dropFirst().split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let count = shape.reduce(1, *), width = descr == "<f4" ? 4 : 8
-        guard data.count - start == count * width else {
-            throw fail("holds \(data.count - start) bytes of values, its shape \(shape) needs \(count * width)")
+        let width = descr == "<f4" ? 4 : 8
+        // A crafted header's dimensions could overflow their product; any that do cannot match the bytes there are.
+        let count = shape.reduce(Optional(1)) { product, dimension in
+            guard let product, dimension >= 0 else { return nil }
+            let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
+            return overflow || result > data.count ? nil : result
         }
-        let values = data[(data.startIndex + start)...].withUnsafeBytes { raw -> [Float] in
-            width == 4 ? Array(raw.bindMemory(to: Float.self)) : raw.bindMemory(to: Double.self).map { Float($0) }
+        guard let count, data.count - start == count * width else {
+            throw fail("holds \(data.count - start) bytes of values, which its shape \(shape) does not fit")
+        }
+        // Copied byte-wise: a crafted header's length can leave the values unaligned.
+        let bytes = data[(data.startIndex + start)...]
+        let values: [Float]
+        if width == 4 {
+            values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                _ = bytes.copyBytes(to: UnsafeMutableRawBufferPointer(buffer))
+                initialized = count
+            }
+        } else {
+            let wide = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+                _ = bytes.copyBytes(to: UnsafeMutableRawBufferPointer(buffer))
+                initialized = count
+            }
+            values = wide.map { Float($0) }
         }
         return try Tensor(shape: shape, scalars: values)
     }
 
     /// `tensor` as a float32 `.npy` file (version 1.0), written atomically.
     public static func write(_ tensor: Tensor, to url: URL) throws {
+        let data = encode(tensor)
+        try writeAtomically(to: url) { try data.write(to: $0) }
+    }
+
+    /// `tensor` as the bytes of a float32 `.npy` file (version 1.0).
+    public static func encode(_ tensor: Tensor) -> Data {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + tensor.shape.map(String.init).joined(separator: ", ")
             + (tensor.shape.count == 1 ? ",), }" : "), }")
         // The header, with the magic and its length, ends on a multiple of 64 bytes, with a newline.
@@ -49,6 +78,6 @@ public enum NumPyArray {
         withUnsafeBytes(of: UInt16(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(Data(header.utf8))
         tensor.withUnsafeBufferPointer { data.append(Data(buffer: $0)) }
-        try writeAtomically(to: url) { try data.write(to: $0) }
+        return data
     }
 }

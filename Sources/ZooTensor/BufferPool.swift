@@ -1,5 +1,5 @@
 import Foundation
-import CSystem
+import CZooSystem
 import Synchronization
 
 /// Recently freed large buffers, kept for reuse by size (see `serves`). The same shapes recur every step of

@@ -36,6 +36,18 @@ public struct Network {
         public let outputsProbabilities: Bool
     }
 
+    /// Each row's `top` classes by probability, best first: what `zoo predict` prints and
+    /// `zoo serve` answers. `probabilities` is [rows, classes].
+    public static func ranking(_ probabilities: Tensor, top: Int) -> [[(class: Int, probability: Float)]] {
+        let classes = probabilities.shape.last ?? 0, rows = classes == 0 ? 0 : probabilities.count / classes
+        return probabilities.withUnsafeBufferPointer { values in
+            (0..<rows).map { row in
+                let scores = values[(row * classes)..<((row + 1) * classes)]
+                return scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top).map { ($0 - row * classes, scores[$0]) }
+            }
+        }
+    }
+
     /// How many classes the classifier outputs (0 without one).
     public var classes: Int { classifier?.classes ?? 0 }
     /// The class names the weights record.
