@@ -98,7 +98,9 @@ public final class ModelServer: Sendable {
         router.get("/readyz") { [self] _, _ in
             draining.withLock { $0 } ? Self.text("draining\n", status: .serviceUnavailable) : Self.text("ready\n")
         }
-        router.get("/metrics") { [self] _, _ in Self.text(metrics.text(queues: models.map { ($0.name, $0.predictor.queueDepth) }), contentType: "text/plain; version=0.0.4; charset=utf-8") }
+        router.get("/metrics") { [self] _, _ in
+            Self.text(metrics.text(queues: models.map { ($0.name, $0.predictor.queueDepth) }), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
         router.get("/v1/models") { [self] _, _ in
             try Self.json(["models": models.map(\.facts)])
         }

@@ -98,8 +98,8 @@ public final class ServedModel: Sendable {
     }
 
     /// Every output for prepared inputs (one tensor per network input, samples along the first axis, channels
-    /// last, or channels first for a network Keras ran so), as `zoo predict --output` writes them: a classifier's main output as probabilities when the network
-    /// ends in a softmax, else as logits.
+    /// last, or channels first for a network Keras ran so), as `zoo predict --output` writes them: a classifier's
+    /// main output as probabilities when the network ends in a softmax, else as logits.
     public func predict(_ inputs: [Tensor]) async throws -> [Tensor] {
         guard inputs.count == facts.inputs.count else {
             throw ServingError.badInput("\(name) takes \(facts.inputs.count) input\(facts.inputs.count == 1 ? "" : "s"), got \(inputs.count)")
