@@ -27,7 +27,7 @@ struct ServeCommand: ParsableCommand {
 
             Examples:
               zoo serve --model resnet50=resnet50.h5
-              zoo serve --model lenet=examples/lenet5-relu.h5 --labels lenet=examples/lenet5-relu.classes.txt --port 9000
+              zoo serve --model lenet=examples/lenet5-relu_fashion_0-1-3-5-8.h5 --labels lenet=examples/fashion_0-1-3-5-8.txt --port 9000
               zoo serve --model unet=unet.keras --max-batch 8 --max-delay 10
             """)
 
