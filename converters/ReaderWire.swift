@@ -150,12 +150,7 @@ public enum ReaderWire {
         let dataEnd = Int(reply.bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian)
         let layers = try wire.layers.map { layer in
             LayerWeights(name: layer.name, path: layer.path, arrays: try layer.arrays.map { array in
-                var count = 1
-                for dimension in array.shape {
-                    let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-                    guard dimension >= 0, !overflow else { throw malformed("an impossible shape \(array.shape)", url) }
-                    count = product
-                }
+                guard let count = elementCount(ofShape: array.shape) else { throw malformed("an impossible shape \(array.shape)", url) }
                 let file: MappedFile, start: Int, end: Int, alignment: Int
                 switch array.source {
                 case .reply: (file, start, end, alignment) = (reply, Self.alignment, dataEnd, Self.alignment)

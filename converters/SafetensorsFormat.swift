@@ -67,9 +67,11 @@ public struct SafetensorsFormat: WeightFormat {
             guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
                 throw WeightFileError(url, "tensor '\(key)': shape \(shape) or byte range \(offsets) lies outside the \(dataSize)-byte data", at: "header")
             }
-            let (count, overflow) = shape.reduce((1, false)) { let r = $0.0.multipliedReportingOverflow(by: $1); return (r.partialValue, $0.1 || r.overflow) }
-            guard !overflow, count.multipliedReportingOverflow(by: size).partialValue == offsets[1] - offsets[0] else {
-                throw WeightFileError(url, "tensor '\(key)': shape \(shape) of \(dtype) needs \(count * size) bytes, the range \(offsets) holds \(offsets[1] - offsets[0])", at: "header")
+            // A crafted shape's byte count may overflow, and is then more than any range holds.
+            let bytes = elementCount(ofShape: shape).map { $0.multipliedReportingOverflow(by: size) }
+            guard let bytes, !bytes.overflow, bytes.partialValue == offsets[1] - offsets[0] else {
+                let needed = bytes.flatMap { $0.overflow ? nil : String($0.partialValue) } ?? "more than \(Int.max)"
+                throw WeightFileError(url, "tensor '\(key)': shape \(shape) of \(dtype) needs \(needed) bytes, the range \(offsets) holds \(offsets[1] - offsets[0])", at: "header")
             }
             entries.append(Entry(key: key, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1]))
         }

@@ -68,13 +68,18 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
+    /// An option's `NAME=VALUE` pairs as a dictionary by model name (a later pair for a name wins).
+    static func byName(_ values: [String], option: String) throws -> [String: String] {
+        Dictionary(try pairs(values, option: option).map { ($0.name, $0.value) }) { $1 }
+    }
+
     func run() throws {
         let served = try Self.pairs(models, option: "--model")
         let names = Set(served.map(\.name))
         guard names.count == served.count else { throw ValidationError("two --model options share a name") }
-        let labelFiles = Dictionary(try Self.pairs(labels, option: "--labels").map { ($0.name, $0.value) }) { $1 }
-        let arches = Dictionary(try Self.pairs(architectures, option: "--arch").map { ($0.name, $0.value) }) { $1 }
-        let configFiles = Dictionary(try Self.pairs(configs, option: "--config").map { ($0.name, $0.value) }) { $1 }
+        let labelFiles = try Self.byName(labels, option: "--labels")
+        let arches = try Self.byName(architectures, option: "--arch")
+        let configFiles = try Self.byName(configs, option: "--config")
         for name in Set(labelFiles.keys).union(arches.keys).union(configFiles.keys).subtracting(names) {
             throw ValidationError("--labels, --arch or --config names '\(name)', which no --model serves")
         }
@@ -85,8 +90,7 @@ struct ServeCommand: ParsableCommand {
             if let labels = labelFiles[name], network.classifier == nil {
                 throw CLIError("--labels \(name)=\(labels): \(weights) has no classifier to name the classes of")
             }
-            let classifier = network.classifier
-            let names = try classifier.flatMap { try classNames(labels: labelFiles[name], count: $0.classes, recorded: $0.recordedNames) }
+            let names = try network.classifier.flatMap { try classNames(labels: labelFiles[name], count: $0.classes, recorded: $0.recordedNames) }
             entries.append(ModelServer.Entry(name: name, network: network, classNames: names))
         }
         let batching = BatchingPredictor.Options(maxBatch: maxBatch, maxDelay: .microseconds(Int(maxDelay * 1000)), maxQueue: maxQueue,

@@ -36,29 +36,18 @@ public enum NumPyArray {
         let shape = tuple.dropFirst().split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let width = descr == "<f4" ? 4 : 8
         // A crafted header's dimensions could overflow their product; any that do cannot match the bytes there are.
-        let count = shape.reduce(Optional(1)) { product, dimension in
-            guard let product, dimension >= 0 else { return nil }
-            let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
-            return overflow || result > data.count ? nil : result
-        }
-        guard let count, data.count - start == count * width else {
+        guard let count = elementCount(ofShape: shape), count <= data.count, data.count - start == count * width else {
             throw fail("holds \(data.count - start) bytes of values, which its shape \(shape) does not fit")
         }
         // Copied byte-wise: a crafted header's length can leave the values unaligned.
         let bytes = data[(data.startIndex + start)...]
-        let values: [Float]
-        if width == 4 {
-            values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        func copied<Scalar>(_: Scalar.Type) -> [Scalar] {
+            [Scalar](unsafeUninitializedCapacity: count) { buffer, initialized in
                 _ = bytes.copyBytes(to: UnsafeMutableRawBufferPointer(buffer))
                 initialized = count
             }
-        } else {
-            let wide = [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
-                _ = bytes.copyBytes(to: UnsafeMutableRawBufferPointer(buffer))
-                initialized = count
-            }
-            values = wide.map { Float($0) }
         }
+        let values = width == 4 ? copied(Float.self) : copied(Double.self).map { Float($0) }
         return try Tensor(shape: shape, scalars: values)
     }
 

@@ -19,8 +19,7 @@ enum NestedArrays {
             level = first
         }
         guard !shape.isEmpty else { throw RequestError.badRequest("\(name) is not an array of numbers") }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
-        guard count <= maximumElements else { throw RequestError.badRequest("\(name) holds more than \(maximumElements) numbers") }
+        guard let count = elementCount(ofShape: shape), count <= maximumElements else { throw RequestError.badRequest("\(name) holds more than \(maximumElements) numbers") }
         var values: [Float] = []
         values.reserveCapacity(count)
         func walk(_ value: Any, depth: Int) throws {

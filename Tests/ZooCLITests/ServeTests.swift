@@ -250,6 +250,28 @@ import Zoo
         #expect(ContinuousClock.now - start < .seconds(30), "the drain waited out the batching delay")
     }
 
+    /// Command lines that cannot be served are refused before anything listens, each with a message naming the
+    /// option and the value at fault.
+    @Test func badCommandLinesAreRefused() throws {
+        let unet = Self.userModels.appendingPathComponent("unet_transpose_keras3.h5").path
+        let cases: [([String], String)] = [
+            (["serve"], "Missing expected argument '--model <name=weights> ...'"),
+            (["serve", "--model", "lenet"], "--model takes NAME=VALUE, got 'lenet'"),
+            (["serve", "--model", "le net=\(Self.lenet)"], "a model name takes letters, digits, '-', '_' and '.' only"),
+            (["serve", "--model", "a=\(Self.lenet)", "--model", "a=\(Self.lenet)"], "two --model options share a name"),
+            (["serve", "--model", "a=\(Self.lenet)", "--labels", "b=\(Self.labels)"], "--labels, --arch or --config names 'b', which no --model serves"),
+            (["serve", "--model", "unet=\(unet)", "--labels", "unet=\(Self.labels)"], "has no classifier to name the classes of"),
+            (["serve", "--model", "a=\(Self.lenet)", "--max-batch", "0"], "--max-batch, --max-queue and --max-body must be positive"),
+            (["serve", "--model", "a=\(Self.lenet)", "--port", "70000"], "--port must be between 0 and 65535"),
+            (["serve", "--model", "a=/no/such/file.h5"], "/no/such/file.h5"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runZoo(arguments)
+            #expect(result.status != 0 && result.stderr.contains(message), "\(arguments): \(result.status) \(result.stderr)")
+            #expect(!result.stdout.contains("listening"))
+        }
+    }
+
     /// The page and its script come from the server itself, and the model list it reads names every model.
     @Test func servesThePageAndTheModelList() async throws {
         let server = try Server(["--model", "lenet=\(Self.lenet)", "--labels", "lenet=\(Self.labels)"])

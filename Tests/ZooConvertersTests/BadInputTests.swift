@@ -133,6 +133,11 @@ import ZIPFoundation
             (#"{"a/x": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#, 8, "bytes 0..<4 belong to no tensor"),
             (#"{"a/x": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}}"#, 8, "has dtype I64; supported: F32, F16, BF16, F64"),
             (#"{"a/x": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}}"#, 4, "lies outside"),
+            // Dimensions whose product overflows: refused with the size they would need, not a crash.
+            (#"{"a/x": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]}}"#, 4,
+             "shape [4294967296, 4294967296] of F32 needs more than 9223372036854775807 bytes, the range [0, 4] holds 4"),
+            (#"{"a/x": {"dtype": "F32", "shape": [2147483648, 2147483648], "data_offsets": [0, 4]}}"#, 4,
+             "needs more than 9223372036854775807 bytes"),
             (#"{"a/x": {"shape": [1], "data_offsets": [0, 4]}}"#, 4, "tensor 'a/x' needs dtype, shape and data_offsets"),
             (#"{"__metadata__": {"n": 1}}"#, 0, "__metadata__ must map strings to strings"),
             (#"{"a/x": nonsense}"#, 0, "the header is not a JSON object"),
