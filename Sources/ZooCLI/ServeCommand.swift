@@ -13,7 +13,8 @@ struct ServeCommand: ParsableCommand {
             Each --model NAME=WEIGHTS loads a network once, as zoo predict does (a backbone's Keras or native file, \
             what zoo finetune wrote, or any network a Keras file's config describes), and serves it as NAME. \
             Concurrent requests for a model are gathered into one batch (up to --max-batch samples, waiting at most \
-            --max-delay for more), run through its inference plan and split back. Past --max-queue waiting samples \
+            --max-delay for requests already arriving; a lone request runs at once), their images decoded side by side \
+            in the batch, run through its inference plan and split back. Past --max-queue waiting samples \
             the server answers 503 with Retry-After; a request that waits longer than --timeout gets 504. SIGTERM or \
             Ctrl-C finishes the requests in flight, then exits 0. The server binds to 127.0.0.1 unless --host says \
             otherwise.
@@ -42,7 +43,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The address to listen on.") var host = "127.0.0.1"
     @Option(help: "The port to listen on (0: any free port).") var port = 8080
     @Option(name: .customLong("max-batch"), help: "Most samples per batch.") var maxBatch = 32
-    @Option(name: .customLong("max-delay"), help: "Milliseconds a request waits for others to share its batch.") var maxDelay = 5.0
+    @Option(name: .customLong("max-delay"), help: "Milliseconds a batch waits for requests already arriving to share it.") var maxDelay = 5.0
     @Option(name: .customLong("max-queue"), help: "Most samples waiting per model; past it requests get 503.") var maxQueue = 256
     @Option(help: "Seconds a request may wait before its batch runs; past it, 504.") var timeout = 30.0
     @Option(name: .customLong("max-body"), help: "Largest request body, in MB; larger ones get 413.") var maxBody = 32

@@ -96,29 +96,34 @@ public final class ModelServer: Sendable {
         router.get("/page.css") { _, _ in Self.text(Page.css, contentType: "text/css; charset=utf-8") }
         router.get("/healthz") { _, _ in Self.text("ok\n") }
         router.get("/readyz") { [self] _, _ in
-            draining.withLock { $0 } ? Self.text("draining\n", status: .serviceUnavailable) : Self.text("ready\n")
+            if draining.withLock({ $0 }) { return Self.text("draining\n", status: .serviceUnavailable) }
+            // Each model first compiles a plan for every batch size it pads to; requests meanwhile wait behind that.
+            let warming = models.filter { !$0.predictor.isReady }.map(\.name)
+            return warming.isEmpty ? Self.text("ready\n") : Self.text("warming up: \(warming.joined(separator: ", "))\n", status: .serviceUnavailable)
         }
         router.get("/metrics") { [self] _, _ in
-            Self.text(metrics.text(queues: models.map { ($0.name, $0.predictor.queueDepth) }), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            Self.text(metrics.text(queues: models.map { ($0.name, $0.predictor.queueDepth, $0.predictor.arriving) }), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         router.get("/v1/models") { [self] _, _ in
             try Self.json(["models": models.map(\.facts)])
         }
         router.get("/v1/models/:name") { [self] _, context in
-            try await answer(context, endpoint: "info") { model in try Self.json(model.facts) }
+            try await answer(context, endpoint: "info") { model, _ in try Self.json(model.facts) }
         }
         router.post("/v1/models/:name/classify") { [self] request, context in
-            try await answer(context, endpoint: "classify") { model in try await classify(model, request) }
+            try await answer(context, endpoint: "classify") { model, arrival in try await classify(model, request, arrival: arrival) }
         }
         router.post("/v1/models/:name/predict") { [self] request, context in
-            try await answer(context, endpoint: "predict") { model in try await predict(model, request) }
+            try await answer(context, endpoint: "predict") { model, arrival in try await predict(model, request, arrival: arrival) }
         }
         return router
     }
 
     /// Runs `body` for the model the path names, turning every failure into a JSON error with its status, and
-    /// counts the request.
-    private func answer(_ context: BasicRequestContext, endpoint: String, _ body: (ServedModel) async throws -> Response) async throws -> Response {
+    /// counts the request. A request for outputs is announced to the model's predictor as soon as its head is here,
+    /// so that the batch it joins waits for it while its body arrives.
+    private func answer(_ context: BasicRequestContext, endpoint: String,
+                        _ body: (ServedModel, BatchingPredictor.Arrival?) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let name = context.parameters.get("name") ?? ""
         let response: Response
@@ -129,7 +134,9 @@ public final class ModelServer: Sendable {
             // A full queue refuses before the body is read, so that a flood of large requests holds no memory.
             let queued = model.predictor.queueDepth, limit = model.predictor.options.maxQueue
             guard queued < limit || endpoint == "info" else { throw ServingError.overloaded(queued: queued, limit: limit) }
-            response = try await body(model)
+            let arrival = endpoint == "info" ? nil : model.predictor.arrival()
+            defer { arrival?.end() }
+            response = try await body(model, arrival)
         } catch {
             response = Self.failure(error)
         }
@@ -139,7 +146,7 @@ public final class ModelServer: Sendable {
         return response
     }
 
-    private func classify(_ model: ServedModel, _ request: Request) async throws -> Response {
+    private func classify(_ model: ServedModel, _ request: Request, arrival: BatchingPredictor.Arrival?) async throws -> Response {
         let top = try request.uri.queryParameters["top"].map { text -> Int in
             guard let top = Int(text), top > 0 else { throw RequestError.badRequest("top must be a positive whole number, got '\(text)'") }
             return top
@@ -147,19 +154,14 @@ public final class ModelServer: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: options.maxBodyBytes)
         let files = try RequestParts.files(body: body, contentType: request.headers[.contentType])
-        let images = try files.map { file in
-            do { return try ImageCodec.decode(file.data, name: file.name) } catch {
-                throw RequestError.badRequest("\(error)")
-            }
-        }
         let start = ContinuousClock.now
-        let rankings = try await model.classify(images, top: top)
+        let rankings = try await model.classify(files: files, top: top, arrival: arrival)
         let seconds = (ContinuousClock.now - start).inSeconds
         let results = zip(files, rankings).map { file, scores in Classification(image: file.name, top: scores) }
         return try Self.json(ClassifyAnswer(model: model.name, results: results, seconds: seconds))
     }
 
-    private func predict(_ model: ServedModel, _ request: Request) async throws -> Response {
+    private func predict(_ model: ServedModel, _ request: Request, arrival: BatchingPredictor.Arrival?) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: options.maxBodyBytes)
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
@@ -176,7 +178,7 @@ public final class ModelServer: Sendable {
         } else {
             throw RequestError.unsupportedMediaType("send prepared inputs as application/json or application/x-npy, got '\(contentType)'")
         }
-        let outputs = try await model.predict(inputs)
+        let outputs = try await model.predict(inputs, arrival: arrival)
         let accept = request.headers[.accept]?.lowercased() ?? ""
         if accept.contains("application/x-npy") {
             guard outputs.count == 1 else {

@@ -2,7 +2,7 @@ import Prometheus
 import ZooServing
 
 /// What `GET /metrics` reports, in Prometheus's text format: requests by model, endpoint and status; request
-/// latency; batch sizes; queue depth.
+/// latency; batch sizes; queue depth; requests arriving.
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -16,6 +16,9 @@ final class ServerMetrics: Sendable {
     private static var queueDepth: MetricNameDescriptor { MetricNameDescriptor(namespace: "zoo", metricName: "queue_depth", unitName: "samples",
                                                          helpText: "Samples waiting for a batch.") }
 
+    private static var arriving: MetricNameDescriptor { MetricNameDescriptor(namespace: "zoo", metricName: "requests_arriving",
+                                                       helpText: "Requests whose head has arrived and which are not queued yet (their batch waits for them).") }
+
     func request(model: String, endpoint: String, status: Int, seconds: Double) {
         registry.makeCounter(descriptor: Self.requests, labels: [("model", model), ("endpoint", endpoint), ("status", String(status))]).increment()
         registry.makeValueHistogram(descriptor: Self.latency, labels: [("model", model), ("endpoint", endpoint)], buckets: Self.latencyBuckets)
@@ -23,13 +26,16 @@ final class ServerMetrics: Sendable {
     }
 
     func batch(model: String, _ batch: BatchingPredictor.Batch) {
-        registry.makeValueHistogram(descriptor: Self.batchSize, labels: [("model", model)], buckets: [1, 2, 4, 8, 16, 32, 64, 128])
+        registry.makeValueHistogram(descriptor: Self.batchSize, labels: [("model", model)], buckets: [1, 2, 4, 8, 16, 24, 32, 64, 128])
             .record(Double(batch.samples))
     }
 
-    /// The metrics as text, with each model's queue depth read now.
-    func text(queues: [(model: String, depth: Int)]) -> String {
-        for (model, depth) in queues { registry.makeGauge(descriptor: Self.queueDepth, labels: [("model", model)]).set(Double(depth)) }
+    /// The metrics as text, with each model's queue depth and arriving requests read now.
+    func text(queues: [(model: String, depth: Int, arriving: Int)]) -> String {
+        for (model, depth, arriving) in queues {
+            registry.makeGauge(descriptor: Self.queueDepth, labels: [("model", model)]).set(Double(depth))
+            registry.makeGauge(descriptor: Self.arriving, labels: [("model", model)]).set(Double(arriving))
+        }
         return registry.emitToString()
     }
 }

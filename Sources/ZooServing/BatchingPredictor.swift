@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import ZooTensor
 
 /// Why a request was not answered with outputs.
@@ -24,16 +25,25 @@ public enum ServingError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 }
 
-/// Runs one network on batches gathered from concurrent requests, as model servers do: a request's samples wait until
-/// `maxBatch` samples of the same input shapes are queued or the oldest has waited `maxDelay`, then run in one batch
-/// and each request gets its own rows back. Requests of different shapes never share a batch. The queue is bounded
-/// (`maxQueue` samples; beyond it a request fails at once with `overloaded`), a request that waits past its
-/// `deadline` fails with `deadlineExceeded`, and `shutdown()` runs what is queued before it returns.
+/// Runs one network on batches gathered from concurrent requests, as model servers do. A batch of the head request's
+/// input shapes runs as soon as `maxBatch` samples are queued, or no other request is on its way, or the head has
+/// waited `maxDelay`; each request gets its own rows back, and requests of different shapes never share a batch.
+/// A request is on its way from `arrival()` until it is queued (the server announces one when its head arrives), so a
+/// lone request runs at once, and requests that arrive together are gathered. Without announcements a batch takes
+/// what is queued when the worker is free.
 ///
-/// Batches are padded to the next of a few sizes (powers of two up to `maxBatch`, and `maxBatch`), so that a model
-/// compiles a handful of inference plans rather than one per batch size; the padding rows are zeros and their
-/// outputs are dropped. Images are independent in every network Zoo runs at inference (BatchNorm uses its moving
-/// statistics), so a sample's outputs do not depend on its batch.
+/// Inputs can be prepared in the batch (`predict(samples:shapes:arrival:preparing:)`): the worker prepares the
+/// batch's requests side by side on every core before it runs the network, so that decoding images never competes
+/// with the network for the cores, and queued requests hold their small encoded form.
+///
+/// The queue is bounded (`maxQueue` samples; beyond it a request fails at once with `overloaded`), a request that
+/// waits past its `deadline` fails with `deadlineExceeded`, and `shutdown()` runs what is queued before it returns.
+///
+/// Batches are padded to the next of a few sizes (`paddedSizes`: powers of two up to 8, then multiples of 8 up to
+/// `maxBatch`), so that a model compiles a handful of inference plans rather than one per batch size, and a batch
+/// wastes at most 7 rows once it is above 8; the padding rows are zeros and their outputs are dropped. Images are
+/// independent in every network Zoo runs at inference (BatchNorm uses its moving statistics), so a sample's outputs
+/// do not depend on its batch.
 public final class BatchingPredictor: @unchecked Sendable {
     public struct Options: Sendable {
         public var maxBatch: Int
@@ -49,12 +59,25 @@ public final class BatchingPredictor: @unchecked Sendable {
         }
     }
 
-    /// One batch that ran: its samples (before padding), requests, the padded size it ran at, how long the network
-    /// took, and the samples still queued after it was taken.
+    /// One batch that ran: its samples (before padding), requests, the padded size it ran at, how long preparing its
+    /// inputs and running the network took, and the samples still queued after it was taken.
     public struct Batch: Sendable {
         public let samples, requests, paddedSize: Int
-        public let duration: Duration
+        public let preparation, duration: Duration
         public let queued: Int
+    }
+
+    /// A request on its way to `predict`: while any is, a batch waits (up to `maxDelay`) for it. It ends when its
+    /// request is queued, when `end()` is called, or when it is released.
+    public final class Arrival: @unchecked Sendable {
+        private let predictor: BatchingPredictor
+        fileprivate var ended = false
+
+        fileprivate init(_ predictor: BatchingPredictor) { self.predictor = predictor }
+
+        public func end() { predictor.end(self) }
+
+        deinit { predictor.end(self) }
     }
 
     public let options: Options
@@ -63,34 +86,48 @@ public final class BatchingPredictor: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [Request] = []
     private var queuedSamples = 0
+    private var arrivalCount = 0
+    private var warm = false
     private var stopping = false
     private var finished: [CheckedContinuation<Void, Never>] = []
     private var workerDone = false
 
     private final class Request {
-        let inputs: [Tensor]
         let samples: Int
         let shapes: [[Int]]
+        var inputs: [Tensor]?
+        let prepare: (@Sendable () throws -> [Tensor])?
         let arrival = ContinuousClock.now
         let continuation: CheckedContinuation<[Tensor], any Error>
 
-        init(inputs: [Tensor], continuation: CheckedContinuation<[Tensor], any Error>) {
+        init(samples: Int, shapes: [[Int]], inputs: [Tensor]?, prepare: (@Sendable () throws -> [Tensor])?,
+             continuation: CheckedContinuation<[Tensor], any Error>) {
+            self.samples = samples
+            self.shapes = shapes
             self.inputs = inputs
-            samples = inputs[0].shape[0]
-            shapes = inputs.map { Array($0.shape.dropFirst()) }
+            self.prepare = prepare
             self.continuation = continuation
         }
     }
 
     /// `network` maps a batch (one tensor per input, samples along the first axis) to its outputs (the same number of
     /// samples each); it runs on a thread of the predictor's own, one batch at a time. `observer` hears of every batch.
-    public init(options: Options = Options(), observer: (@Sendable (Batch) -> Void)? = nil,
+    /// With `warmUp` (the input shapes without the batch axis), the worker first runs zeros at every padded size, so
+    /// that no request pays for compiling a plan; `isReady` tells when that is done.
+    public init(options: Options = Options(), warmUp: [[Int]]? = nil, observer: (@Sendable (Batch) -> Void)? = nil,
                 network: @escaping @Sendable ([Tensor]) throws -> [Tensor]) {
         precondition(options.maxBatch > 0 && options.maxQueue > 0, "maxBatch and maxQueue must be positive")
         self.options = options
         self.network = network
         self.observer = observer
-        let worker = Thread { [self] in work() }
+        let worker = Thread { [self] in
+            if let warmUp {
+                // A network that fails on zeros fails its requests too, where the error reaches a caller.
+                for size in paddedSizes { _ = try? network(warmUp.map { Tensor(zeros: [size] + $0) }) }
+            }
+            condition.withLock { warm = true }
+            work()
+        }
         worker.name = "zoo-batching"
         worker.start()
     }
@@ -98,23 +135,80 @@ public final class BatchingPredictor: @unchecked Sendable {
     /// Samples waiting for a batch.
     public var queueDepth: Int { condition.withLock { queuedSamples } }
 
+    /// Requests announced and not queued yet.
+    public var arriving: Int { condition.withLock { arrivalCount } }
+
+    /// Whether the warm-up has run (at once without one): requests are answered before, only slower.
+    public var isReady: Bool { condition.withLock { warm } }
+
+    /// The sizes batches run at: powers of two up to 8, then multiples of 8, and `maxBatch`.
+    public var paddedSizes: [Int] {
+        var sizes: [Int] = [], size = 1
+        while size < options.maxBatch {
+            sizes.append(size)
+            size = size < 8 ? size * 2 : size + 8
+        }
+        return sizes + [options.maxBatch]
+    }
+
+    /// The padded size a batch of `samples` runs at (a single request larger than `maxBatch` runs alone, unpadded).
+    func paddedSize(_ samples: Int) -> Int {
+        paddedSizes.first { $0 >= samples } ?? samples
+    }
+
+    /// Announces a request on its way, so that batches wait for it; pass it to `predict`.
+    public func arrival() -> Arrival {
+        condition.withLock { arrivalCount += 1 }
+        return Arrival(self)
+    }
+
+    private func end(_ arrival: Arrival) {
+        condition.withLock {
+            guard !arrival.ended else { return }
+            arrival.ended = true
+            arrivalCount -= 1
+            condition.broadcast()
+        }
+    }
+
     /// The outputs for `inputs` (one tensor per network input, each with the same number of samples along its
     /// first axis), computed in a batch with whatever other requests of the same shapes are queued.
-    public func predict(_ inputs: [Tensor]) async throws -> [Tensor] {
+    public func predict(_ inputs: [Tensor], arrival: Arrival? = nil) async throws -> [Tensor] {
         guard let first = inputs.first, let samples = first.shape.first, samples > 0,
               inputs.allSatisfy({ $0.shape.first == samples }) else {
+            arrival?.end()
             throw ServingError.badInput("every input needs the same number of samples (at least one) along its first axis, got shapes "
                 + inputs.map { describe(shape: $0.shape) }.joined(separator: ", "))
         }
-        return try await withCheckedThrowingContinuation { continuation in
+        return try await enqueue(samples: samples, shapes: inputs.map { Array($0.shape.dropFirst()) }, inputs: inputs, prepare: nil, arrival: arrival)
+    }
+
+    /// The outputs for inputs `prepare` makes in the batch, on the worker's turn: `samples` samples of `shapes`
+    /// (without the batch axis) per input. What `prepare` throws fails this request only.
+    public func predict(samples: Int, shapes: [[Int]], arrival: Arrival? = nil,
+                        preparing prepare: @escaping @Sendable () throws -> [Tensor]) async throws -> [Tensor] {
+        guard samples > 0, !shapes.isEmpty else {
+            arrival?.end()
+            throw ServingError.badInput("a request needs at least one sample of at least one input")
+        }
+        return try await enqueue(samples: samples, shapes: shapes, inputs: nil, prepare: prepare, arrival: arrival)
+    }
+
+    private func enqueue(samples: Int, shapes: [[Int]], inputs: [Tensor]?, prepare: (@Sendable () throws -> [Tensor])?,
+                         arrival: Arrival?) async throws -> [Tensor] {
+        try await withCheckedThrowingContinuation { continuation in
             condition.withLock {
+                if let arrival, !arrival.ended {
+                    arrival.ended = true
+                    arrivalCount -= 1
+                }
+                condition.broadcast()
                 if stopping { return continuation.resume(throwing: ServingError.shuttingDown) }
                 guard queuedSamples + samples <= options.maxQueue else {
                     return continuation.resume(throwing: ServingError.overloaded(queued: queuedSamples, limit: options.maxQueue))
                 }
-                pending.append(Request(inputs: inputs, continuation: continuation))
+                pending.append(Request(samples: samples, shapes: shapes, inputs: inputs, prepare: prepare, continuation: continuation))
                 queuedSamples += samples
-                condition.broadcast()
             }
         }
     }
@@ -130,21 +224,14 @@ public final class BatchingPredictor: @unchecked Sendable {
         }
     }
 
-    /// The padded size a batch of `samples` runs at.
-    func paddedSize(_ samples: Int) -> Int {
-        var size = 1
-        while size < samples { size *= 2 }
-        return min(size, max(options.maxBatch, samples))
-    }
-
     private func work() {
         condition.lock()
         while true {
             while pending.isEmpty && !stopping { condition.wait() }
             guard let head = pending.first else { break }
-            // Wait for a full batch of the head's shapes, or until the head has waited maxDelay.
+            // Wait for a full batch of the head's shapes while others are on their way, until the head has waited maxDelay.
             let due = head.arrival + options.maxDelay
-            while !stopping, samples(shaped: head.shapes) < options.maxBatch, ContinuousClock.now < due {
+            while !stopping, arrivalCount > 0, samples(shaped: head.shapes) < options.maxBatch, ContinuousClock.now < due {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: (due - ContinuousClock.now).inSeconds))
             }
             var batch: [Request] = [], samples = 0
@@ -181,14 +268,16 @@ public final class BatchingPredictor: @unchecked Sendable {
                 live.append(request)
             }
         }
+        let preparation = prepare(&live)
         guard let first = live.first else { return }
         let samples = live.reduce(0) { $0 + $1.samples }
         let padded = paddedSize(samples)
-        let inputs = first.inputs.indices.map { index in
-            var parts = live.map { $0.inputs[index] }
+        let inputs = first.shapes.indices.map { index in
+            var parts = live.map { $0.inputs![index] }
             if padded > samples { parts.append(Tensor(zeros: [padded - samples] + first.shapes[index])) }
             return parts.count == 1 ? parts[0] : Tensor(stacking: parts)
         }
+        for request in live { request.inputs = nil }
         let start = ContinuousClock.now
         do {
             let outputs = try network(inputs)
@@ -197,7 +286,7 @@ public final class BatchingPredictor: @unchecked Sendable {
                 throw ServingError.badInput("the network returned \(outputs.map { describe(shape: $0.shape) }.joined(separator: ", ")) for a batch of \(padded)")
             }
             // Heard before the answers go out, so that a caller who has its answer finds its batch counted.
-            observer?(Batch(samples: samples, requests: live.count, paddedSize: padded, duration: duration, queued: queued))
+            observer?(Batch(samples: samples, requests: live.count, paddedSize: padded, preparation: preparation, duration: duration, queued: queued))
             var row = 0
             for request in live {
                 let rows = row..<(row + request.samples)
@@ -207,5 +296,35 @@ public final class BatchingPredictor: @unchecked Sendable {
         } catch {
             for request in live { request.continuation.resume(throwing: error) }
         }
+    }
+
+    /// Prepares the requests that carry a preparation, side by side, and drops (answering them) those whose
+    /// preparation fails or makes other shapes than they declared. Returns the time it took.
+    private func prepare(_ requests: inout [Request]) -> Duration {
+        let waiting = requests.filter { $0.inputs == nil }
+        guard !waiting.isEmpty else { return .zero }
+        let start = ContinuousClock.now
+        let failures = Mutex<[ObjectIdentifier: any Error]>([:])
+        let work = UncheckedSendable(waiting)
+        DispatchQueue.concurrentPerform(iterations: waiting.count) { index in
+            let request = work.value[index]
+            do {
+                let inputs = try request.prepare!()
+                guard inputs.map({ $0.shape }) == request.shapes.map({ [request.samples] + $0 }) else {
+                    throw ServingError.badInput("the request's preparation made \(inputs.map { describe(shape: $0.shape) }.joined(separator: ", ")), not the "
+                        + request.shapes.map { describe(shape: [request.samples] + $0) }.joined(separator: ", ") + " it declared")
+                }
+                request.inputs = inputs
+            } catch {
+                failures.withLock { $0[ObjectIdentifier(request)] = error }
+            }
+        }
+        let failed = failures.withLock { $0 }
+        requests.removeAll { request in
+            guard let error = failed[ObjectIdentifier(request)] else { return false }
+            request.continuation.resume(throwing: error)
+            return true
+        }
+        return ContinuousClock.now - start
     }
 }

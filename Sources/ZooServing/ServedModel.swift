@@ -78,20 +78,41 @@ public final class ServedModel: Sendable {
             cropFraction: takesImages ? preparation.cropFraction : nil,
             classes: classifier?.classes, classNames: classNames, outputsProbabilities: classifier?.outputsProbabilities)
         let shared = UncheckedSendable(model)
-        predictor = BatchingPredictor(options: options, observer: observer) { inputs in
+        let channelsLastInputs = model.inputShapes
+        predictor = BatchingPredictor(options: options, warmUp: channelsLastInputs, observer: observer) { inputs in
             try Gradients.off { try shared.value(inputs.map { Variable($0) }).outputs.map(\.value) }
         }
     }
 
     /// The top `top` classes of each image, as `zoo predict --json` ranks them.
-    public func classify(_ images: [Image], top: Int) async throws -> [[Score]] {
+    public func classify(_ images: [Image], top: Int, arrival: BatchingPredictor.Arrival? = nil) async throws -> [[Score]] {
+        try await classify(count: images.count, top: top, arrival: arrival) { images }
+    }
+
+    /// The top `top` classes of each encoded image (JPEG or PNG, each with a name for messages), decoded and prepared
+    /// in the batch that runs it.
+    public func classify(files: [(name: String, data: Data)], top: Int, arrival: BatchingPredictor.Arrival? = nil) async throws -> [[Score]] {
+        let files = UncheckedSendable(files)
+        return try await classify(count: files.value.count, top: top, arrival: arrival) {
+            try files.value.map { file in
+                do { return try ImageCodec.decode(file.data, name: file.name) } catch { throw ServingError.badInput("\(error)") }
+            }
+        }
+    }
+
+    private func classify(count: Int, top: Int, arrival: BatchingPredictor.Arrival?,
+                          images: @escaping @Sendable () throws -> [Image]) async throws -> [[Score]] {
         guard classifier != nil else {
+            arrival?.end()
             throw ServingError.badInput("\(name) has no classifier (its outputs: \(facts.outputs.map(\.name).joined(separator: ", "))); use predict")
         }
         guard takesImages else {
+            arrival?.end()
             throw ServingError.badInput("\(name) takes \(facts.inputs.map { describe(shape: $0.shape) }.joined(separator: ", ")), not images; use predict")
         }
-        let logits = try await predictor.predict([preparation.batch(images)])[0]
+        let preparation = preparation
+        let logits = try await predictor.predict(samples: count, shapes: [[preparation.height, preparation.width, preparation.channels]],
+                                                 arrival: arrival) { [preparation.batch(try images())] }[0]
         return Network.ranking(try softmax(Variable(logits)).value, top: top).map { best in
             best.map { Score(class: $0.class, label: classNames?[$0.class], probability: Double($0.probability)) }
         }
@@ -100,7 +121,8 @@ public final class ServedModel: Sendable {
     /// Every output for prepared inputs (one tensor per network input, samples along the first axis, channels
     /// last, or channels first for a network Keras ran so), as `zoo predict --output` writes them: a classifier's
     /// main output as probabilities when the network ends in a softmax, else as logits.
-    public func predict(_ inputs: [Tensor]) async throws -> [Tensor] {
+    public func predict(_ inputs: [Tensor], arrival: BatchingPredictor.Arrival? = nil) async throws -> [Tensor] {
+        defer { arrival?.end() }
         guard inputs.count == facts.inputs.count else {
             throw ServingError.badInput("\(name) takes \(facts.inputs.count) input\(facts.inputs.count == 1 ? "" : "s"), got \(inputs.count)")
         }
@@ -108,7 +130,7 @@ public final class ServedModel: Sendable {
             throw ServingError.badInput("\(name)'s input \(expected.name) takes [N, \(expected.shape.map(String.init).joined(separator: ", "))], got \(describe(shape: input.shape))")
         }
         let channelsLast = try inputs.map { channelsFirst && $0.shape.count == 4 ? try permute(Variable($0), [2, 3, 1]).value : $0 }
-        var outputs = try await predictor.predict(channelsLast)
+        var outputs = try await predictor.predict(channelsLast, arrival: arrival)
         if classifier?.outputsProbabilities == true { outputs[0] = try softmax(Variable(outputs[0])).value }
         return outputs
     }

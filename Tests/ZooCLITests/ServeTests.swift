@@ -66,6 +66,18 @@ import Zoo
             return (http.statusCode, fields, data)
         }
 
+        /// Polls `/metrics` until the model's gauge `name` reads `value` (for up to 30 s); whether it did.
+        func waitForGauge(_ name: String, model: String, toReach value: Double) async throws -> Bool {
+            for _ in 0..<600 {
+                let metrics = String(decoding: try await request("GET", "/metrics").body, as: UTF8.self)
+                let reading = metrics.split(separator: "\n").first { $0.hasPrefix("\(name){model=\"\(model)\"} ") }
+                    .flatMap { Double($0.split(separator: " ").last!) }
+                if reading == value { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+
         func json(_ method: String, _ path: String, body: Data? = nil, headers: [String: String] = [:]) async throws -> (status: Int, object: Any) {
             let answer = try await request(method, path, body: body, headers: headers)
             return (answer.status, try JSONSerialization.jsonObject(with: answer.body))
@@ -224,27 +236,34 @@ import Zoo
         #expect(server.stop().status == 0)
     }
 
-    /// A queue of two samples, held by a long batching delay: a third request is refused at once with 503 and
-    /// Retry-After; SIGTERM then runs the queued two without waiting out the delay, answers them, and exits 0.
+    /// A request whose body is still arriving holds its batch (for up to --max-delay, here a minute), so two more wait
+    /// queued behind it and fill a queue of two: a third is refused at once with 503 and Retry-After. SIGTERM then
+    /// runs the queued two without waiting out the delay and answers them; the slow request, once its body is in, is
+    /// told the server is shutting down; and the server exits 0.
     @Test func overloadIsRefusedAndSigtermDrainsTheQueue() async throws {
         let server = try Server(["--model", "lenet=\(Self.lenet)", "--max-batch", "32", "--max-delay", "60000", "--max-queue", "2"])
         let image = try Self.png("8-bag-1.png")
+        let slow = Process(), body = Pipe(), status = Pipe()
+        slow.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        slow.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-T", "-", "-H", "Content-Type: image/png", "-H", "Expect:",
+                          "http://127.0.0.1:\(server.port)/v1/models/lenet/classify"]
+        slow.standardInput = body
+        slow.standardOutput = status
+        try slow.run()
+        body.fileHandleForWriting.write(image.prefix(image.count / 2))
+        #expect(try await server.waitForGauge("zoo_requests_arriving", model: "lenet", toReach: 1))
         let queued = (0..<2).map { _ in Task { try await server.request("POST", "/v1/models/lenet/classify", body: image).status } }
-        // Both wait in the queue (the metrics read its depth) before a third comes.
-        var depth = 0.0
-        for _ in 0..<600 where depth < 2 {
-            let metrics = String(decoding: try await server.request("GET", "/metrics").body, as: UTF8.self)
-            depth = metrics.split(separator: "\n").first { $0.hasPrefix("zoo_queue_depth_samples{model=\"lenet\"} ") }
-                .flatMap { Double($0.split(separator: " ").last!) } ?? 0
-            if depth < 2 { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(depth == 2)
+        #expect(try await server.waitForGauge("zoo_queue_depth_samples", model: "lenet", toReach: 2))
         let overload = try await server.request("POST", "/v1/models/lenet/classify", body: image)
         #expect(overload.status == 503)
         #expect(overload.headers["retry-after"] == "1" && String(decoding: overload.body, as: UTF8.self).contains("the queue is full"))
         let start = ContinuousClock.now
         server.process.terminate()
         for task in queued { #expect(try await task.value == 200) }
+        body.fileHandleForWriting.write(image.dropFirst(image.count / 2))
+        try body.fileHandleForWriting.close()
+        slow.waitUntilExit()
+        #expect(String(decoding: status.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "503", "the slow request, after SIGTERM")
         let stopped = server.stop()
         #expect(stopped.status == 0, "\(stopped.stderr)")
         #expect(ContinuousClock.now - start < .seconds(30), "the drain waited out the batching delay")

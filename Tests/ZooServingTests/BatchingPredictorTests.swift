@@ -26,9 +26,10 @@ import ZooTensor
         return try Tensor(shape: shape, scalars: (0..<count).map { Float(seed * 1000 + $0) / 7 })
     }
 
+    /// Requests announced together are gathered into batches; half carry their inputs and half are prepared in the batch.
     @Test func concurrentRequestsShareBatchesAndGetTheirOwnRows() async throws {
         let log = Log()
-        let predictor = BatchingPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(1))) { inputs in
+        let predictor = BatchingPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(10))) { inputs in
             log.record(inputs)
             return try Self.network(inputs)
         }
@@ -36,14 +37,22 @@ import ZooTensor
         let requests = try (0..<24).map { index in
             try sample(index, shape: [index % 3 == 0 ? 2 : 1] + (index % 2 == 0 ? [2, 3] : [5]))
         }
+        let arrivals = requests.map { _ in predictor.arrival() }
+        let start = ContinuousClock.now
         let answers = try await withThrowingTaskGroup(of: (Int, [Tensor]).self) { group in
             for (index, request) in requests.enumerated() {
-                group.addTask { (index, try await predictor.predict([request])) }
+                let arrival = arrivals[index]
+                group.addTask {
+                    if index % 4 < 2 { return (index, try await predictor.predict([request], arrival: arrival)) }
+                    return (index, try await predictor.predict(samples: request.shape[0], shapes: [Array(request.shape.dropFirst())],
+                                                               arrival: arrival) { [request] })
+                }
             }
             var answers: [Int: [Tensor]] = [:]
             for try await (index, outputs) in group { answers[index] = outputs }
             return answers
         }
+        #expect(ContinuousClock.now - start < .seconds(5), "once every announced request was queued, the last batch waited out maxDelay")
         for (index, request) in requests.enumerated() {
             let expected = try Self.network([request])
             #expect(answers[index]?.map(\.shape) == expected.map(\.shape), "request \(index)")
@@ -55,6 +64,76 @@ import ZooTensor
         #expect(batches.allSatisfy { [1, 2, 4, 8].contains($0.rows) }, "batches are padded to 1, 2, 4 or 8 rows: \(batches.map(\.rows))")
         #expect(batches.reduce(0) { $0 + $1.rows } >= samples)
         #expect(Set(batches.map(\.shape)) == [[2, 3], [5]])
+        await predictor.shutdown()
+    }
+
+    /// A lone request runs at once, however long maxDelay is; a batch waits for a request announced on its way, and
+    /// stops waiting when that announcement ends without a request.
+    @Test func aBatchWaitsOnlyForRequestsOnTheirWay() async throws {
+        let log = Log()
+        let predictor = BatchingPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(30))) { inputs in
+            log.record(inputs)
+            return try Self.network(inputs)
+        }
+        let start = ContinuousClock.now
+        let alone = try await predictor.predict([try sample(0, shape: [1, 3])], arrival: predictor.arrival())
+        #expect(try alone[1].scalars == Self.network([try sample(0, shape: [1, 3])])[1].scalars)
+        #expect(ContinuousClock.now - start < .seconds(10), "a lone request waited for nothing")
+
+        let first = predictor.arrival(), second = predictor.arrival(), third = predictor.arrival()
+        #expect(predictor.arriving == 3)
+        let firstAnswer = Task { try await predictor.predict([try sample(1, shape: [1, 3])], arrival: first) }
+        while predictor.queueDepth < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(predictor.queueDepth == 1 && log.batches.withLock { $0.count } == 1, "the batch ran without the requests on their way")
+        let secondAnswer = Task { try await predictor.predict([try sample(2, shape: [1, 3])], arrival: second) }
+        while predictor.queueDepth < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(predictor.arriving == 1)
+        third.end()  // the third request never comes (its body was refused, say)
+        _ = try await (firstAnswer.value, secondAnswer.value)
+        #expect(ContinuousClock.now - start < .seconds(20))
+        #expect(log.batches.withLock { $0.map(\.rows) } == [1, 2], "the two requests shared one batch")
+        await predictor.shutdown()
+    }
+
+    /// Preparations run in the batch: one that throws, and one that makes other shapes than it declared, fail their
+    /// own requests only.
+    @Test func aFailedPreparationFailsItsRequestAlone() async throws {
+        let log = Log()
+        let predictor = BatchingPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(30))) { inputs in
+            log.record(inputs)
+            return try Self.network(inputs)
+        }
+        let arrivals = (0..<3).map { _ in predictor.arrival() }
+        let good = Task { try await predictor.predict(samples: 1, shapes: [[4]], arrival: arrivals[0]) { [try self.sample(7, shape: [1, 4])] } }
+        let broken = Task { try await predictor.predict(samples: 1, shapes: [[4]], arrival: arrivals[1]) { throw ServingError.badInput("not an image") } }
+        let misshapen = Task { try await predictor.predict(samples: 1, shapes: [[4]], arrival: arrivals[2]) { [try self.sample(8, shape: [2, 4])] } }
+        #expect(try await good.value[1].scalars == Self.network([try sample(7, shape: [1, 4])])[1].scalars)
+        await #expect(throws: ServingError.badInput("not an image")) { try await broken.value }
+        do {
+            _ = try await misshapen.value
+            Issue.record("a preparation of the wrong shape was answered")
+        } catch {
+            #expect("\(error)".contains("[2, 4]") && "\(error)".contains("[1, 4]"), "\(error)")
+        }
+        #expect(log.batches.withLock { $0.map(\.rows) } == [1])
+        await predictor.shutdown()
+    }
+
+    /// The warm-up runs every padded size once before the first request: powers of two up to 8, then multiples of 8.
+    @Test func warmUpRunsEveryPaddedSize() async throws {
+        let log = Log()
+        let predictor = BatchingPredictor(options: .init(maxBatch: 32), warmUp: [[3]]) { inputs in
+            log.record(inputs)
+            return try Self.network(inputs)
+        }
+        #expect(predictor.paddedSizes == [1, 2, 4, 8, 16, 24, 32])
+        let twelve = BatchingPredictor(options: .init(maxBatch: 12)) { $0 }
+        #expect(twelve.paddedSizes == [1, 2, 4, 8, 12])
+        await twelve.shutdown()
+        _ = try await predictor.predict([try sample(0, shape: [17, 3])])
+        #expect(predictor.isReady)
+        #expect(log.batches.withLock { $0.map(\.rows) } == [1, 2, 4, 8, 16, 24, 32, 24], "17 samples run padded to 24")
         await predictor.shutdown()
     }
 
@@ -104,11 +183,13 @@ import ZooTensor
     /// Shutdown answers every queued request before it returns, and refuses new ones.
     @Test func shutdownDrainsTheQueue() async throws {
         let predictor = BatchingPredictor(options: .init(maxBatch: 4, maxDelay: .seconds(10))) { try Self.network($0) }
+        let fourth = predictor.arrival()
         let tasks = (0..<3).map { index in Task { try await predictor.predict([try sample(index, shape: [1, 3])]) } }
         while predictor.queueDepth < 3 { try await Task.sleep(for: .milliseconds(1)) }
-        // The batch would wait 10 s for a fourth sample; shutting down runs it now.
+        // The batch would wait 10 s for the fourth request on its way; shutting down runs it now.
         let start = ContinuousClock.now
         await predictor.shutdown()
+        fourth.end()
         #expect(ContinuousClock.now - start < .seconds(5))
         for (index, task) in tasks.enumerated() {
             #expect(try await task.value[1].scalars == Self.network([try sample(index, shape: [1, 3])])[1].scalars)
