@@ -1,8 +1,9 @@
 import Prometheus
 import ZooServing
+import ZooTensor
 
 /// What `GET /metrics` reports, in Prometheus's text format: requests by model, endpoint and status; request
-/// latency; batch sizes; queue depth; requests arriving.
+/// latency; batch sizes and durations; queue depth; requests arriving.
 final class ServerMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     static let latencyBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -13,6 +14,8 @@ final class ServerMetrics: Sendable {
                                                       helpText: "Time from a request's arrival to its answer.") }
     private static var batchSize: MetricNameDescriptor { MetricNameDescriptor(namespace: "zoo", metricName: "batch_size", unitName: "samples",
                                                         helpText: "Samples per batch the network ran (before padding).") }
+    private static var batchDuration: MetricNameDescriptor { MetricNameDescriptor(namespace: "zoo", metricName: "batch_duration", unitName: "seconds",
+                                                            helpText: "Time a batch took, by phase: preparing its inputs (decoding images), running the network.") }
     private static var queueDepth: MetricNameDescriptor { MetricNameDescriptor(namespace: "zoo", metricName: "queue_depth", unitName: "samples",
                                                          helpText: "Samples waiting for a batch.") }
 
@@ -28,6 +31,10 @@ final class ServerMetrics: Sendable {
     func batch(model: String, _ batch: BatchingPredictor.Batch) {
         registry.makeValueHistogram(descriptor: Self.batchSize, labels: [("model", model)], buckets: [1, 2, 4, 8, 16, 24, 32, 64, 128])
             .record(Double(batch.samples))
+        for (phase, duration) in [("prepare", batch.preparation), ("run", batch.duration)] {
+            registry.makeValueHistogram(descriptor: Self.batchDuration, labels: [("model", model), ("phase", phase)], buckets: Self.latencyBuckets)
+                .record(duration.inSeconds)
+        }
     }
 
     /// The metrics as text, with each model's queue depth and arriving requests read now.

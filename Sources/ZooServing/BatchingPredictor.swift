@@ -39,11 +39,12 @@ public enum ServingError: Error, CustomStringConvertible, Sendable, Equatable {
 /// The queue is bounded (`maxQueue` samples; beyond it a request fails at once with `overloaded`), a request that
 /// waits past its `deadline` fails with `deadlineExceeded`, and `shutdown()` runs what is queued before it returns.
 ///
-/// Batches are padded to the next of a few sizes (`paddedSizes`: powers of two up to 8, then multiples of 8 up to
-/// `maxBatch`), so that a model compiles a handful of inference plans rather than one per batch size, and a batch
-/// wastes at most 7 rows once it is above 8; the padding rows are zeros and their outputs are dropped. Images are
-/// independent in every network Zoo runs at inference (BatchNorm uses its moving statistics), so a sample's outputs
-/// do not depend on its batch.
+/// The network runs at a few sizes only (`batchSizes`: powers of two up to 8, then multiples of 8 up to `maxBatch`),
+/// so that a model compiles a handful of inference plans rather than one per batch size. A batch runs as the
+/// cheapest run of those sizes that covers it, by the times the warm-up measured: 19 samples may run as 16 + 2 + 1,
+/// or padded to 24 where a run's fixed cost is high. Padding rows are zeros and their outputs are dropped; without a
+/// warm-up a batch is padded to the next size. Images are independent in every network Zoo runs at inference
+/// (BatchNorm uses its moving statistics), so a sample's outputs do not depend on its batch.
 public final class BatchingPredictor: @unchecked Sendable {
     public struct Options: Sendable {
         public var maxBatch: Int
@@ -59,10 +60,11 @@ public final class BatchingPredictor: @unchecked Sendable {
         }
     }
 
-    /// One batch that ran: its samples (before padding), requests, the padded size it ran at, how long preparing its
-    /// inputs and running the network took, and the samples still queued after it was taken.
+    /// One batch that ran: its samples (before padding), requests, the sizes the network ran at (padding included),
+    /// how long preparing its inputs and running the network took, and the samples still queued after it was taken.
     public struct Batch: Sendable {
-        public let samples, requests, paddedSize: Int
+        public let samples, requests: Int
+        public let pieces: [Int]
         public let preparation, duration: Duration
         public let queued: Int
     }
@@ -88,6 +90,8 @@ public final class BatchingPredictor: @unchecked Sendable {
     private var queuedSamples = 0
     private var arrivalCount = 0
     private var warm = false
+    /// Seconds a run of each of `batchSizes` took at warm-up.
+    private var runCosts: [Int: Double] = [:]
     private var stopping = false
     private var finished: [CheckedContinuation<Void, Never>] = []
     private var workerDone = false
@@ -112,8 +116,9 @@ public final class BatchingPredictor: @unchecked Sendable {
 
     /// `network` maps a batch (one tensor per input, samples along the first axis) to its outputs (the same number of
     /// samples each); it runs on a thread of the predictor's own, one batch at a time. `observer` hears of every batch.
-    /// With `warmUp` (the input shapes without the batch axis), the worker first runs zeros at every padded size, so
-    /// that no request pays for compiling a plan; `isReady` tells when that is done.
+    /// With `warmUp` (the input shapes without the batch axis), the worker first runs zeros at every one of
+    /// `batchSizes` twice, so that no request pays for compiling a plan, and times the second run; `isReady` tells when
+    /// that is done.
     public init(options: Options = Options(), warmUp: [[Int]]? = nil, observer: (@Sendable (Batch) -> Void)? = nil,
                 network: @escaping @Sendable ([Tensor]) throws -> [Tensor]) {
         precondition(options.maxBatch > 0 && options.maxQueue > 0, "maxBatch and maxQueue must be positive")
@@ -121,11 +126,21 @@ public final class BatchingPredictor: @unchecked Sendable {
         self.network = network
         self.observer = observer
         let worker = Thread { [self] in
+            var costs: [Int: Double] = [:]
             if let warmUp {
                 // A network that fails on zeros fails its requests too, where the error reaches a caller.
-                for size in paddedSizes { _ = try? network(warmUp.map { Tensor(zeros: [size] + $0) }) }
+                for size in batchSizes {
+                    let zeros = warmUp.map { Tensor(zeros: [size] + $0) }
+                    _ = try? network(zeros)
+                    let start = ContinuousClock.now
+                    _ = try? network(zeros)
+                    costs[size] = (ContinuousClock.now - start).inSeconds
+                }
             }
-            condition.withLock { warm = true }
+            condition.withLock {
+                runCosts = costs
+                warm = true
+            }
             work()
         }
         worker.name = "zoo-batching"
@@ -141,8 +156,8 @@ public final class BatchingPredictor: @unchecked Sendable {
     /// Whether the warm-up has run (at once without one): requests are answered before, only slower.
     public var isReady: Bool { condition.withLock { warm } }
 
-    /// The sizes batches run at: powers of two up to 8, then multiples of 8, and `maxBatch`.
-    public var paddedSizes: [Int] {
+    /// The sizes the network runs at: powers of two up to 8, then multiples of 8, and `maxBatch`.
+    public var batchSizes: [Int] {
         var sizes: [Int] = [], size = 1
         while size < options.maxBatch {
             sizes.append(size)
@@ -151,9 +166,25 @@ public final class BatchingPredictor: @unchecked Sendable {
         return sizes + [options.maxBatch]
     }
 
-    /// The padded size a batch of `samples` runs at (a single request larger than `maxBatch` runs alone, unpadded).
-    func paddedSize(_ samples: Int) -> Int {
-        paddedSizes.first { $0 >= samples } ?? samples
+    /// The sizes a batch of `samples` runs as: the cheapest cover by `costs` (seconds per run of each size), else the
+    /// next size up. A single request larger than every size runs alone, unpadded.
+    public static func pieces(for samples: Int, sizes: [Int], costs: [Int: Double]) -> [Int] {
+        guard let largest = sizes.last, samples <= largest else { return [samples] }
+        guard sizes.allSatisfy({ costs[$0] != nil }) else { return [sizes.first { $0 >= samples }!] }
+        // best[n]: the cheapest sizes covering n samples, padding the last run if that is cheaper.
+        var best: [(cost: Double, pieces: [Int])] = [(0, [])]
+        for n in 1...samples {
+            var choice: (cost: Double, pieces: [Int])? = nil
+            for size in sizes {
+                let rest = size >= n ? (cost: 0.0, pieces: [Int]()) : best[n - size]
+                let candidate = (cost: costs[size]! + rest.cost, pieces: [size] + rest.pieces)
+                if choice.map({ candidate.cost < $0.cost || candidate.cost == $0.cost && candidate.pieces.count < $0.pieces.count }) ?? true {
+                    choice = candidate
+                }
+            }
+            best.append(choice!)
+        }
+        return best[samples].pieces.sorted(by: >)
     }
 
     /// Announces a request on its way, so that batches wait for it; pass it to `predict`.
@@ -271,7 +302,8 @@ public final class BatchingPredictor: @unchecked Sendable {
         let preparation = prepare(&live)
         guard let first = live.first else { return }
         let samples = live.reduce(0) { $0 + $1.samples }
-        let padded = paddedSize(samples)
+        let pieces = Self.pieces(for: samples, sizes: batchSizes, costs: condition.withLock { runCosts })
+        let padded = pieces.reduce(0, +)
         let inputs = first.shapes.indices.map { index in
             var parts = live.map { $0.inputs![index] }
             if padded > samples { parts.append(Tensor(zeros: [padded - samples] + first.shapes[index])) }
@@ -280,13 +312,20 @@ public final class BatchingPredictor: @unchecked Sendable {
         for request in live { request.inputs = nil }
         let start = ContinuousClock.now
         do {
-            let outputs = try network(inputs)
-            let duration = ContinuousClock.now - start
-            guard outputs.allSatisfy({ $0.shape.first == padded }) else {
-                throw ServingError.badInput("the network returned \(outputs.map { describe(shape: $0.shape) }.joined(separator: ", ")) for a batch of \(padded)")
+            var runs: [[Tensor]] = [], done = 0
+            for size in pieces {
+                let rows = done..<(done + size)
+                let outputs = try network(pieces.count == 1 ? inputs : inputs.map { $0.rows(rows) })
+                guard outputs.allSatisfy({ $0.shape.first == size }) else {
+                    throw ServingError.badInput("the network returned \(outputs.map { describe(shape: $0.shape) }.joined(separator: ", ")) for a batch of \(size)")
+                }
+                runs.append(outputs)
+                done += size
             }
+            let outputs = runs.count == 1 ? runs[0] : runs[0].indices.map { output in Tensor(stacking: runs.map { $0[output] }) }
+            let duration = ContinuousClock.now - start
             // Heard before the answers go out, so that a caller who has its answer finds its batch counted.
-            observer?(Batch(samples: samples, requests: live.count, paddedSize: padded, preparation: preparation, duration: duration, queued: queued))
+            observer?(Batch(samples: samples, requests: live.count, pieces: pieces, preparation: preparation, duration: duration, queued: queued))
             var row = 0
             for request in live {
                 let rows = row..<(row + request.samples)

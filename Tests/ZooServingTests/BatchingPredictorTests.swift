@@ -120,21 +120,43 @@ import ZooTensor
         await predictor.shutdown()
     }
 
-    /// The warm-up runs every padded size once before the first request: powers of two up to 8, then multiples of 8.
-    @Test func warmUpRunsEveryPaddedSize() async throws {
+    /// The warm-up runs every batch size twice before the first request (powers of two up to 8, then multiples of 8),
+    /// and a batch then runs as sizes among those.
+    @Test func warmUpRunsEveryBatchSize() async throws {
         let log = Log()
         let predictor = BatchingPredictor(options: .init(maxBatch: 32), warmUp: [[3]]) { inputs in
             log.record(inputs)
             return try Self.network(inputs)
         }
-        #expect(predictor.paddedSizes == [1, 2, 4, 8, 16, 24, 32])
+        #expect(predictor.batchSizes == [1, 2, 4, 8, 16, 24, 32])
         let twelve = BatchingPredictor(options: .init(maxBatch: 12)) { $0 }
-        #expect(twelve.paddedSizes == [1, 2, 4, 8, 12])
+        #expect(twelve.batchSizes == [1, 2, 4, 8, 12])
         await twelve.shutdown()
-        _ = try await predictor.predict([try sample(0, shape: [17, 3])])
+        let request = try sample(0, shape: [17, 3])
+        let answer = try await predictor.predict([request])
         #expect(predictor.isReady)
-        #expect(log.batches.withLock { $0.map(\.rows) } == [1, 2, 4, 8, 16, 24, 32, 24], "17 samples run padded to 24")
+        #expect(try answer.map(\.scalars) == Self.network([request]).map(\.scalars))
+        let rows = log.batches.withLock { $0.map(\.rows) }
+        #expect(Array(rows.prefix(14)) == [1, 1, 2, 2, 4, 4, 8, 8, 16, 16, 24, 24, 32, 32])
+        let pieces = rows.dropFirst(14)
+        #expect(pieces.allSatisfy { predictor.batchSizes.contains($0) } && pieces.reduce(0, +) >= 17, "17 samples ran as \(Array(pieces))")
         await predictor.shutdown()
+    }
+
+    /// A batch runs as the cheapest cover by the measured run times: in pieces where runs cost by their size, padded
+    /// where each run has a high fixed cost, padded to the next size without times.
+    @Test func aBatchRunsAsItsCheapestSizes() {
+        let sizes = [1, 2, 4, 8, 16, 24, 32]
+        let proportional = Dictionary(uniqueKeysWithValues: sizes.map { ($0, Double($0)) })
+        #expect(BatchingPredictor.pieces(for: 17, sizes: sizes, costs: proportional) == [16, 1])
+        #expect(BatchingPredictor.pieces(for: 32, sizes: sizes, costs: proportional) == [32])
+        let fixedCost = Dictionary(uniqueKeysWithValues: sizes.map { ($0, 10 + Double($0)) })
+        #expect(BatchingPredictor.pieces(for: 17, sizes: sizes, costs: fixedCost) == [24])
+        // Per sample, larger runs are cheaper (as on a CPU): 19 = 16 + 2 + 1 costs 15.3 against 18.5 for 24.
+        let measured: [Int: Double] = [1: 1, 2: 1.8, 4: 3.4, 8: 6.5, 16: 12.5, 24: 18.5, 32: 24.5]
+        #expect(BatchingPredictor.pieces(for: 19, sizes: sizes, costs: measured) == [16, 2, 1])
+        #expect(BatchingPredictor.pieces(for: 17, sizes: sizes, costs: [:]) == [24])
+        #expect(BatchingPredictor.pieces(for: 40, sizes: sizes, costs: measured) == [40], "a request larger than every size runs alone")
     }
 
     /// A network held busy: the queue fills to its bound, the next request is refused at once, and the queued ones
