@@ -302,7 +302,7 @@ struct ZooBench: ParsableCommand {
         _ = try writeAtomically(to: folder.appendingPathComponent("\(backbone.name).onnx")) { try exported.bytes.write(to: $0) }
     }
 
-    /// Median time of an inference batch of random images, the process's peak resident memory, and the ISA.
+    /// Median and 99th-percentile time of an inference batch of random images, the process's peak resident memory, and the ISA.
     func benchmarkInference() throws {
         let name: String, model: Model
         if let keras {
@@ -319,9 +319,13 @@ struct ZooBench: ParsableCommand {
         }
         var generator = SeededGenerator(seed: 1)
         let images = Tensor.uniform([batch] + model.inputShape, low: -1, high: 1, using: &generator)
-        let seconds = try median(of: { _ = try model.predict(images) }, minimumRuns: batch >= 8 ? 3 : 5)
+        let times = try sortedTimes(of: { _ = try model.predict(images) }, minimumRuns: batch >= 8 ? 3 : 5)
+        let seconds = times[times.count / 2]
         if profile { try printProfile(model, images) }
-        let result: [String: Any] = ["arch": name, "batch": batch, "seconds": seconds, "images_per_second": Double(batch) / seconds,
+        // The 99th percentile among the runs (the slowest of fewer than 100), for latency beside a server's.
+        let p99 = times[min(times.count - 1, Int((Double(times.count) * 0.99).rounded(.up)) - 1)]
+        let result: [String: Any] = ["arch": name, "batch": batch, "seconds": seconds, "p99_seconds": p99, "runs": times.count,
+                                     "images_per_second": Double(batch) / seconds,
                                      "mode": ProcessInfo.processInfo.environment["ZOO_PLANS"] == "0" ? "eager" : "planned",
                                      "peak_rss_mb": Self.peakResidentMegabytes(), "isa": DNNLBackend.instructionSet]
         try Self.printJSON(result)
@@ -400,6 +404,12 @@ struct ZooBench: ParsableCommand {
     /// Median wall time of `body` after one warm-up run.
     /// `warmUps`: untimed runs first (a training step's first runs build primitives and record its step memory).
     func median(of body: () throws -> Void, minimumRuns: Int, warmUps: Int = 1) throws -> Double {
+        let times = try sortedTimes(of: body, minimumRuns: minimumRuns, warmUps: warmUps)
+        return times[times.count / 2]
+    }
+
+    /// Seconds of each run of `body`, fastest first: at least `minimumRuns`, and more until `seconds` have passed.
+    func sortedTimes(of body: () throws -> Void, minimumRuns: Int, warmUps: Int = 1) throws -> [Double] {
         let clock = ContinuousClock()
         for _ in 0..<warmUps { try body() }
         var times: [Double] = []
@@ -411,7 +421,7 @@ struct ZooBench: ParsableCommand {
             times.append(d.inSeconds)
             if minimumRuns == 1 { break }
         }
-        return times.sorted()[times.count / 2]
+        return times.sorted()
     }
 
     struct Fixtures: Decodable {

@@ -96,13 +96,17 @@ struct ServeCommand: ParsableCommand {
         }
         let batching = BatchingPredictor.Options(maxBatch: maxBatch, maxDelay: .microseconds(Int(maxDelay * 1000)), maxQueue: maxQueue,
                                                  deadline: .milliseconds(Int(timeout * 1000)))
+        let warmUpStart = ContinuousClock.now
         let server = try ModelServer(entries, options: .init(host: host, port: port, maxBodyBytes: maxBody << 20, batching: batching))
         let host = host
         let failure = Mutex<(any Error)?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task {
             do {
-                try await server.run { port in Self.announce(server, host: host, port: port) }
+                try await server.run { port in
+                    Self.announce(server, host: host, port: port)
+                    Task { await Self.announceReadiness(server, since: warmUpStart) }
+                }
             } catch {
                 failure.withLock { $0 = error }
             }
@@ -111,6 +115,14 @@ struct ServeCommand: ParsableCommand {
         done.wait()
         if let error = failure.withLock({ $0 }) { throw CLIError("zoo serve: \(error)") }
         Output.message("zoo serve: stopped")
+    }
+
+    /// Says when every model has compiled and timed its plans (until then `/readyz` answers 503).
+    static func announceReadiness(_ server: ModelServer, since start: ContinuousClock.Instant) async {
+        while !server.models.allSatisfy(\.predictor.isReady) { try? await Task.sleep(for: .milliseconds(50)) }
+        let sizes = Set(server.models.flatMap(\.predictor.batchSizes)).sorted().map(String.init).joined(separator: ", ")
+        print(String(format: "zoo serve: ready, with plans for batches of %@ (%.1f s)", sizes, (ContinuousClock.now - start).inSeconds))
+        fflush(nil)
     }
 
     /// What the server serves and where, printed once it listens (the first line names the address).
