@@ -302,7 +302,8 @@ struct ZooBench: ParsableCommand {
         _ = try writeAtomically(to: folder.appendingPathComponent("\(backbone.name).onnx")) { try exported.bytes.write(to: $0) }
     }
 
-    /// Median and 99th-percentile time of an inference batch of random images, the process's peak resident memory, and the ISA.
+    /// Median and 99th-percentile time of an inference batch of random images, the process's peak resident memory,
+    /// and the ISA.
     func benchmarkInference() throws {
         let name: String, model: Model
         if let keras {

@@ -18,7 +18,6 @@ final class ServerMetrics: Sendable {
                                                             helpText: "Time a batch took, by phase: preparing its inputs (decoding images), running the network.") }
     private static var queueDepth: MetricNameDescriptor { MetricNameDescriptor(namespace: "zoo", metricName: "queue_depth", unitName: "samples",
                                                          helpText: "Samples waiting for a batch.") }
-
     private static var arriving: MetricNameDescriptor { MetricNameDescriptor(namespace: "zoo", metricName: "requests_arriving",
                                                        helpText: "Requests whose head has arrived and which are not queued yet (their batch waits for them).") }
 

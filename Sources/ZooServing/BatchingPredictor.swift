@@ -101,7 +101,7 @@ public final class BatchingPredictor: @unchecked Sendable {
         let shapes: [[Int]]
         var inputs: [Tensor]?
         let prepare: (@Sendable () throws -> [Tensor])?
-        let arrival = ContinuousClock.now
+        let queuedAt = ContinuousClock.now
         let continuation: CheckedContinuation<[Tensor], any Error>
 
         init(samples: Int, shapes: [[Int]], inputs: [Tensor]?, prepare: (@Sendable () throws -> [Tensor])?,
@@ -261,7 +261,7 @@ public final class BatchingPredictor: @unchecked Sendable {
             while pending.isEmpty && !stopping { condition.wait() }
             guard let head = pending.first else { break }
             // Wait for a full batch of the head's shapes while others are on their way, until the head has waited maxDelay.
-            let due = head.arrival + options.maxDelay
+            let due = head.queuedAt + options.maxDelay
             while !stopping, arrivalCount > 0, samples(shaped: head.shapes) < options.maxBatch, ContinuousClock.now < due {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: (due - ContinuousClock.now).inSeconds))
             }
@@ -293,7 +293,7 @@ public final class BatchingPredictor: @unchecked Sendable {
         let now = ContinuousClock.now
         var live: [Request] = []
         for request in requests {
-            if let deadline = options.deadline, now - request.arrival > deadline {
+            if let deadline = options.deadline, now - request.queuedAt > deadline {
                 request.continuation.resume(throwing: ServingError.deadlineExceeded(deadline))
             } else {
                 live.append(request)

@@ -78,8 +78,7 @@ public final class ServedModel: Sendable {
             cropFraction: takesImages ? preparation.cropFraction : nil,
             classes: classifier?.classes, classNames: classNames, outputsProbabilities: classifier?.outputsProbabilities)
         let shared = UncheckedSendable(model)
-        let channelsLastInputs = model.inputShapes
-        predictor = BatchingPredictor(options: options, warmUp: channelsLastInputs, observer: observer) { inputs in
+        predictor = BatchingPredictor(options: options, warmUp: model.inputShapes, observer: observer) { inputs in
             try Gradients.off { try shared.value(inputs.map { Variable($0) }).outputs.map(\.value) }
         }
     }
@@ -102,12 +101,11 @@ public final class ServedModel: Sendable {
 
     private func classify(count: Int, top: Int, arrival: BatchingPredictor.Arrival?,
                           images: @escaping @Sendable () throws -> [Image]) async throws -> [[Score]] {
+        defer { arrival?.end() }
         guard classifier != nil else {
-            arrival?.end()
             throw ServingError.badInput("\(name) has no classifier (its outputs: \(facts.outputs.map(\.name).joined(separator: ", "))); use predict")
         }
         guard takesImages else {
-            arrival?.end()
             throw ServingError.badInput("\(name) takes \(facts.inputs.map { describe(shape: $0.shape) }.joined(separator: ", ")), not images; use predict")
         }
         let preparation = preparation
