@@ -21,9 +21,15 @@ import Zoo
         private let errors: ConcurrentRead
         private let output: FileHandle
 
-        init(_ arguments: [String]) throws {
+        /// `environment` replaces these variables of the test's own (nil removes one).
+        init(_ arguments: [String], environment: [String: String?] = [:]) throws {
             process.executableURL = zooExecutable()
             process.arguments = ["serve", "--port", "0"] + arguments
+            if !environment.isEmpty {
+                var merged = ProcessInfo.processInfo.environment
+                for (name, value) in environment { merged[name] = value }
+                process.environment = merged
+            }
             let out = Pipe(), err = Pipe()
             process.standardOutput = out
             process.standardError = err
@@ -279,6 +285,22 @@ import Zoo
         #expect(String(decoding: status.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "503", "the slow request, after SIGTERM")
         let stopped = server.stop()
         #expect(stopped.status == 0, "\(stopped.stderr)")
+    }
+
+    /// The server runs with OpenMP's spinning between batches shortened (GOMP_SPINCOUNT=10000, set by starting itself
+    /// afresh), unless the environment already says how OpenMP waits.
+    @Test func shortensOpenMPSpinningUnlessTold() async throws {
+        func environment(of server: Server) throws -> [Substring] {
+            try String(contentsOfFile: "/proc/\(server.process.processIdentifier)/environ", encoding: .utf8).split(separator: "\0")
+        }
+        let server = try Server(["--model", "lenet=\(Self.lenet)"], environment: ["GOMP_SPINCOUNT": nil, "OMP_WAIT_POLICY": nil])
+        #expect(try environment(of: server).contains("GOMP_SPINCOUNT=10000"))
+        #expect(try await server.request("GET", "/healthz").status == 200)
+        #expect(server.stop().status == 0)
+        let told = try Server(["--model", "lenet=\(Self.lenet)"], environment: ["GOMP_SPINCOUNT": nil, "OMP_WAIT_POLICY": "passive"])
+        #expect(try !environment(of: told).contains { $0.hasPrefix("GOMP_SPINCOUNT=") })
+        #expect(try await told.request("GET", "/healthz").status == 200)
+        #expect(told.stop().status == 0)
     }
 
     /// Command lines that cannot be served are refused before anything listens, each with a message naming the
