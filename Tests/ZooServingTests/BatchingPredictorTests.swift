@@ -25,6 +25,16 @@ import ZooTensor
         }
     }
 
+    /// A predictor of `network` whose batches are logged.
+    func loggedPredictor(options: BatchingPredictor.Options, warmUp: [[Int]]? = nil) -> (BatchingPredictor, Log) {
+        let log = Log()
+        let predictor = BatchingPredictor(options: options, warmUp: warmUp) { inputs in
+            log.record(inputs)
+            return try Self.network(inputs)
+        }
+        return (predictor, log)
+    }
+
     func sample(_ seed: Int, shape: [Int]) throws -> Tensor {
         let count = shape.reduce(1, *)
         return try Tensor(shape: shape, scalars: (0..<count).map { Float(seed * 1000 + $0) / 7 })
@@ -32,11 +42,7 @@ import ZooTensor
 
     /// Requests announced together are gathered into batches; half carry their inputs and half are prepared in the batch.
     @Test func concurrentRequestsShareBatchesAndGetTheirOwnRows() async throws {
-        let log = Log()
-        let predictor = BatchingPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(10))) { inputs in
-            log.record(inputs)
-            return try Self.network(inputs)
-        }
+        let (predictor, log) = loggedPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(10)))
         // Requests of one and of two samples, and of two shapes, all at once.
         let requests = try (0..<24).map { index in
             try sample(index, shape: [index % 3 == 0 ? 2 : 1] + (index % 2 == 0 ? [2, 3] : [5]))
@@ -72,11 +78,7 @@ import ZooTensor
     /// A lone request runs at once, however long maxDelay is; a batch waits for a request announced on its way, and
     /// stops waiting when that announcement ends without a request.
     @Test func aBatchWaitsOnlyForRequestsOnTheirWay() async throws {
-        let log = Log()
-        let predictor = BatchingPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(300))) { inputs in
-            log.record(inputs)
-            return try Self.network(inputs)
-        }
+        let (predictor, log) = loggedPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(300)))
         let start = ContinuousClock.now
         let alone = try await predictor.predict([try sample(0, shape: [1, 3])], arrival: predictor.arrival())
         #expect(try alone[1].scalars == Self.network([try sample(0, shape: [1, 3])])[1].scalars)
@@ -102,11 +104,7 @@ import ZooTensor
     /// Preparations run in the batch: one that throws, and one that makes other shapes than it declared, fail their
     /// own requests only.
     @Test func aFailedPreparationFailsItsRequestAlone() async throws {
-        let log = Log()
-        let predictor = BatchingPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(30))) { inputs in
-            log.record(inputs)
-            return try Self.network(inputs)
-        }
+        let (predictor, log) = loggedPredictor(options: .init(maxBatch: 8, maxDelay: .seconds(30)))
         let arrivals = (0..<3).map { _ in predictor.arrival() }
         let good = Task { try await predictor.predict(samples: 1, shapes: [[4]], arrival: arrivals[0]) { [try self.sample(7, shape: [1, 4])] } }
         let broken = Task { try await predictor.predict(samples: 1, shapes: [[4]], arrival: arrivals[1]) { throw ServingError.badInput("not an image") } }
@@ -126,11 +124,7 @@ import ZooTensor
     /// The warm-up runs every batch size twice before the first request (powers of two up to 8, then multiples of 8),
     /// and a batch then runs as sizes among those.
     @Test func warmUpRunsEveryBatchSize() async throws {
-        let log = Log()
-        let predictor = BatchingPredictor(options: .init(maxBatch: 32), warmUp: [[3]]) { inputs in
-            log.record(inputs)
-            return try Self.network(inputs)
-        }
+        let (predictor, log) = loggedPredictor(options: .init(maxBatch: 32), warmUp: [[3]])
         #expect(predictor.batchSizes == [1, 2, 4, 8, 16, 24, 32])
         let twelve = BatchingPredictor(options: .init(maxBatch: 12)) { $0 }
         #expect(twelve.batchSizes == [1, 2, 4, 8, 12])
@@ -207,11 +201,7 @@ import ZooTensor
 
     /// Shutdown answers every queued request before it returns, and refuses new ones.
     @Test func shutdownDrainsTheQueue() async throws {
-        let log = Log()
-        let predictor = BatchingPredictor(options: .init(maxBatch: 4, maxDelay: .seconds(300))) { inputs in
-            log.record(inputs)
-            return try Self.network(inputs)
-        }
+        let (predictor, log) = loggedPredictor(options: .init(maxBatch: 4, maxDelay: .seconds(300)))
         let fourth = predictor.arrival()
         let tasks = (0..<3).map { index in Task { try await predictor.predict([try sample(index, shape: [1, 3])]) } }
         while predictor.queueDepth < 3 { try await Task.sleep(for: .milliseconds(1)) }
